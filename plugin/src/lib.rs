@@ -1,0 +1,1 @@
+//! sstp-rs pppd plugin.

@@ -1,0 +1,1 @@
+//! I/O driver around `sstp-proto`: TCP, TLS, HTTP proxy and the SSTP handshake.
