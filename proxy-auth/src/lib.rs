@@ -1,0 +1,2 @@
+//! HTTP proxy authentication (sans-IO).
+#![forbid(unsafe_code)]
