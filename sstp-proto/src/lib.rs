@@ -2,3 +2,4 @@
 //!
 //! No sockets, no clock, no pppd, no TLS library: bytes and timestamps in, bytes and events out.
 #![forbid(unsafe_code)]
+pub mod http;
