@@ -1,5 +1,19 @@
 //! Sans-IO core of the Secure Socket Tunneling Protocol ([MS-SSTP]) client.
 //!
 //! No sockets, no clock, no pppd, no TLS library: bytes and timestamps in, bytes and events out.
+//!
+//! - [`wire`]: packet codec and stream deframer.
+//! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
+//! - [`http`]: the HTTPS handshake request/response.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod crypto_binding;
 pub mod http;
+pub mod wire;
+
+pub use crypto_binding::{HashProtocol, HashProtocols, Hlak};
+pub use wire::{
+    Attribute, AttributeId, ControlMessage, Deframer, MessageType, Packet, StatusCode, StatusInfo,
+    WireError,
+};
