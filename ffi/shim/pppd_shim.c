@@ -1,0 +1,416 @@
+/*
+ * pppd_shim.c - the one place that knows the difference between pppd 2.4.9 and 2.5.x.
+ *
+ * Compiled by ffi/build.rs against the selected pppd headers. The 2.5 API is chosen when
+ * <pppd/pppdconf.h> exists (2.5.0 added it); otherwise the 2.4.9 API.
+ * Written for sstp-rs; no code taken from other SSTP projects.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#if __has_include(<pppd/pppdconf.h>)
+#define SSTP_PPPD_25 1
+#else
+#define SSTP_PPPD_25 0
+#endif
+
+#if !SSTP_PPPD_25
+/* 2.4.9 declares the MPPE globals and IPv6 types only with these set (Debian builds pppd so). */
+#ifndef MPPE
+#define MPPE 1
+#endif
+#ifndef INET6
+#define INET6 1
+#endif
+#endif
+
+#include <pppd/pppd.h>
+#include <pppd/fsm.h>
+#include <pppd/lcp.h>
+#include <pppd/ipcp.h>
+#include <pppd/eui64.h>
+#include <pppd/ipv6cp.h>
+#if SSTP_PPPD_25
+#include <pppd/options.h>
+#include <pppd/mppe.h>
+#else
+#include <pppd/patchlevel.h>
+#include <pppd/chap_ms.h>
+#endif
+
+#include "pppd_shim.h"
+
+#if SSTP_PPPD_25
+/* These live in the non-installed pppd-private.h in 2.5.x; pppd is linked with -Wl,-E so the
+ * symbols are exported. Prototypes as in 2.5.2's pppd-private.h. */
+int get_pty(int *, int *, char *, int);
+int tty_establish_ppp(int);
+void tty_disestablish_ppp(int);
+void set_up_tty(int, int);
+void tty_send_config(int, u_int32_t, int, int);
+void tty_recv_config(int, u_int32_t, int, int);
+void die(int);
+#define SSTP_VERSION_STRING PPPD_VERSION
+#else
+#define SSTP_VERSION_STRING VERSION
+#endif
+
+/* ---------------------------------------------------------------- options */
+
+#define SSTP_OPT_VALUE_MAX 256
+
+static sstp_shim_option_handler opt_handler;
+static option_t *opt_table;
+/* Last value of each option, shown by pppd's `dump` (OPT_A2STRVAL|OPT_STATIC). */
+static char opt_values[SSTP_SHIM_MAX_OPTIONS][SSTP_OPT_VALUE_MAX];
+
+static int opt_dispatch(unsigned int index, char **argv, int noarg)
+{
+    const char *value = noarg ? NULL : (argv ? argv[0] : NULL);
+    if (!opt_handler || index >= SSTP_SHIM_MAX_OPTIONS)
+        return 0;
+    if (!noarg && !value)
+        return 0;
+    if (!opt_handler(index, value))
+        return 0;
+    snprintf(opt_values[index], SSTP_OPT_VALUE_MAX, "%s", noarg ? "" : value);
+    return 1;
+}
+
+/* pppd's o_special handlers get no context pointer: one trampoline per table slot. */
+#define SSTP_TRAMPOLINE(n)                                                               \
+    static int opt_arg_##n(char **argv) { return opt_dispatch(n, argv, 0); }            \
+    static int opt_noarg_##n(char **argv) { (void)argv; return opt_dispatch(n, NULL, 1); }
+SSTP_TRAMPOLINE(0) SSTP_TRAMPOLINE(1) SSTP_TRAMPOLINE(2) SSTP_TRAMPOLINE(3)
+SSTP_TRAMPOLINE(4) SSTP_TRAMPOLINE(5) SSTP_TRAMPOLINE(6) SSTP_TRAMPOLINE(7)
+SSTP_TRAMPOLINE(8) SSTP_TRAMPOLINE(9) SSTP_TRAMPOLINE(10) SSTP_TRAMPOLINE(11)
+SSTP_TRAMPOLINE(12) SSTP_TRAMPOLINE(13) SSTP_TRAMPOLINE(14) SSTP_TRAMPOLINE(15)
+SSTP_TRAMPOLINE(16) SSTP_TRAMPOLINE(17) SSTP_TRAMPOLINE(18) SSTP_TRAMPOLINE(19)
+SSTP_TRAMPOLINE(20) SSTP_TRAMPOLINE(21) SSTP_TRAMPOLINE(22) SSTP_TRAMPOLINE(23)
+SSTP_TRAMPOLINE(24) SSTP_TRAMPOLINE(25) SSTP_TRAMPOLINE(26) SSTP_TRAMPOLINE(27)
+SSTP_TRAMPOLINE(28) SSTP_TRAMPOLINE(29) SSTP_TRAMPOLINE(30) SSTP_TRAMPOLINE(31)
+
+typedef int (*sstp_parser)(char **);
+#define SSTP_T(n) opt_arg_##n
+static const sstp_parser arg_parsers[SSTP_SHIM_MAX_OPTIONS] = {
+    SSTP_T(0), SSTP_T(1), SSTP_T(2), SSTP_T(3), SSTP_T(4), SSTP_T(5), SSTP_T(6), SSTP_T(7),
+    SSTP_T(8), SSTP_T(9), SSTP_T(10), SSTP_T(11), SSTP_T(12), SSTP_T(13), SSTP_T(14), SSTP_T(15),
+    SSTP_T(16), SSTP_T(17), SSTP_T(18), SSTP_T(19), SSTP_T(20), SSTP_T(21), SSTP_T(22), SSTP_T(23),
+    SSTP_T(24), SSTP_T(25), SSTP_T(26), SSTP_T(27), SSTP_T(28), SSTP_T(29), SSTP_T(30), SSTP_T(31),
+};
+#undef SSTP_T
+#define SSTP_T(n) opt_noarg_##n
+static const sstp_parser noarg_parsers[SSTP_SHIM_MAX_OPTIONS] = {
+    SSTP_T(0), SSTP_T(1), SSTP_T(2), SSTP_T(3), SSTP_T(4), SSTP_T(5), SSTP_T(6), SSTP_T(7),
+    SSTP_T(8), SSTP_T(9), SSTP_T(10), SSTP_T(11), SSTP_T(12), SSTP_T(13), SSTP_T(14), SSTP_T(15),
+    SSTP_T(16), SSTP_T(17), SSTP_T(18), SSTP_T(19), SSTP_T(20), SSTP_T(21), SSTP_T(22), SSTP_T(23),
+    SSTP_T(24), SSTP_T(25), SSTP_T(26), SSTP_T(27), SSTP_T(28), SSTP_T(29), SSTP_T(30), SSTP_T(31),
+};
+#undef SSTP_T
+
+int sstp_shim_add_options(const struct sstp_shim_option *options, unsigned int count,
+                          sstp_shim_option_handler handler)
+{
+    unsigned int i;
+    if (opt_table || !options || !handler || count > SSTP_SHIM_MAX_OPTIONS)
+        return -1;
+    /* count + 1: the table ends with an entry whose name is NULL. Lives for the process. */
+    opt_table = calloc(count + 1, sizeof(option_t));
+    if (!opt_table)
+        return -1;
+    for (i = 0; i < count; i++) {
+        int noarg = (options[i].flags & SSTP_SHIM_OPT_NOARG) != 0;
+        opt_table[i].name = (char *)options[i].name;
+        opt_table[i].type = noarg ? o_special_noarg : o_special;
+        opt_table[i].addr = (void *)(noarg ? noarg_parsers[i] : arg_parsers[i]);
+        opt_table[i].description = (char *)options[i].description;
+        opt_table[i].flags = OPT_A2STRVAL | OPT_STATIC |
+                             ((options[i].flags & SSTP_SHIM_OPT_PRIV) ? OPT_PRIV : 0);
+        opt_table[i].addr2 = opt_values[i];
+    }
+    opt_handler = handler;
+#if SSTP_PPPD_25
+    ppp_add_options(opt_table);
+#else
+    add_options(opt_table);
+#endif
+    return 0;
+}
+
+void sstp_shim_option_error(const char *msg)
+{
+#if SSTP_PPPD_25
+    ppp_option_error("%s", msg ? msg : "");
+#else
+    option_error("%s", msg ? msg : "");
+#endif
+}
+
+/* ---------------------------------------------------------------- notifiers */
+
+int sstp_shim_add_notify(int kind, sstp_shim_notify_fn fn, void *arg)
+{
+#if SSTP_PPPD_25
+    ppp_notify_t t;
+    switch (kind) {
+    case SSTP_SHIM_NOTIFY_AUTH_UP: t = NF_AUTH_UP; break;
+    case SSTP_SHIM_NOTIFY_PHASE_CHANGE: t = NF_PHASE_CHANGE; break;
+    case SSTP_SHIM_NOTIFY_EXIT: t = NF_EXIT; break;
+    case SSTP_SHIM_NOTIFY_IP_UP: t = NF_IP_UP; break;
+    case SSTP_SHIM_NOTIFY_IP_DOWN: t = NF_IP_DOWN; break;
+    case SSTP_SHIM_NOTIFY_IPV6_UP: t = NF_IPV6_UP; break;
+    case SSTP_SHIM_NOTIFY_IPV6_DOWN: t = NF_IPV6_DOWN; break;
+    case SSTP_SHIM_NOTIFY_LINK_DOWN: t = NF_LINK_DOWN; break;
+    default: return -1;
+    }
+    ppp_add_notify(t, fn, arg);
+#else
+    struct notifier **list;
+    switch (kind) {
+    case SSTP_SHIM_NOTIFY_AUTH_UP: list = &auth_up_notifier; break;
+    case SSTP_SHIM_NOTIFY_PHASE_CHANGE: list = &phasechange; break;
+    case SSTP_SHIM_NOTIFY_EXIT: list = &exitnotify; break;
+    case SSTP_SHIM_NOTIFY_IP_UP: list = &ip_up_notifier; break;
+    case SSTP_SHIM_NOTIFY_IP_DOWN: list = &ip_down_notifier; break;
+    case SSTP_SHIM_NOTIFY_IPV6_UP: list = &ipv6_up_notifier; break;
+    case SSTP_SHIM_NOTIFY_IPV6_DOWN: list = &ipv6_down_notifier; break;
+    case SSTP_SHIM_NOTIFY_LINK_DOWN: list = &link_down_notifier; break;
+    default: return -1;
+    }
+    add_notifier(list, fn, arg);
+#endif
+    return 0;
+}
+
+/* ---------------------------------------------------------------- logging */
+
+void sstp_shim_log(int level, const char *msg)
+{
+    /* Never pass `msg` as a format: it may contain '%'. */
+    if (!msg)
+        msg = "";
+    switch (level) {
+    case SSTP_SHIM_LOG_DEBUG: dbglog("%s", msg); break;
+    case SSTP_SHIM_LOG_INFO: info("%s", msg); break;
+    case SSTP_SHIM_LOG_NOTICE: notice("%s", msg); break;
+    case SSTP_SHIM_LOG_WARN: warn("%s", msg); break;
+    default: error("%s", msg); break;
+    }
+}
+
+int sstp_shim_debug_enabled(void)
+{
+#if SSTP_PPPD_25
+    return debug_on() ? 1 : 0;
+#else
+    return debug ? 1 : 0;
+#endif
+}
+
+/* ---------------------------------------------------------------- MPPE keys */
+
+int sstp_shim_get_mppe_keys(unsigned char *send, unsigned char *recv, size_t cap,
+                            size_t *send_len, size_t *recv_len)
+{
+    if (send_len)
+        *send_len = 0;
+    if (recv_len)
+        *recv_len = 0;
+    if (!send || !recv || !send_len || !recv_len)
+        return 0;
+#if SSTP_PPPD_25
+    if (!mppe_keys_isset())
+        return 0;
+    {
+        int n = cap > MPPE_MAX_KEY_SIZE ? MPPE_MAX_KEY_SIZE : (int)cap;
+        int s = mppe_get_send_key(send, n);
+        int r = mppe_get_recv_key(recv, n);
+        *send_len = s > 0 ? (size_t)s : 0;
+        *recv_len = r > 0 ? (size_t)r : 0;
+    }
+#else
+    if (!mppe_keys_set)
+        return 0;
+    {
+        size_t n = sizeof(mppe_send_key) < cap ? sizeof(mppe_send_key) : cap;
+        /* Copy FROM pppd's globals INTO the caller's buffers (destination first). */
+        memcpy(send, mppe_send_key, n);
+        memcpy(recv, mppe_recv_key, n);
+        *send_len = n;
+        *recv_len = n;
+    }
+#endif
+    return (*send_len > 0 || *recv_len > 0) ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- globals */
+
+const char *sstp_shim_ifname(void)
+{
+#if SSTP_PPPD_25
+    const char *n = ppp_ifname();
+    return n ? n : "";
+#else
+    return ifname;
+#endif
+}
+
+int sstp_shim_get_status(void)
+{
+#if SSTP_PPPD_25
+    return (int)ppp_status();
+#else
+    return status;
+#endif
+}
+
+void sstp_shim_set_status(int s)
+{
+#if SSTP_PPPD_25
+    ppp_set_status((ppp_exit_code_t)s);
+#else
+    status = s;
+#endif
+}
+
+void sstp_shim_set_devnam(const char *name)
+{
+    if (!name)
+        return;
+#if SSTP_PPPD_25
+    ppp_set_devnam(name);
+#else
+    snprintf(devnam, sizeof(devnam), "%s", name);
+#endif
+}
+
+const char *sstp_shim_devnam(void)
+{
+#if SSTP_PPPD_25
+    const char *n = ppp_devnam();
+    return n ? n : "";
+#else
+    return devnam;
+#endif
+}
+
+/* ---------------------------------------------------------------- channel */
+
+static struct channel sstp_channel;
+
+void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
+{
+    if (!ops)
+        return;
+    memset(&sstp_channel, 0, sizeof(sstp_channel));
+    sstp_channel.options = NULL;
+    sstp_channel.process_extra_options = NULL;
+    sstp_channel.check_options = ops->check_options;
+    sstp_channel.connect = ops->connect;
+    sstp_channel.disconnect = ops->disconnect;
+    sstp_channel.establish_ppp = tty_establish_ppp;
+    sstp_channel.disestablish_ppp = tty_disestablish_ppp;
+    sstp_channel.send_config = tty_send_config;
+    sstp_channel.recv_config = tty_recv_config;
+    sstp_channel.cleanup = ops->cleanup;
+    sstp_channel.close = ops->close;
+    the_channel = &sstp_channel;
+}
+
+int sstp_shim_get_pty(int *master, int *slave, char *slave_name, size_t slave_name_len)
+{
+    /* pppd's get_pty writes up to 16 bytes ("/dev/pts/NNNN" + NUL) into slave_name. */
+    char name[64];
+    int ok;
+    if (!master || !slave)
+        return 0;
+    memset(name, 0, sizeof(name));
+    ok = get_pty(master, slave, name, 0);
+    if (ok && slave_name && slave_name_len > 0)
+        snprintf(slave_name, slave_name_len, "%s", name);
+    return ok ? 1 : 0;
+}
+
+void sstp_shim_set_up_tty(int fd)
+{
+    set_up_tty(fd, 1);
+}
+
+/* ---------------------------------------------------------------- timers, shutdown */
+
+void sstp_shim_timeout(sstp_shim_timer_fn fn, void *arg, unsigned int ms)
+{
+#if SSTP_PPPD_25
+    ppp_timeout(fn, arg, (int)(ms / 1000), (int)((ms % 1000) * 1000));
+#else
+    timeout(fn, arg, (int)(ms / 1000), (int)((ms % 1000) * 1000));
+#endif
+}
+
+void sstp_shim_untimeout(sstp_shim_timer_fn fn, void *arg)
+{
+#if SSTP_PPPD_25
+    ppp_untimeout(fn, arg);
+#else
+    untimeout(fn, arg);
+#endif
+}
+
+void sstp_shim_lcp_close(const char *reason)
+{
+    lcp_close(0, (char *)(reason ? reason : "sstp-rs"));
+}
+
+void sstp_shim_die(int s)
+{
+    die(s);
+}
+
+/* ---------------------------------------------------------------- IP configuration */
+
+void sstp_shim_ip4_config(struct sstp_shim_ip4_config *out)
+{
+    if (!out)
+        return;
+    out->local = ipcp_gotoptions[0].ouraddr;
+    out->peer = ipcp_hisoptions[0].hisaddr;
+    out->dns1 = ipcp_gotoptions[0].dnsaddr[0];
+    out->dns2 = ipcp_gotoptions[0].dnsaddr[1];
+}
+
+int sstp_shim_ip6_ids(unsigned char local[8], unsigned char peer[8])
+{
+    if (!local || !peer)
+        return 0;
+    memcpy(local, &ipv6cp_gotoptions[0].ourid, 8);
+    memcpy(peer, &ipv6cp_hisoptions[0].hisid, 8);
+    return 1;
+}
+
+const char *sstp_shim_pppd_version(void)
+{
+    return SSTP_VERSION_STRING;
+}
+
+/* The shim's numbers must be pppd's numbers (2.4.9 #defines, 2.5.x enums). */
+_Static_assert((int)SSTP_SHIM_EXIT_OK == (int)EXIT_OK, "EXIT_OK");
+_Static_assert((int)SSTP_SHIM_EXIT_FATAL_ERROR == (int)EXIT_FATAL_ERROR, "EXIT_FATAL_ERROR");
+_Static_assert((int)SSTP_SHIM_EXIT_OPTION_ERROR == (int)EXIT_OPTION_ERROR, "EXIT_OPTION_ERROR");
+_Static_assert((int)SSTP_SHIM_EXIT_USER_REQUEST == (int)EXIT_USER_REQUEST, "EXIT_USER_REQUEST");
+_Static_assert((int)SSTP_SHIM_EXIT_OPEN_FAILED == (int)EXIT_OPEN_FAILED, "EXIT_OPEN_FAILED");
+_Static_assert((int)SSTP_SHIM_EXIT_CONNECT_FAILED == (int)EXIT_CONNECT_FAILED, "EXIT_CONNECT_FAILED");
+_Static_assert((int)SSTP_SHIM_EXIT_NEGOTIATION_FAILED == (int)EXIT_NEGOTIATION_FAILED, "EXIT_NEG");
+_Static_assert((int)SSTP_SHIM_EXIT_PEER_AUTH_FAILED == (int)EXIT_PEER_AUTH_FAILED, "EXIT_PEER_AUTH");
+_Static_assert((int)SSTP_SHIM_EXIT_PEER_DEAD == (int)EXIT_PEER_DEAD, "EXIT_PEER_DEAD");
+_Static_assert((int)SSTP_SHIM_EXIT_HANGUP == (int)EXIT_HANGUP, "EXIT_HANGUP");
+_Static_assert((int)SSTP_SHIM_EXIT_INIT_FAILED == (int)EXIT_INIT_FAILED, "EXIT_INIT_FAILED");
+_Static_assert((int)SSTP_SHIM_EXIT_AUTH_TOPEER_FAILED == (int)EXIT_AUTH_TOPEER_FAILED, "EXIT_AUTH_TOPEER");
+_Static_assert((int)SSTP_SHIM_PHASE_DEAD == (int)PHASE_DEAD, "PHASE_DEAD");
+_Static_assert((int)SSTP_SHIM_PHASE_AUTHENTICATE == (int)PHASE_AUTHENTICATE, "PHASE_AUTHENTICATE");
+_Static_assert((int)SSTP_SHIM_PHASE_NETWORK == (int)PHASE_NETWORK, "PHASE_NETWORK");
+_Static_assert((int)SSTP_SHIM_PHASE_RUNNING == (int)PHASE_RUNNING, "PHASE_RUNNING");
+_Static_assert((int)SSTP_SHIM_PHASE_TERMINATE == (int)PHASE_TERMINATE, "PHASE_TERMINATE");
+_Static_assert((int)SSTP_SHIM_PHASE_DISCONNECT == (int)PHASE_DISCONNECT, "PHASE_DISCONNECT");
+_Static_assert((int)SSTP_SHIM_PHASE_MASTER == (int)PHASE_MASTER, "PHASE_MASTER");
