@@ -2,16 +2,21 @@
 //!
 //! No sockets, no clock, no pppd, no TLS library: bytes and timestamps in, bytes and events out.
 //!
+//! - [`client`]: the client state machine (caller's clock).
 //! - [`wire`]: packet codec and stream deframer.
 //! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
 //! - [`http`]: the HTTPS handshake request/response.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod crypto_binding;
 pub mod http;
 pub mod wire;
 
+pub use client::{
+    AuthError, Client, ClientConfig, CloseReason, Event, NegotiationPhase, SendError, State, Stats,
+};
 pub use crypto_binding::{HashProtocol, HashProtocols, Hlak};
 pub use wire::{
     Attribute, AttributeId, ControlMessage, Deframer, MessageType, Packet, StatusCode, StatusInfo,
