@@ -5,12 +5,14 @@
 //! - [`client`]: the client state machine (caller's clock).
 //! - [`wire`]: packet codec and stream deframer.
 //! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
+//! - [`hdlc`]: async-HDLC codec for the pppd pty side.
 //! - [`http`]: the HTTPS handshake request/response.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod client;
 pub mod crypto_binding;
+pub mod hdlc;
 pub mod http;
 pub mod wire;
 

@@ -1,0 +1,466 @@
+//! Asynchronous HDLC-like framing (RFC 1662) for the pppd pty side: `0x7E` flags, `0x7D`
+//! escapes, an async control character map (ACCM) and the 16-bit FCS.
+//!
+//! [`Decoder`] turns the byte stream read from the pty master into PPP frames (FCS checked and
+//! stripped); [`Encoder`] does the reverse. Both work on runs of bytes (lookup tables,
+//! `extend_from_slice`) and never allocate per byte; the decoder's buffer is bounded.
+
+/// Flag sequence.
+pub const FLAG: u8 = 0x7E;
+/// Control escape.
+pub const ESCAPE: u8 = 0x7D;
+/// Initial FCS-16 value.
+pub const FCS_INIT: u16 = 0xFFFF;
+/// FCS-16 residue of a frame with a correct FCS.
+pub const FCS_GOOD: u16 = 0xF0B8;
+/// Default bound on a decoded frame including its 2 FCS bytes: the largest PPP frame an SSTP
+/// data packet can carry (4091) plus the FCS.
+pub const DEFAULT_MAX_FRAME: usize = crate::wire::MAX_DATA_LEN + 2;
+
+const fn make_fcs_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut v = i as u16;
+        let mut bit = 0;
+        while bit < 8 {
+            v = if v & 1 != 0 {
+                (v >> 1) ^ 0x8408
+            } else {
+                v >> 1
+            };
+            bit += 1;
+        }
+        table[i] = v;
+        i += 1;
+    }
+    table
+}
+
+/// RFC 1662 FCS-16 lookup table (reflected polynomial 0x8408).
+static FCS_TABLE: [u16; 256] = make_fcs_table();
+
+/// Updates an FCS-16 over `data` (start with [`FCS_INIT`]).
+#[inline]
+pub fn fcs16(mut fcs: u16, data: &[u8]) -> u16 {
+    for &b in data {
+        fcs = (fcs >> 8) ^ FCS_TABLE[((fcs ^ u16::from(b)) & 0xFF) as usize];
+    }
+    fcs
+}
+
+/// The two FCS bytes to append to `frame` (already complemented, least significant first).
+pub fn fcs_bytes(frame: &[u8]) -> [u8; 2] {
+    (!fcs16(FCS_INIT, frame)).to_le_bytes()
+}
+
+/// Counters of a [`Decoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecoderStats {
+    /// Good frames produced.
+    pub frames: u64,
+    /// Frames dropped for a bad FCS.
+    pub bad_fcs: u64,
+    /// Frames dropped for exceeding the size bound.
+    pub too_long: u64,
+    /// Frames aborted by `7D 7E`.
+    pub aborted: u64,
+    /// Frames shorter than 4 bytes (FCS included) dropped.
+    pub runts: u64,
+}
+
+impl DecoderStats {
+    /// All dropped frames.
+    pub fn dropped(&self) -> u64 {
+        self.bad_fcs + self.too_long + self.aborted + self.runts
+    }
+}
+
+/// Async-HDLC stream decoder.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    buf: Vec<u8>,
+    max_frame: usize,
+    escaped: bool,
+    /// The current frame exceeded `max_frame`; skip to the next flag.
+    discarding: bool,
+    /// Length of the last good frame left in `buf`, cleared on the next call.
+    ready: Option<usize>,
+    stats: DecoderStats,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+/// Bytes the decoder must look at individually.
+#[inline]
+fn is_special(b: u8) -> bool {
+    b == FLAG || b == ESCAPE
+}
+
+impl Decoder {
+    /// A decoder that drops frames longer than `max_frame` bytes (FCS included).
+    pub fn new(max_frame: usize) -> Decoder {
+        let max_frame = max_frame.max(4);
+        Decoder {
+            buf: Vec::with_capacity(max_frame),
+            max_frame,
+            escaped: false,
+            discarding: false,
+            ready: None,
+            stats: DecoderStats::default(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DecoderStats {
+        self.stats
+    }
+
+    /// Bytes of an incomplete frame held.
+    pub fn buffered(&self) -> usize {
+        if self.ready.is_some() {
+            0
+        } else {
+            self.buf.len()
+        }
+    }
+
+    /// Consumes bytes from `input` (advancing it) until a complete good frame is found, and
+    /// returns it without its FCS; `None` when `input` is used up. Any split of the stream is
+    /// fine: incomplete frames are kept for the next call.
+    pub fn next_frame<'s>(&'s mut self, input: &mut &[u8]) -> Option<&'s [u8]> {
+        if self.ready.take().is_some() {
+            self.buf.clear();
+        }
+        while !input.is_empty() {
+            if self.discarding {
+                match input.iter().position(|&b| b == FLAG) {
+                    Some(i) => {
+                        *input = &input[i + 1..];
+                        self.discarding = false;
+                        self.escaped = false;
+                        self.buf.clear();
+                    }
+                    None => {
+                        // The last byte may be an escape; irrelevant since we skip to a flag.
+                        *input = &[];
+                    }
+                }
+                continue;
+            }
+            if self.escaped {
+                let b = input[0];
+                *input = &input[1..];
+                self.escaped = false;
+                if b == FLAG {
+                    // 7D 7E: abort sequence.
+                    self.stats.aborted += 1;
+                    self.buf.clear();
+                    continue;
+                }
+                self.push_byte(b ^ 0x20);
+                continue;
+            }
+            // Copy the run of ordinary bytes.
+            let run = input
+                .iter()
+                .position(|&b| is_special(b))
+                .unwrap_or(input.len());
+            if run > 0 {
+                let room = self.max_frame - self.buf.len();
+                if run > room {
+                    self.overflow();
+                    *input = &input[run..];
+                    continue;
+                }
+                self.buf.extend_from_slice(&input[..run]);
+                *input = &input[run..];
+                continue;
+            }
+            let b = input[0];
+            *input = &input[1..];
+            if b == ESCAPE {
+                self.escaped = true;
+                continue;
+            }
+            // Flag: end of frame (or inter-frame fill).
+            if self.buf.is_empty() {
+                continue;
+            }
+            if self.buf.len() < 4 {
+                self.stats.runts += 1;
+                self.buf.clear();
+                continue;
+            }
+            if fcs16(FCS_INIT, &self.buf) != FCS_GOOD {
+                self.stats.bad_fcs += 1;
+                self.buf.clear();
+                continue;
+            }
+            self.stats.frames += 1;
+            let len = self.buf.len() - 2;
+            self.ready = Some(len);
+            return Some(&self.buf[..len]);
+        }
+        None
+    }
+
+    /// Decodes all of `input`, calling `on_frame` with each good frame (FCS stripped).
+    pub fn push<F: FnMut(&[u8])>(&mut self, mut input: &[u8], mut on_frame: F) {
+        while let Some(frame) = self.next_frame(&mut input) {
+            on_frame(frame);
+        }
+    }
+
+    fn push_byte(&mut self, b: u8) {
+        if self.buf.len() >= self.max_frame {
+            self.overflow();
+        } else {
+            self.buf.push(b);
+        }
+    }
+
+    fn overflow(&mut self) {
+        self.stats.too_long += 1;
+        self.buf.clear();
+        self.escaped = false;
+        self.discarding = true;
+    }
+}
+
+/// Async-HDLC frame encoder.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    /// Per byte: must it be escaped?
+    escape: [bool; 256],
+    accm: u32,
+}
+
+impl Default for Encoder {
+    /// ACCM 0xFFFFFFFF: all control characters escaped (RFC 1662 default before LCP).
+    fn default() -> Self {
+        Encoder::new(0xFFFF_FFFF)
+    }
+}
+
+impl Encoder {
+    /// An encoder escaping the control characters set in `accm` (bit n = byte n) plus 0x7D, 0x7E.
+    pub fn new(accm: u32) -> Encoder {
+        let mut e = Encoder {
+            escape: [false; 256],
+            accm,
+        };
+        e.set_accm(accm);
+        e
+    }
+
+    /// Changes the ACCM.
+    pub fn set_accm(&mut self, accm: u32) {
+        self.accm = accm;
+        for (i, slot) in self.escape.iter_mut().enumerate() {
+            *slot = (i < 32 && accm & (1 << i) != 0) || i == FLAG as usize || i == ESCAPE as usize;
+        }
+    }
+
+    /// The ACCM.
+    pub fn accm(&self) -> u32 {
+        self.accm
+    }
+
+    /// Appends `frame` as flag, escaped frame, escaped FCS, flag. The opening flag is left out when
+    /// `out` already ends with one (frames written back to back share it).
+    pub fn encode(&self, frame: &[u8], out: &mut Vec<u8>) {
+        out.reserve(frame.len() + frame.len() / 8 + 8);
+        if out.last() != Some(&FLAG) {
+            out.push(FLAG);
+        }
+        self.escape_into(frame, out);
+        self.escape_into(&fcs_bytes(frame), out);
+        out.push(FLAG);
+    }
+
+    fn escape_into(&self, mut data: &[u8], out: &mut Vec<u8>) {
+        while !data.is_empty() {
+            let run = data
+                .iter()
+                .position(|&b| self.escape[b as usize])
+                .unwrap_or(data.len());
+            out.extend_from_slice(&data[..run]);
+            if let Some(&b) = data.get(run) {
+                out.push(ESCAPE);
+                out.push(b ^ 0x20);
+                data = &data[run + 1..];
+            } else {
+                data = &[];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1662 FCS computed bit by bit, for cross-checking the table.
+    fn fcs_bitwise(data: &[u8]) -> u16 {
+        let mut fcs = 0xFFFFu16;
+        for &b in data {
+            fcs ^= u16::from(b);
+            for _ in 0..8 {
+                fcs = if fcs & 1 != 0 {
+                    (fcs >> 1) ^ 0x8408
+                } else {
+                    fcs >> 1
+                };
+            }
+        }
+        fcs
+    }
+
+    #[test]
+    fn fcs_table_matches_bitwise_and_residue() {
+        let data: Vec<u8> = (0..=255).collect();
+        assert_eq!(fcs16(FCS_INIT, &data), fcs_bitwise(&data));
+        let mut framed = data.clone();
+        framed.extend_from_slice(&fcs_bytes(&data));
+        assert_eq!(fcs16(FCS_INIT, &framed), FCS_GOOD);
+        // Well-known check value: CRC-16/X-25 of "123456789" is 0x906E.
+        assert_eq!(!fcs16(FCS_INIT, b"123456789"), 0x906E);
+    }
+
+    #[test]
+    fn encode_known_lcp_frame() {
+        // LCP Configure-Request id 1, empty options, default ACCM.
+        let frame = [0xFF, 0x03, 0xC0, 0x21, 0x01, 0x01, 0x00, 0x04];
+        let mut out = Vec::new();
+        Encoder::default().encode(&frame, &mut out);
+        let fcs = fcs_bytes(&frame);
+        let mut expected = vec![
+            0x7E, 0xFF, 0x7D, 0x23, 0xC0, 0x21, 0x7D, 0x21, 0x7D, 0x21, 0x7D, 0x20, 0x7D, 0x24,
+        ];
+        for b in fcs {
+            if b < 0x20 || b == 0x7D || b == 0x7E {
+                expected.extend_from_slice(&[0x7D, b ^ 0x20]);
+            } else {
+                expected.push(b);
+            }
+        }
+        expected.push(0x7E);
+        assert_eq!(out, expected);
+        let mut input = &out[..];
+        let mut d = Decoder::default();
+        assert_eq!(d.next_frame(&mut input), Some(&frame[..]));
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn accm_zero_escapes_only_flag_and_escape() {
+        let frame = [0x00, 0x11, 0x7E, 0x7D, 0x13, 0x20];
+        let mut out = Vec::new();
+        Encoder::new(0).encode(&frame, &mut out);
+        assert_eq!(
+            &out[..9],
+            &[0x7E, 0x00, 0x11, 0x7D, 0x5E, 0x7D, 0x5D, 0x13, 0x20]
+        );
+        let e = Encoder::new(1 << 0x11 | 1 << 0x13);
+        out.clear();
+        e.encode(&frame, &mut out);
+        assert_eq!(
+            &out[..11],
+            &[0x7E, 0x00, 0x7D, 0x31, 0x7D, 0x5E, 0x7D, 0x5D, 0x7D, 0x33, 0x20]
+        );
+        assert_eq!(e.accm(), 0x000A_0000);
+    }
+
+    #[test]
+    fn back_to_back_frames_share_flags() {
+        let e = Encoder::new(0);
+        let mut out = Vec::new();
+        e.encode(&[1, 2, 3, 4], &mut out);
+        let first = out.len();
+        e.encode(&[5, 6, 7, 8], &mut out);
+        assert_eq!(out.iter().filter(|&&b| b == FLAG).count(), 3);
+        assert_eq!(out[first - 1], FLAG);
+        let mut frames = Vec::new();
+        Decoder::default().push(&out, |f| frames.push(f.to_vec()));
+        assert_eq!(frames, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]]);
+    }
+
+    #[test]
+    fn decoder_drops_and_counts() {
+        let e = Encoder::new(0);
+        let mut good = Vec::new();
+        e.encode(&[0xFF, 0x03, 0x00, 0x21, 9, 9], &mut good);
+        let mut stream = Vec::new();
+        // Bad FCS.
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 2] ^= 0x01;
+        stream.extend_from_slice(&bad);
+        // Runt.
+        stream.extend_from_slice(&[0x7E, 0x01, 0x02, 0x7E]);
+        // Aborted frame.
+        stream.extend_from_slice(&[0x7E, 0x01, 0x02, 0x03, 0x7D, 0x7E]);
+        // Too long (limit 16).
+        stream.push(0x7E);
+        stream.extend_from_slice(&[0x55; 40]);
+        stream.push(0x7E);
+        // Too long through escapes.
+        stream.extend_from_slice(&[0x7D, 0x5E].repeat(20));
+        stream.push(0x7E);
+        stream.extend_from_slice(&good);
+        let mut d = Decoder::new(16);
+        let mut frames = Vec::new();
+        d.push(&stream, |f| frames.push(f.to_vec()));
+        assert_eq!(frames, vec![vec![0xFF, 0x03, 0x00, 0x21, 9, 9]]);
+        let s = d.stats();
+        assert_eq!(
+            s,
+            DecoderStats {
+                frames: 1,
+                bad_fcs: 1,
+                too_long: 2,
+                aborted: 1,
+                runts: 1
+            }
+        );
+        assert_eq!(s.dropped(), 5);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    #[test]
+    fn decoder_any_split() {
+        let e = Encoder::default();
+        let frames: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| {
+                (0..(i as usize * 37 % 300 + 1))
+                    .map(|j| (j as u8).wrapping_mul(i))
+                    .collect()
+            })
+            .collect();
+        let mut stream = Vec::new();
+        for f in &frames {
+            e.encode(f, &mut stream);
+        }
+        for chunk in [1, 2, 3, 7, 64, 1000] {
+            let mut d = Decoder::default();
+            let mut got = Vec::new();
+            for c in stream.chunks(chunk) {
+                d.push(c, |f| got.push(f.to_vec()));
+            }
+            assert_eq!(
+                got,
+                frames
+                    .iter()
+                    .filter(|f| f.len() >= 2)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                "chunk {chunk}"
+            );
+        }
+    }
+}
