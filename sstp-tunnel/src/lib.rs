@@ -1,1 +1,25 @@
 //! I/O driver around `sstp-proto`: TCP, TLS, HTTP proxy and the SSTP handshake.
+//!
+//! [`connect`] runs the blocking connect phase (each step bounded by a timeout) and returns an
+//! [`Established`] HTTPS connection; errors are [`TunnelError`]s whose `Display` says what
+//! happened and what to check, and whose [`TunnelError::category`] the plugin maps to exit codes.
+#![deny(missing_docs)]
+
+pub mod cert;
+pub mod config;
+pub mod connect;
+pub mod error;
+mod tls;
+
+pub use cert::{CertificateInfo, Eku};
+pub use config::{
+    parse_host_port, CertPin, IpFamily, ParseError, ProxyConfig, ProxyCredentials, TlsVersion,
+    TunnelConfig,
+};
+pub use connect::{
+    connect, connect_with, Established, NoProxyAuth, PhaseTimings, ProxyAuthenticator,
+};
+pub use error::{
+    ConnectAttempt, ConnectFailure, FailureCategory, TlsHint, TrustError, TrustFailureKind,
+    TunnelError,
+};

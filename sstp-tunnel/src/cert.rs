@@ -1,0 +1,233 @@
+//! Human-readable facts about the server's certificate, for logs, errors and pinning.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::x509::{X509ExtendedKeyUsage, X509NameRef, X509Ref, X509};
+
+use crate::config::{hex, CertPin};
+
+/// Extended key usage of a certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Eku {
+    /// No EKU extension: valid for every purpose.
+    Absent,
+    /// The purposes listed (OpenSSL's known set; unknown OIDs show as `other`).
+    Listed(Vec<String>),
+}
+
+impl Eku {
+    /// Whether Windows would accept it for an SSTP server: Server Authentication or Any Purpose
+    /// (or no EKU at all).
+    pub fn allows_server_auth(&self) -> bool {
+        match self {
+            Eku::Absent => true,
+            Eku::Listed(l) => l.iter().any(|p| p == EKU_SERVER_AUTH || p == EKU_ANY),
+        }
+    }
+}
+
+impl fmt::Display for Eku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Eku::Absent => f.write_str("(no EKU extension: any purpose)"),
+            Eku::Listed(l) if l.is_empty() => f.write_str("(only purposes unknown to OpenSSL)"),
+            Eku::Listed(l) => f.write_str(&l.join(", ")),
+        }
+    }
+}
+
+const EKU_SERVER_AUTH: &str = "Server Authentication";
+const EKU_ANY: &str = "Any Purpose";
+
+/// Facts about a certificate (normally the server's leaf).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// Subject DN, e.g. `CN=vpn.example.com, O=Example`.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Start of validity (OpenSSL's text form, GMT).
+    pub not_before: String,
+    /// End of validity.
+    pub not_after: String,
+    /// Serial number (hex).
+    pub serial: String,
+    /// DNS names of the subjectAltName extension.
+    pub dns_names: Vec<String>,
+    /// IP addresses of the subjectAltName extension.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Extended key usage.
+    pub eku: Eku,
+    /// SHA-256 of the DER encoding (the value to pin; also the SSTP crypto-binding hash).
+    pub sha256: [u8; 32],
+    /// SHA-1 of the DER encoding (legacy crypto binding).
+    pub sha1: [u8; 20],
+    /// Subject equals issuer.
+    pub self_signed: bool,
+}
+
+impl CertificateInfo {
+    /// Reads the facts of `cert`. Never fails: unknown pieces are shown as `?`.
+    pub fn from_x509(cert: &X509Ref) -> Self {
+        let mut sha256 = [0u8; 32];
+        if let Ok(d) = cert.digest(MessageDigest::sha256()) {
+            if d.len() == 32 {
+                sha256.copy_from_slice(&d);
+            }
+        }
+        let mut sha1 = [0u8; 20];
+        if let Ok(d) = cert.digest(MessageDigest::sha1()) {
+            if d.len() == 20 {
+                sha1.copy_from_slice(&d);
+            }
+        }
+        let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
+        if let Some(sans) = cert.subject_alt_names() {
+            for gn in &sans {
+                if let Some(d) = gn.dnsname() {
+                    dns_names.push(d.to_owned());
+                } else if let Some(ip) = gn.ipaddress() {
+                    if let Ok(b) = <[u8; 4]>::try_from(ip) {
+                        ip_addresses.push(IpAddr::V4(Ipv4Addr::from(b)));
+                    } else if let Ok(b) = <[u8; 16]>::try_from(ip) {
+                        ip_addresses.push(IpAddr::V6(Ipv6Addr::from(b)));
+                    }
+                }
+            }
+        }
+        let eku = match cert.extended_key_usage() {
+            None => Eku::Absent,
+            Some(bits) => {
+                let names = [
+                    (X509ExtendedKeyUsage::SSL_SERVER, EKU_SERVER_AUTH),
+                    (X509ExtendedKeyUsage::SSL_CLIENT, "Client Authentication"),
+                    (X509ExtendedKeyUsage::ANYEKU, EKU_ANY),
+                    (X509ExtendedKeyUsage::CODE_SIGN, "Code Signing"),
+                    (X509ExtendedKeyUsage::SMIME, "Secure Email"),
+                    (X509ExtendedKeyUsage::TIMESTAMP, "Time Stamping"),
+                    (X509ExtendedKeyUsage::OCSP_SIGN, "OCSP Signing"),
+                    (X509ExtendedKeyUsage::SGC, "Server Gated Crypto"),
+                    (X509ExtendedKeyUsage::DVCS, "DVCS"),
+                ];
+                Eku::Listed(
+                    names
+                        .iter()
+                        .filter(|(b, _)| bits.contains(*b))
+                        .map(|(_, n)| (*n).to_owned())
+                        .collect(),
+                )
+            }
+        };
+        let subject = name_to_string(cert.subject_name());
+        let issuer = name_to_string(cert.issuer_name());
+        let serial = cert
+            .serial_number()
+            .to_bn()
+            .ok()
+            .and_then(|bn| bn.to_hex_str().ok().map(|s| s.to_string()))
+            .unwrap_or_else(|| "?".into());
+        CertificateInfo {
+            self_signed: subject == issuer,
+            subject,
+            issuer,
+            not_before: cert.not_before().to_string(),
+            not_after: cert.not_after().to_string(),
+            serial,
+            dns_names,
+            ip_addresses,
+            eku,
+            sha256,
+            sha1,
+        }
+    }
+
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Option<Self> {
+        X509::from_der(der).ok().map(|c| Self::from_x509(&c))
+    }
+
+    /// Lowercase hex SHA-256.
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+
+    /// Lowercase hex SHA-1.
+    pub fn sha1_hex(&self) -> String {
+        hex(&self.sha1)
+    }
+
+    /// The pin of this certificate.
+    pub fn pin(&self) -> CertPin {
+        CertPin(self.sha256)
+    }
+
+    /// The pppd option line that pins this certificate: `sstp-cert-pin sha256:<hex>`.
+    pub fn pin_option_line(&self) -> String {
+        format!("sstp-cert-pin {}", self.pin().to_option_value())
+    }
+
+    /// The subjectAltName entries as text.
+    pub fn san_text(&self) -> String {
+        let mut v: Vec<String> = self.dns_names.iter().map(|d| format!("DNS:{d}")).collect();
+        v.extend(self.ip_addresses.iter().map(|ip| format!("IP:{ip}")));
+        if v.is_empty() {
+            "(none)".into()
+        } else {
+            v.join(", ")
+        }
+    }
+}
+
+impl fmt::Display for CertificateInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "  subject:  {}", self.subject)?;
+        writeln!(
+            f,
+            "  issuer:   {}{}",
+            self.issuer,
+            if self.self_signed {
+                " (self-signed)"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(f, "  validity: {} .. {}", self.not_before, self.not_after)?;
+        writeln!(f, "  SAN:      {}", self.san_text())?;
+        writeln!(f, "  EKU:      {}", self.eku)?;
+        writeln!(f, "  SHA-256:  {}", self.sha256_hex())?;
+        write!(f, "  SHA-1:    {}", self.sha1_hex())
+    }
+}
+
+fn name_to_string(name: &X509NameRef) -> String {
+    let mut parts = Vec::new();
+    for e in name.entries() {
+        let key = match e.object().nid() {
+            Nid::COMMONNAME => "CN".to_owned(),
+            Nid::ORGANIZATIONNAME => "O".to_owned(),
+            Nid::ORGANIZATIONALUNITNAME => "OU".to_owned(),
+            Nid::COUNTRYNAME => "C".to_owned(),
+            Nid::STATEORPROVINCENAME => "ST".to_owned(),
+            Nid::LOCALITYNAME => "L".to_owned(),
+            nid => nid
+                .short_name()
+                .map(|s| s.to_owned())
+                .unwrap_or_else(|_| e.object().to_string()),
+        };
+        let value = e.data().to_string().unwrap_or_else(|_| "?".into());
+        let value: String = value
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        parts.push(format!("{key}={value}"));
+    }
+    if parts.is_empty() {
+        "(empty)".into()
+    } else {
+        parts.join(", ")
+    }
+}
