@@ -2,7 +2,7 @@
 # Installs what the project's tests need on a fresh Debian 12 machine (run as root).
 # Idempotent: checks before installing, so a second run takes well under a second.
 #
-#   Debian packages  user-mode-linux (the test bed kernel), ppp + ppp-dev (pppd 2.4.9 and its
+#   Debian packages  user-mode-linux (the test bed kernel), kmod (insmod in the guest), ppp + ppp-dev (pppd 2.4.9 and its
 #                    headers), sstp-client (reference client + sstp-pppd-plugin.so that lets
 #                    sstp-server verify crypto binding), clang/libclang-dev (bindgen), iproute2,
 #                    iputils-ping, iperf3, squid, openssl, pkg-config, python3 + venv + dev headers.
@@ -21,7 +21,7 @@ patch_file="$here/sstp-server-0.6.0-py-ssize-t-clean.patch"
 packages=(
     user-mode-linux ppp ppp-dev sstp-client
     libclang-dev clang build-essential pkg-config patch
-    iproute2 iputils-ping procps iperf3 squid openssl ca-certificates
+    kmod iproute2 iputils-ping procps iperf3 squid openssl ca-certificates
     python3 python3-venv python3-dev
 )
 
