@@ -1,0 +1,1 @@
+//! SSTP test server with fault modes (test support; never shipped).
