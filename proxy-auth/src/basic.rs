@@ -29,6 +29,9 @@ mod tests {
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
         // §2.1: user "test", password "123£" in UTF-8.
-        assert_eq!(basic_authorization("test", "123\u{a3}"), "Basic dGVzdDoxMjPCow==");
+        assert_eq!(
+            basic_authorization("test", "123\u{a3}"),
+            "Basic dGVzdDoxMjPCow=="
+        );
     }
 }

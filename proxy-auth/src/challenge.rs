@@ -89,7 +89,9 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ParseError> {
         if p.eof() {
             break;
         }
-        let scheme = p.token().ok_or_else(|| p.err("expected an auth-scheme token"))?;
+        let scheme = p
+            .token()
+            .ok_or_else(|| p.err("expected an auth-scheme token"))?;
         let mut ch = Challenge {
             scheme: Scheme::from_token(scheme),
             token68: None,
@@ -326,7 +328,8 @@ mod tests {
     #[test]
     fn rfc7235_example_several_challenges_in_one_header() {
         // RFC 7235 §4.1 example.
-        let c = p(r#"Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple""#);
+        let c =
+            p(r#"Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple""#);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, Scheme::Other("Newauth".into()));
         assert_eq!(
@@ -385,7 +388,12 @@ mod tests {
 
     #[test]
     fn several_header_values() {
-        let (c, e) = parse_all(&["Negotiate", "NTLM", "Basic realm=\"x\"", "Digest realm=\"unterminated"]);
+        let (c, e) = parse_all(&[
+            "Negotiate",
+            "NTLM",
+            "Basic realm=\"x\"",
+            "Digest realm=\"unterminated",
+        ]);
         assert_eq!(c.len(), 3);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].reason, "unterminated quoted-string");

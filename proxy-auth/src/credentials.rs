@@ -199,7 +199,11 @@ mod tests {
         let cap = v.capacity();
         wipe_vec(&mut v);
         assert!(v.is_empty());
-        assert_eq!(v.capacity(), cap, "no reallocation, so the old bytes were overwritten");
+        assert_eq!(
+            v.capacity(),
+            cap,
+            "no reallocation, so the old bytes were overwritten"
+        );
         v.resize(cap, 0xff);
         v.clear();
         let mut s = String::from("secret");
@@ -271,7 +275,10 @@ mod tests {
         drop(f);
         let fd = OwnedFd::from(std::fs::File::open(&path).unwrap());
         let c = Credentials::from_fd(fd).unwrap();
-        assert_eq!((c.username(), c.expose_password()), ("dave", "pw with spaces"));
+        assert_eq!(
+            (c.username(), c.expose_password()),
+            ("dave", "pw with spaces")
+        );
 
         std::fs::write(&path, vec![b'a'; MAX_CREDENTIALS_LEN + 1]).unwrap();
         assert!(matches!(

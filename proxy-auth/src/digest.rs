@@ -116,7 +116,9 @@ impl DigestChallenge {
             algorithm,
             algorithm_token,
             qop_auth,
-            stale: c.param("stale").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            stale: c
+                .param("stale")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
         })
     }
 }
@@ -340,7 +342,10 @@ mod tests {
         let expect = md5(format!("{}:n:{}", md5("u:r:p".into()), ha2_md5()));
         assert_eq!(digest_response(&ch, "u", "p", &req), expect);
         let h = digest_authorization(&ch, "u", "p", &req);
-        assert!(!h.contains("qop") && !h.contains("nc=") && !h.contains("cnonce"), "{h}");
+        assert!(
+            !h.contains("qop") && !h.contains("nc=") && !h.contains("cnonce"),
+            "{h}"
+        );
         assert!(!h.contains("algorithm"), "{h}");
     }
 

@@ -391,7 +391,11 @@ pub fn authenticate_message(f: &AuthenticateFields<'_>) -> Result<Vec<u8>, NtlmE
         (44, &ws, "Workstation"),
         (12, f.lm_response, "LmChallengeResponse"),
         (20, f.nt_response, "NtChallengeResponse"),
-        (52, f.encrypted_random_session_key, "EncryptedRandomSessionKey"),
+        (
+            52,
+            f.encrypted_random_session_key,
+            "EncryptedRandomSessionKey",
+        ),
     ];
     let mut m = vec![0u8; header_len];
     m[..8].copy_from_slice(SIGNATURE);
@@ -550,8 +554,14 @@ mod tests {
             unhex("0c868a403bfd7a93a3001ef22ef02e3f")
         );
         // The user name is upper-cased, the domain is not.
-        assert_eq!(ntowf_v2(PASSWORD, "uSeR", DOMAIN), ntowf_v2(PASSWORD, USER, DOMAIN));
-        assert_ne!(ntowf_v2(PASSWORD, USER, "DOMAIN"), ntowf_v2(PASSWORD, USER, DOMAIN));
+        assert_eq!(
+            ntowf_v2(PASSWORD, "uSeR", DOMAIN),
+            ntowf_v2(PASSWORD, USER, DOMAIN)
+        );
+        assert_ne!(
+            ntowf_v2(PASSWORD, USER, "DOMAIN"),
+            ntowf_v2(PASSWORD, USER, DOMAIN)
+        );
     }
 
     #[test]
@@ -622,7 +632,11 @@ mod tests {
     fn ms_nlmp_4_2_4_3_authenticate_message_byte_for_byte() {
         let ch = ChallengeMessage::parse(&unhex(SPEC_CHALLENGE)).unwrap();
         let key = ntowf_v2(PASSWORD, USER, DOMAIN);
-        let blob = ntlmv2_blob(0, &CLIENT_CHALLENGE, &encode_av_pairs(&ch.target_info).unwrap());
+        let blob = ntlmv2_blob(
+            0,
+            &CLIENT_CHALLENGE,
+            &encode_av_pairs(&ch.target_info).unwrap(),
+        );
         let (nt, proof) = ntlmv2_response(&key, &ch.server_challenge, &blob);
         let lm = lmv2_response(&key, &ch.server_challenge, &CLIENT_CHALLENGE);
         let ersk = rc4(&session_base_key(&key, &proof), &[0x55; 16]);
@@ -730,7 +744,10 @@ mod tests {
             // Negotiated flags: the server's, limited to what the client asked for, no KEY_EXCH,
             // SIGN, SEAL or VERSION, Unicode strings.
             let f = le32(&m, 60).unwrap();
-            assert_eq!(f, 0xe28a_8215 & (CLIENT_NEGOTIATE_FLAGS | flags::NEGOTIATE_TARGET_INFO));
+            assert_eq!(
+                f,
+                0xe28a_8215 & (CLIENT_NEGOTIATE_FLAGS | flags::NEGOTIATE_TARGET_INFO)
+            );
             assert_eq!(f & (flags::NEGOTIATE_KEY_EXCH | flags::NEGOTIATE_SIGN), 0);
             assert_eq!(payload(&m, 12), &[0u8; 24][..], "LM response is Z(24)");
             assert_eq!(payload(&m, 28), &utf16le("CORP")[..]);
@@ -827,7 +844,10 @@ mod tests {
         assert_eq!(ChallengeMessage::parse(&b), Err(NtlmError::BadSignature));
         let mut b = good.clone();
         b[8] = 3;
-        assert!(matches!(ChallengeMessage::parse(&b), Err(NtlmError::WrongType { .. })));
+        assert!(matches!(
+            ChallengeMessage::parse(&b),
+            Err(NtlmError::WrongType { .. })
+        ));
         // TargetInfo offset past the end.
         let mut b = good.clone();
         b[44] = 0xff;
