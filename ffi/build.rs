@@ -32,12 +32,21 @@ fn main() {
             include.display()
         );
     }
-    println!("cargo::rerun-if-changed={}", pppd_dir.join("pppd.h").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        pppd_dir.join("pppd.h").display()
+    );
     let api25 = pppd_dir.join("pppdconf.h").is_file();
     if api25 {
-        println!("cargo::rerun-if-changed={}", pppd_dir.join("pppdconf.h").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            pppd_dir.join("pppdconf.h").display()
+        );
     } else {
-        println!("cargo::rerun-if-changed={}", pppd_dir.join("patchlevel.h").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            pppd_dir.join("patchlevel.h").display()
+        );
     }
 
     let version = match env::var("PPPD_VERSION") {
@@ -157,13 +166,17 @@ fn probe_version(include: &Path) -> String {
             }
         }
     }
-    panic!("pppd version probe printed no version (is {} a pppd include dir?)", include.display());
+    panic!(
+        "pppd version probe printed no version (is {} a pppd include dir?)",
+        include.display()
+    );
 }
 
 fn validate_version(v: &str) {
     let ok = !v.is_empty()
         && v.len() < 32
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
     if !ok {
         panic!("implausible pppd version string {v:?}");
     }

@@ -57,6 +57,68 @@ void die(int);
 #define SSTP_VERSION_STRING VERSION
 #endif
 
+/*
+ * Every pppd symbol the shim uses is referenced WEAKLY. Inside pppd (linked with -Wl,-E) the
+ * references bind to pppd's definitions at dlopen as usual; programs that link the plugin code
+ * without pppd (the crates' own test executables, which never call these) still load; and a
+ * pppd built without MPPE loads the plugin and reports "no keys" instead of failing to load.
+ */
+#if SSTP_PPPD_25
+#pragma weak ppp_add_options
+#pragma weak ppp_option_error
+#pragma weak ppp_add_notify
+#pragma weak debug_on
+#pragma weak mppe_keys_isset
+#pragma weak mppe_get_send_key
+#pragma weak mppe_get_recv_key
+#pragma weak ppp_ifname
+#pragma weak ppp_status
+#pragma weak ppp_set_status
+#pragma weak ppp_set_devnam
+#pragma weak ppp_devnam
+#pragma weak ppp_timeout
+#pragma weak ppp_untimeout
+#else
+#pragma weak add_options
+#pragma weak option_error
+#pragma weak add_notifier
+#pragma weak auth_up_notifier
+#pragma weak phasechange
+#pragma weak exitnotify
+#pragma weak ip_up_notifier
+#pragma weak ip_down_notifier
+#pragma weak ipv6_up_notifier
+#pragma weak ipv6_down_notifier
+#pragma weak link_down_notifier
+#pragma weak debug
+#pragma weak mppe_keys_set
+#pragma weak mppe_send_key
+#pragma weak mppe_recv_key
+#pragma weak ifname
+#pragma weak status
+#pragma weak devnam
+#pragma weak timeout
+#pragma weak untimeout
+#endif
+#pragma weak dbglog
+#pragma weak info
+#pragma weak notice
+#pragma weak warn
+#pragma weak error
+#pragma weak the_channel
+#pragma weak tty_establish_ppp
+#pragma weak tty_disestablish_ppp
+#pragma weak tty_send_config
+#pragma weak tty_recv_config
+#pragma weak get_pty
+#pragma weak set_up_tty
+#pragma weak lcp_close
+#pragma weak die
+#pragma weak ipcp_gotoptions
+#pragma weak ipcp_hisoptions
+#pragma weak ipv6cp_gotoptions
+#pragma weak ipv6cp_hisoptions
+
 /* ---------------------------------------------------------------- options */
 
 #define SSTP_OPT_VALUE_MAX 256
@@ -221,6 +283,8 @@ int sstp_shim_get_mppe_keys(unsigned char *send, unsigned char *recv, size_t cap
     if (!send || !recv || !send_len || !recv_len)
         return 0;
 #if SSTP_PPPD_25
+    if (!mppe_keys_isset || !mppe_get_send_key || !mppe_get_recv_key)
+        return 0; /* pppd built without MPPE */
     if (!mppe_keys_isset())
         return 0;
     {
@@ -231,6 +295,8 @@ int sstp_shim_get_mppe_keys(unsigned char *send, unsigned char *recv, size_t cap
         *recv_len = r > 0 ? (size_t)r : 0;
     }
 #else
+    if (!&mppe_keys_set || !mppe_send_key || !mppe_recv_key)
+        return 0; /* pppd built without MPPE */
     if (!mppe_keys_set)
         return 0;
     {

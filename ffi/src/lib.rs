@@ -9,7 +9,11 @@
 //! when pppd `dlopen`s the plugin, so programs other than pppd must not call them.
 #![no_std]
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
-#![allow(missing_docs, clippy::missing_safety_doc, clippy::undocumented_unsafe_blocks)]
+#![allow(
+    missing_docs,
+    clippy::missing_safety_doc,
+    clippy::undocumented_unsafe_blocks
+)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 

@@ -1,0 +1,448 @@
+//! The SSTP channel: connect (main thread, bounded), the I/O thread's lifecycle, disconnect,
+//! cleanup and the fork-safe close hook.
+
+use std::ffi::c_int;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sstp_proto::client::{Client, ClientConfig};
+use sstp_proto::Hlak;
+
+use crate::diag;
+use crate::host::{self, ExitStatus, Level};
+use crate::io_thread::{self, IoThread};
+use crate::queue::{Command, Shared};
+use crate::settings::{LogLevel, Settings};
+
+/// How long `disconnect`/`cleanup` wait for the I/O thread (CALL_DISCONNECT waits up to 5 s for
+/// the ACK; then TLS close).
+const JOIN_LIMIT: Duration = Duration::from_secs(7);
+/// Bound on the Connect Request/Ack exchange inside `connect()`.
+const NEGOTIATE_LIMIT: Duration = Duration::from_secs(60);
+/// How often the main-thread timer drains the I/O thread's queue.
+pub const DRAIN_MS: u32 = 100;
+
+/// Process-wide plugin state (touched on pppd's main thread only; the mutex is uncontended).
+pub struct Session {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    /// "host:port" of the server as configured.
+    pub server: String,
+    authenticated: bool,
+}
+
+static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+
+/// fds the fork-safe `close` hook closes in children: pty slave, pty master, TLS socket, wake
+/// pipe (read, write). Plain atomics: the hook must not take locks.
+static FDS: [AtomicI32; 5] = [
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+];
+const FD_SLAVE: usize = 0;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on the settings (created with defaults on first use).
+pub fn with_settings<R>(f: impl FnOnce(&mut Settings) -> R) -> R {
+    let mut g = lock(&SETTINGS);
+    f(g.get_or_insert_with(Settings::default))
+}
+
+fn settings() -> Settings {
+    with_settings(|s| s.clone())
+}
+
+fn log_level() -> LogLevel {
+    with_settings(|s| s.log_level)
+}
+
+/// Logs through pppd if the plugin's verbosity allows it.
+pub fn log_at(min: LogLevel, level: Level, msg: &str) {
+    if log_level() >= min {
+        host::log(level, msg);
+    }
+}
+
+/// channel.check_options: after all options are parsed.
+pub fn check_options() {
+    let s = settings();
+    if let Err(e) = s.check() {
+        host::option_error(&format!("sstp-rs: {e}"));
+        host::set_status(ExitStatus::OptionError);
+        host::die(ExitStatus::OptionError);
+    }
+    host::set_devnam(&s.devnam());
+}
+
+fn set_cloexec(fd: RawFd) {
+    // SAFETY: fcntl on an open fd.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFD);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// channel.connect: returns the pty slave (pppd's device) or -1 with pppd's status set.
+pub fn connect() -> c_int {
+    // A previous session (persist) must be gone.
+    stop_session(false);
+    let s = settings();
+    let cfg = match s.tunnel_config() {
+        Ok(c) => c,
+        Err(e) => {
+            host::log(Level::Error, &format!("sstp-rs: {e}"));
+            host::set_status(ExitStatus::OptionError);
+            return -1;
+        }
+    };
+    let server = match &s.server {
+        Some((h, p)) if h.contains(':') => format!("[{h}]:{p}"),
+        Some((h, p)) => format!("{h}:{p}"),
+        None => String::new(),
+    };
+    log_at(
+        LogLevel::NOTICE,
+        Level::Notice,
+        &match &cfg.proxy {
+            Some(p) => format!(
+                "sstp-rs: connecting to {server} via proxy {}:{}",
+                p.host, p.port
+            ),
+            None => format!("sstp-rs: connecting to {server}"),
+        },
+    );
+    let t0 = Instant::now();
+    let mut est = match sstp_tunnel::connect(&cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            host::log(Level::Error, &format!("sstp-rs: {e}"));
+            host::set_status(diag::exit_for_category(e.category()));
+            return -1;
+        }
+    };
+    log_at(
+        LogLevel::INFO,
+        Level::Info,
+        &format!(
+            "sstp-rs: {} {} with {} ({}); server certificate: {} sha256:{}",
+            est.tls_version,
+            est.cipher,
+            est.peer_addr,
+            if est.via_proxy { "via proxy" } else { "direct" },
+            est.cert.subject,
+            est.cert.sha256_hex()
+        ),
+    );
+    let mut client = Client::new(ClientConfig::default(), Instant::now());
+    let leftover = std::mem::take(&mut est.leftover);
+    let chosen =
+        match io_thread::negotiate(&mut est.stream, &mut client, &leftover, NEGOTIATE_LIMIT) {
+            Ok(n) => n.chosen,
+            Err((status, msg)) => {
+                host::log(Level::Error, &format!("sstp-rs: {msg}"));
+                host::set_status(status);
+                return -1;
+            }
+        };
+    log_at(
+        LogLevel::NOTICE,
+        Level::Notice,
+        &format!(
+            "sstp-rs: SSTP call acknowledged by {} in {} ms (crypto binding {chosen})",
+            est.peer_addr,
+            t0.elapsed().as_millis()
+        ),
+    );
+
+    // pty pair: pppd gets the slave, the I/O thread the master.
+    let Some((master, slave, name)) = host::get_pty() else {
+        host::log(Level::Error, "sstp-rs: cannot open a pty pair");
+        host::set_status(ExitStatus::OpenFailed);
+        return -1;
+    };
+    set_cloexec(master);
+    set_cloexec(slave);
+    host::set_up_tty(slave);
+    log_at(
+        LogLevel::DEBUG,
+        Level::Debug,
+        &format!("sstp-rs: pty {name}"),
+    );
+
+    let mut pipe = [-1; 2];
+    // SAFETY: valid out array.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        host::log(Level::Error, "sstp-rs: cannot create the wake-up pipe");
+        // SAFETY: our fds.
+        unsafe {
+            libc::close(master);
+            libc::close(slave);
+        }
+        host::set_status(ExitStatus::OpenFailed);
+        return -1;
+    }
+    let sock = std::os::fd::AsRawFd::as_raw_fd(est.stream.get_ref());
+    set_cloexec(sock);
+    for (i, fd) in [slave, master, sock, pipe[0], pipe[1]]
+        .into_iter()
+        .enumerate()
+    {
+        FDS[i].store(fd, Ordering::SeqCst);
+    }
+
+    let shared = Arc::new(Shared::new(pipe[1]));
+    let io = IoThread {
+        tls: est.stream,
+        client,
+        cert_der: est.peer_cert_der,
+        master,
+        wake_rd: pipe[0],
+        shared: shared.clone(),
+        log_level: s.log_level,
+    };
+    let thread = match spawn_with_signals_blocked(io) {
+        Ok(t) => t,
+        Err(e) => {
+            host::log(
+                Level::Error,
+                &format!("sstp-rs: cannot start the I/O thread: {e}"),
+            );
+            close_fds_all();
+            host::set_status(ExitStatus::FatalError);
+            return -1;
+        }
+    };
+    *lock(&SESSION) = Some(Session {
+        shared,
+        thread: Some(thread),
+        server,
+        authenticated: false,
+    });
+    host::timeout(crate::exports::drain_timer, DRAIN_MS);
+    slave
+}
+
+/// Spawns the I/O thread with every signal blocked (pppd's handlers must run on the main
+/// thread), restoring the main thread's mask afterwards.
+fn spawn_with_signals_blocked(io: IoThread) -> std::io::Result<JoinHandle<()>> {
+    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask get valid pointers.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let r = std::thread::Builder::new()
+            .name("sstp-io".into())
+            .spawn(move || io.run());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
+    }
+}
+
+/// Main-thread drain of the I/O thread's log queue. Returns false when no session is active.
+pub fn drain() -> bool {
+    let g = lock(&SESSION);
+    let Some(sess) = g.as_ref() else {
+        return false;
+    };
+    let (lines, dropped) = sess.shared.take_logs();
+    drop(g);
+    for (level, line) in lines {
+        host::log(level, &line);
+    }
+    if dropped > 0 {
+        host::log(
+            Level::Warn,
+            &format!("sstp-rs: {dropped} log lines dropped"),
+        );
+    }
+    true
+}
+
+/// auth-up notifier: read pppd's MPPE keys, derive the HLAK, hand it to the I/O thread, which
+/// sends CALL_CONNECTED once.
+pub fn auth_up() {
+    let mut g = lock(&SESSION);
+    let Some(sess) = g.as_mut() else {
+        return;
+    };
+    if sess.authenticated {
+        return;
+    }
+    sess.authenticated = true;
+    let (hlak, what) = match host::mppe_keys() {
+        Some(k) if !k.send.is_empty() => {
+            let what = format!(
+                "MPPE keys {}+{} bytes -> HLAK from {}",
+                k.send.len(),
+                k.recv.len(),
+                if k.send.len() >= 32 {
+                    "the 32-byte send key (EAP-TLS)"
+                } else {
+                    "send[0..16] || recv[0..16] (MS-CHAP)"
+                }
+            );
+            (Hlak::from_mppe_keys(&k.send, &k.recv), what)
+        }
+        _ => (
+            Hlak::zero(),
+            "no MPPE keys (PAP/CHAP/no auth) -> zero HLAK".to_string(),
+        ),
+    };
+    sess.shared.send(Command::Authenticated(hlak));
+    drop(g);
+    log_at(
+        LogLevel::INFO,
+        Level::Info,
+        &format!("sstp-rs: authentication done: {what}"),
+    );
+}
+
+/// Stops the I/O thread: `graceful` sends CALL_DISCONNECT and waits for the ACK (bounded).
+/// Then logs what the thread queued and applies its failure to pppd's status.
+fn stop_session(graceful: bool) {
+    let Some(mut sess) = lock(&SESSION).take() else {
+        return;
+    };
+    host::untimeout(crate::exports::drain_timer);
+    sess.shared.send(if graceful {
+        Command::Disconnect
+    } else {
+        Command::Stop
+    });
+    let deadline = Instant::now()
+        + if graceful {
+            JOIN_LIMIT
+        } else {
+            Duration::from_secs(1)
+        };
+    while !sess.shared.finished.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if sess.shared.finished.load(Ordering::SeqCst) {
+        if let Some(t) = sess.thread.take() {
+            let _ = t.join();
+        }
+    } else {
+        host::log(
+            Level::Warn,
+            "sstp-rs: the I/O thread did not stop in time; leaving it behind",
+        );
+    }
+    let (lines, _) = sess.shared.take_logs();
+    for (level, line) in lines {
+        host::log(level, &line);
+    }
+    if let Some((status, _msg)) = sess.shared.take_failure() {
+        host::set_status(status);
+    }
+    // The slave belongs to pppd's devfd; it is closed below. The master, socket and pipe read
+    // end were closed by the thread.
+    for fd in FDS.iter().skip(1) {
+        fd.store(-1, Ordering::SeqCst);
+    }
+    let wr = sess_wake_fd(&sess);
+    if wr >= 0 {
+        // SAFETY: our pipe's write end.
+        unsafe { libc::close(wr) };
+    }
+}
+
+fn sess_wake_fd(_s: &Session) -> RawFd {
+    FDS[4].swap(-1, Ordering::SeqCst)
+}
+
+/// channel.disconnect: pppd is done with the link.
+pub fn disconnect() {
+    stop_session(true);
+    let slave = FDS[FD_SLAVE].swap(-1, Ordering::SeqCst);
+    if slave >= 0 {
+        // SAFETY: the slave is ours (pppd's devfd); pppd stops using it after disconnect.
+        unsafe { libc::close(slave) };
+    }
+}
+
+/// channel.cleanup: pppd exits or gives up on this connection attempt.
+pub fn cleanup() {
+    stop_session(true);
+}
+
+/// exit notifier.
+pub fn on_exit() {
+    stop_session(false);
+}
+
+/// channel.close: runs in forked children before exec. Only closes fds (no locks, no
+/// allocation): only the forking thread survives fork().
+pub fn close_in_child() {
+    close_fds_all();
+}
+
+fn close_fds_all() {
+    for fd in FDS.iter() {
+        let f = fd.swap(-1, Ordering::SeqCst);
+        if f >= 0 {
+            // SAFETY: closing an fd number we recorded; in a child this only affects the child.
+            unsafe { libc::close(f) };
+        }
+    }
+}
+
+/// ip-up: hand the IPv4 configuration to `sstp-ipc-fd`, if given.
+pub fn ip_up() {
+    let Some(fd) = with_settings(|s| s.ipc_fd) else {
+        return;
+    };
+    let server = lock(&SESSION)
+        .as_ref()
+        .map(|s| s.server.clone())
+        .unwrap_or_default();
+    let c = host::ip4_config();
+    let recs = crate::ipc::ip4_records(&host::ifname(), &server, c.local, c.peer, [c.dns1, c.dns2]);
+    write_ipc(fd, &recs);
+}
+
+/// ipv6-up: interface identifiers to `sstp-ipc-fd`.
+pub fn ipv6_up() {
+    let Some(fd) = with_settings(|s| s.ipc_fd) else {
+        return;
+    };
+    let (l, p) = host::ip6_ids();
+    let recs = vec![
+        ("event", "ipv6-up".to_string()),
+        ("ifname", host::ifname()),
+        ("ip6.local-id", crate::ipc::iid(l)),
+        ("ip6.peer-id", crate::ipc::iid(p)),
+    ];
+    write_ipc(fd, &recs);
+}
+
+/// ip-down / ipv6-down.
+pub fn ip_down(event: &'static str) {
+    let Some(fd) = with_settings(|s| s.ipc_fd) else {
+        return;
+    };
+    write_ipc(
+        fd,
+        &[("event", event.to_string()), ("ifname", host::ifname())],
+    );
+}
+
+fn write_ipc(fd: RawFd, recs: &[(&str, String)]) {
+    let msg = crate::ipc::encode(recs);
+    if let Err(e) = crate::ipc::write_bounded(fd, &msg, Duration::from_millis(500)) {
+        host::log(Level::Warn, &format!("sstp-rs: sstp-ipc-fd {fd}: {e}"));
+    }
+}

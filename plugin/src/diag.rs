@@ -1,0 +1,145 @@
+//! Failure diagnostics: which pppd exit status each failure maps to. The text comes from
+//! sstp-tunnel's `TunnelError` and sstp-proto's `CloseReason` `Display` implementations, which
+//! name the seed condition (unreachable server, TLS/trust failure with certificate subject and
+//! SHA-256, HTTP version, refused with status N, negotiation failure, crypto binding rejected).
+
+use std::time::Duration;
+
+use sstp_proto::client::CloseReason;
+use sstp_tunnel::FailureCategory;
+
+use crate::host::ExitStatus;
+
+/// Exit status for a connect-phase failure.
+pub fn exit_for_category(c: FailureCategory) -> ExitStatus {
+    match c {
+        FailureCategory::Config => ExitStatus::OptionError,
+        // The server failed to prove its identity: "peer failed to authenticate itself".
+        FailureCategory::Trust => ExitStatus::PeerAuthFailed,
+        FailureCategory::Negotiation => ExitStatus::NegotiationFailed,
+        // Our side was refused: the server rejected the binding or the authentication.
+        FailureCategory::Auth | FailureCategory::CryptoBinding => ExitStatus::AuthTopeerFailed,
+        FailureCategory::Io => ExitStatus::Hangup,
+        // Resolve, Connect, Tls, Http, Proxy and anything added later.
+        _ => ExitStatus::ConnectFailed,
+    }
+}
+
+/// A CALL_ABORT this soon after CALL_CONNECTED is read as "crypto binding rejected".
+pub const BINDING_REJECT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Exit status for the end of an established call, or `None` when pppd's own status should
+/// stand (local disconnect or abort: pppd knows why it hung up).
+/// `since_call_connected`: time since CALL_CONNECTED was sent, if it was.
+pub fn exit_for_close(
+    r: &CloseReason,
+    since_call_connected: Option<Duration>,
+) -> Option<ExitStatus> {
+    Some(match r {
+        CloseReason::LocalDisconnect { .. } | CloseReason::LocalAbort => return None,
+        CloseReason::PeerAbort {
+            after_call_connected: true,
+            ..
+        } if since_call_connected.is_some_and(|d| d <= BINDING_REJECT_WINDOW) => {
+            ExitStatus::AuthTopeerFailed
+        }
+        CloseReason::PeerAbort { .. } => ExitStatus::Hangup,
+        CloseReason::PeerDisconnect(_) => ExitStatus::Hangup,
+        CloseReason::EchoTimeout { .. } => ExitStatus::PeerDead,
+        _ => ExitStatus::NegotiationFailed,
+    })
+}
+
+/// Whether a close reason suggests the crypto binding was rejected (adds a hint to the log).
+pub fn looks_like_binding_reject(r: &CloseReason, since_call_connected: Option<Duration>) -> bool {
+    matches!(
+        r,
+        CloseReason::PeerAbort {
+            after_call_connected: true,
+            ..
+        }
+    ) && since_call_connected.is_some_and(|d| d <= BINDING_REJECT_WINDOW)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sstp_proto::client::NegotiationPhase;
+
+    #[test]
+    fn categories() {
+        assert_eq!(
+            exit_for_category(FailureCategory::Connect),
+            ExitStatus::ConnectFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Resolve),
+            ExitStatus::ConnectFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Tls),
+            ExitStatus::ConnectFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Http),
+            ExitStatus::ConnectFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Trust),
+            ExitStatus::PeerAuthFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Negotiation),
+            ExitStatus::NegotiationFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::CryptoBinding),
+            ExitStatus::AuthTopeerFailed
+        );
+        assert_eq!(
+            exit_for_category(FailureCategory::Config),
+            ExitStatus::OptionError
+        );
+        assert_eq!(ExitStatus::ConnectFailed as i32, 8);
+        assert_eq!(ExitStatus::AuthTopeerFailed as i32, 19);
+    }
+
+    #[test]
+    fn close_reasons() {
+        let abort = CloseReason::PeerAbort {
+            status: None,
+            after_call_connected: true,
+        };
+        let soon = Some(Duration::from_millis(300));
+        let late = Some(Duration::from_secs(3600));
+        assert_eq!(
+            exit_for_close(&abort, soon),
+            Some(ExitStatus::AuthTopeerFailed)
+        );
+        assert!(looks_like_binding_reject(&abort, soon));
+        assert_eq!(exit_for_close(&abort, late), Some(ExitStatus::Hangup));
+        assert!(!looks_like_binding_reject(&abort, late));
+        assert_eq!(
+            exit_for_close(&CloseReason::PeerDisconnect(None), late),
+            Some(ExitStatus::Hangup)
+        );
+        assert_eq!(
+            exit_for_close(&CloseReason::EchoTimeout { unanswered: 3 }, late),
+            Some(ExitStatus::PeerDead)
+        );
+        assert_eq!(
+            exit_for_close(
+                &CloseReason::NegotiationTimeout {
+                    phase: NegotiationPhase::Authentication
+                },
+                None
+            ),
+            Some(ExitStatus::NegotiationFailed)
+        );
+        assert_eq!(exit_for_close(&CloseReason::LocalAbort, None), None);
+        assert_eq!(
+            exit_for_close(&CloseReason::LocalDisconnect { acknowledged: true }, late),
+            None
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! Safe wrappers over pppd (through the pppd-sys shim). Main thread only: callers are inside a
+//! [`crate::guard`] entry, which has checked the thread.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+use pppd_sys as sys;
+
+/// pppd log levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// `dbglog`
+    Debug,
+    /// `info`
+    Info,
+    /// `notice`
+    Notice,
+    /// `warn`
+    Warn,
+    /// `error`
+    Error,
+}
+
+/// pppd exit statuses the plugin uses (same numbers in 2.4.9 and 2.5.x).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ExitStatus {
+    /// EXIT_FATAL_ERROR
+    FatalError = sys::SSTP_SHIM_EXIT_FATAL_ERROR as i32,
+    /// EXIT_OPTION_ERROR
+    OptionError = sys::SSTP_SHIM_EXIT_OPTION_ERROR as i32,
+    /// EXIT_USER_REQUEST
+    UserRequest = sys::SSTP_SHIM_EXIT_USER_REQUEST as i32,
+    /// EXIT_OPEN_FAILED
+    OpenFailed = sys::SSTP_SHIM_EXIT_OPEN_FAILED as i32,
+    /// EXIT_CONNECT_FAILED
+    ConnectFailed = sys::SSTP_SHIM_EXIT_CONNECT_FAILED as i32,
+    /// EXIT_NEGOTIATION_FAILED
+    NegotiationFailed = sys::SSTP_SHIM_EXIT_NEGOTIATION_FAILED as i32,
+    /// EXIT_PEER_AUTH_FAILED
+    PeerAuthFailed = sys::SSTP_SHIM_EXIT_PEER_AUTH_FAILED as i32,
+    /// EXIT_PEER_DEAD
+    PeerDead = sys::SSTP_SHIM_EXIT_PEER_DEAD as i32,
+    /// EXIT_HANGUP
+    Hangup = sys::SSTP_SHIM_EXIT_HANGUP as i32,
+    /// EXIT_AUTH_TOPEER_FAILED
+    AuthTopeerFailed = sys::SSTP_SHIM_EXIT_AUTH_TOPEER_FAILED as i32,
+}
+
+/// Turns `s` into a C string, replacing interior NULs (never fails).
+pub fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Logs a preformatted line (passed to pppd as `"%s"`, never as a format).
+pub fn log(level: Level, msg: &str) {
+    let c = cstring(msg);
+    let l = match level {
+        Level::Debug => sys::SSTP_SHIM_LOG_DEBUG,
+        Level::Info => sys::SSTP_SHIM_LOG_INFO,
+        Level::Notice => sys::SSTP_SHIM_LOG_NOTICE,
+        Level::Warn => sys::SSTP_SHIM_LOG_WARN,
+        Level::Error => sys::SSTP_SHIM_LOG_ERROR,
+    };
+    // SAFETY: main thread (guard); `c` is a valid NUL-terminated string for the call.
+    unsafe { sys::sstp_shim_log(l as c_int, c.as_ptr()) }
+}
+
+/// Whether pppd's `debug` option is set.
+pub fn debug_enabled() -> bool {
+    // SAFETY: main thread; reads a pppd global.
+    unsafe { sys::sstp_shim_debug_enabled() != 0 }
+}
+
+/// Reports an option error through pppd's option parser.
+pub fn option_error(msg: &str) {
+    let c = cstring(msg);
+    // SAFETY: main thread; valid C string; the shim passes it as "%s".
+    unsafe { sys::sstp_shim_option_error(c.as_ptr()) }
+}
+
+/// Sets pppd's exit status.
+pub fn set_status(s: ExitStatus) {
+    // SAFETY: main thread; writes a pppd global.
+    unsafe { sys::sstp_shim_set_status(s as i32) }
+}
+
+/// pppd's exit status.
+pub fn status() -> i32 {
+    // SAFETY: main thread; reads a pppd global.
+    unsafe { sys::sstp_shim_get_status() }
+}
+
+/// Cleans up and exits pppd. Does not return.
+pub fn die(s: ExitStatus) -> ! {
+    // SAFETY: main thread; die() runs pppd's cleanup and exits the process.
+    unsafe { sys::sstp_shim_die(s as i32) };
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Starts an orderly LCP shutdown.
+pub fn lcp_close(reason: &'static CStr) {
+    // SAFETY: main thread; `reason` is static, pppd may keep the pointer.
+    unsafe { sys::sstp_shim_lcp_close(reason.as_ptr()) }
+}
+
+/// pppd's interface name ("ppp0"), empty before the unit exists.
+pub fn ifname() -> String {
+    // SAFETY: main thread; the shim returns a pointer to a NUL-terminated pppd buffer.
+    unsafe {
+        let p = sys::sstp_shim_ifname();
+        if p.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// Sets pppd's device name (shown in "Connect: ppp0 <--> ...").
+pub fn set_devnam(name: &str) {
+    let c = cstring(name);
+    // SAFETY: main thread; pppd copies the string.
+    unsafe { sys::sstp_shim_set_devnam(c.as_ptr()) }
+}
+
+/// Notifier kinds.
+#[derive(Clone, Copy, Debug)]
+pub enum Notify {
+    /// Authentication finished (or was not required): before the NCPs.
+    AuthUp,
+    /// Phase change; value = new phase.
+    PhaseChange,
+    /// pppd exits; value = exit status.
+    Exit,
+    /// IPCP up.
+    IpUp,
+    /// IPCP down.
+    IpDown,
+    /// IPV6CP up.
+    Ipv6Up,
+    /// IPV6CP down.
+    Ipv6Down,
+    /// Link down.
+    LinkDown,
+}
+
+/// A notifier callback.
+pub type NotifyFn = unsafe extern "C" fn(arg: *mut c_void, value: c_int);
+
+/// Registers a notifier.
+pub fn add_notify(kind: Notify, f: NotifyFn) {
+    let k = match kind {
+        Notify::AuthUp => sys::SSTP_SHIM_NOTIFY_AUTH_UP,
+        Notify::PhaseChange => sys::SSTP_SHIM_NOTIFY_PHASE_CHANGE,
+        Notify::Exit => sys::SSTP_SHIM_NOTIFY_EXIT,
+        Notify::IpUp => sys::SSTP_SHIM_NOTIFY_IP_UP,
+        Notify::IpDown => sys::SSTP_SHIM_NOTIFY_IP_DOWN,
+        Notify::Ipv6Up => sys::SSTP_SHIM_NOTIFY_IPV6_UP,
+        Notify::Ipv6Down => sys::SSTP_SHIM_NOTIFY_IPV6_DOWN,
+        Notify::LinkDown => sys::SSTP_SHIM_NOTIFY_LINK_DOWN,
+    };
+    // SAFETY: main thread; `f` is a 'static function.
+    unsafe {
+        sys::sstp_shim_add_notify(k as c_int, Some(f), std::ptr::null_mut());
+    }
+}
+
+/// A timer callback.
+pub type TimerFn = unsafe extern "C" fn(arg: *mut c_void);
+
+/// Arms a one-shot pppd timer.
+pub fn timeout(f: TimerFn, ms: u32) {
+    // SAFETY: main thread; `f` is a 'static function, arg unused.
+    unsafe { sys::sstp_shim_timeout(Some(f), std::ptr::null_mut(), ms) }
+}
+
+/// Cancels a pppd timer.
+pub fn untimeout(f: TimerFn) {
+    // SAFETY: main thread.
+    unsafe { sys::sstp_shim_untimeout(Some(f), std::ptr::null_mut()) }
+}
+
+/// MPPE keys as pppd holds them after authentication (16 bytes each on 2.4.9, up to 32 on 2.5).
+pub struct MppeKeys {
+    /// MasterSendKey (client side).
+    pub send: Vec<u8>,
+    /// MasterReceiveKey.
+    pub recv: Vec<u8>,
+}
+
+impl Drop for MppeKeys {
+    fn drop(&mut self) {
+        for b in self.send.iter_mut().chain(self.recv.iter_mut()) {
+            // SAFETY: b is a valid &mut u8; volatile so the wipe is not optimized out.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+/// Reads the MPPE keys; `None` when pppd has none (PAP, CHAP-MD5, no auth).
+pub fn mppe_keys() -> Option<MppeKeys> {
+    let mut send = [0u8; 32];
+    let mut recv = [0u8; 32];
+    let (mut sl, mut rl) = (0usize, 0usize);
+    // SAFETY: main thread; buffers of 32 bytes with cap 32; out-pointers valid.
+    let set = unsafe {
+        sys::sstp_shim_get_mppe_keys(send.as_mut_ptr(), recv.as_mut_ptr(), 32, &mut sl, &mut rl)
+    };
+    let keys = if set != 0 {
+        Some(MppeKeys {
+            send: send[..sl.min(32)].to_vec(),
+            recv: recv[..rl.min(32)].to_vec(),
+        })
+    } else {
+        None
+    };
+    for b in send.iter_mut().chain(recv.iter_mut()) {
+        // SAFETY: valid &mut u8.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    keys
+}
+
+/// The channel methods implemented by the plugin.
+pub struct ChannelOps {
+    /// check_options
+    pub check_options: unsafe extern "C" fn(),
+    /// connect: returns the pty slave fd or -1.
+    pub connect: unsafe extern "C" fn() -> c_int,
+    /// disconnect
+    pub disconnect: unsafe extern "C" fn(),
+    /// cleanup
+    pub cleanup: unsafe extern "C" fn(),
+    /// close (runs in forked children: only closes fds)
+    pub close: unsafe extern "C" fn(),
+}
+
+/// Installs the SSTP channel as `the_channel`.
+pub fn set_channel(ops: &ChannelOps) {
+    let c = sys::sstp_shim_channel_ops {
+        check_options: Some(ops.check_options),
+        connect: Some(ops.connect),
+        disconnect: Some(ops.disconnect),
+        cleanup: Some(ops.cleanup),
+        close: Some(ops.close),
+    };
+    // SAFETY: main thread; the shim copies the function pointers.
+    unsafe { sys::sstp_shim_set_channel(&c) }
+}
+
+/// Opens a pty pair through pppd's get_pty. Returns (master, slave, slave name).
+pub fn get_pty() -> Option<(c_int, c_int, String)> {
+    let (mut m, mut s) = (-1, -1);
+    let mut name = [0 as c_char; 64];
+    // SAFETY: main thread; out-pointers valid; name buffer 64 bytes.
+    let ok = unsafe { sys::sstp_shim_get_pty(&mut m, &mut s, name.as_mut_ptr(), name.len()) };
+    if ok == 0 {
+        return None;
+    }
+    // SAFETY: the shim NUL-terminates within the buffer.
+    let n = unsafe { CStr::from_ptr(name.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    Some((m, s, n))
+}
+
+/// pppd's set_up_tty(fd, local): raw mode as for pppd's own `pty` option.
+pub fn set_up_tty(fd: c_int) {
+    // SAFETY: main thread; fd is an open tty.
+    unsafe { sys::sstp_shim_set_up_tty(fd) }
+}
+
+/// IPv4 configuration negotiated by IPCP.
+pub fn ip4_config() -> sys::sstp_shim_ip4_config {
+    let mut c = sys::sstp_shim_ip4_config {
+        local: 0,
+        peer: 0,
+        dns1: 0,
+        dns2: 0,
+    };
+    // SAFETY: main thread; out-pointer valid.
+    unsafe { sys::sstp_shim_ip4_config(&mut c) };
+    c
+}
+
+/// IPv6 interface identifiers negotiated by IPV6CP (local, peer).
+pub fn ip6_ids() -> ([u8; 8], [u8; 8]) {
+    let (mut l, mut p) = ([0u8; 8], [0u8; 8]);
+    // SAFETY: main thread; two 8-byte buffers.
+    unsafe { sys::sstp_shim_ip6_ids(l.as_mut_ptr(), p.as_mut_ptr()) };
+    (l, p)
+}
+
+/// Registers the plugin's options. `handler(index, value)` returns 1 to accept.
+pub fn add_options(
+    table: &'static [sys::sstp_shim_option],
+    handler: unsafe extern "C" fn(u32, *const c_char) -> c_int,
+) -> bool {
+    // SAFETY: main thread; the table and its strings are 'static.
+    unsafe { sys::sstp_shim_add_options(table.as_ptr(), table.len() as u32, Some(handler)) == 0 }
+}

@@ -1,0 +1,222 @@
+//! `sstp-ipc-fd N`: hands the IP/DNS configuration to another process (the NetworkManager
+//! service in a later issue).
+//!
+//! Wire format: a message is a sequence of records, each `u32` big-endian length followed by
+//! that many bytes of UTF-8 `key=value`; an empty record (length 0) ends the message. Keys:
+//! `event` (first record: `ip-up`, `ip-down`, `ipv6-up`, `ipv6-down`), `ifname`,
+//! `ip4.local`, `ip4.peer`, `ip4.dns` (repeated), `ip6.local-id`, `ip6.peer-id`
+//! (interface identifiers `xxxx:xxxx:xxxx:xxxx`), `server` (`host:port` of the SSTP server).
+
+use std::net::Ipv4Addr;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// Largest record accepted by [`decode`] (the writer never produces more).
+pub const MAX_RECORD: usize = 4096;
+
+/// Encodes one message.
+pub fn encode(records: &[(&str, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        let rec = format!("{k}={v}");
+        let bytes = &rec.as_bytes()[..rec.len().min(MAX_RECORD)];
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out
+}
+
+/// Decoding errors (for the reader side and tests).
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Input ended inside a record or before the end marker.
+    Truncated,
+    /// A record longer than [`MAX_RECORD`].
+    TooLong(usize),
+    /// A record that is not UTF-8 `key=value`.
+    Malformed,
+}
+
+/// Decodes one message from the front of `buf`: the records and the number of bytes used.
+pub fn decode(buf: &[u8]) -> Result<(Vec<(String, String)>, usize), DecodeError> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    loop {
+        let len_bytes = buf.get(pos..pos + 4).ok_or(DecodeError::Truncated)?;
+        let len =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        pos += 4;
+        if len == 0 {
+            return Ok((out, pos));
+        }
+        if len > MAX_RECORD {
+            return Err(DecodeError::TooLong(len));
+        }
+        let rec = buf.get(pos..pos + len).ok_or(DecodeError::Truncated)?;
+        pos += len;
+        let s = std::str::from_utf8(rec).map_err(|_| DecodeError::Malformed)?;
+        let (k, v) = s.split_once('=').ok_or(DecodeError::Malformed)?;
+        out.push((k.to_owned(), v.to_owned()));
+    }
+}
+
+/// The IPv4 message written at ip-up.
+pub fn ip4_records(
+    ifname: &str,
+    server: &str,
+    local: u32,
+    peer: u32,
+    dns: [u32; 2],
+) -> Vec<(&'static str, String)> {
+    let ip = |n: u32| Ipv4Addr::from(u32::from_be(n)).to_string();
+    let mut r = vec![
+        ("event", "ip-up".to_owned()),
+        ("ifname", ifname.to_owned()),
+        ("server", server.to_owned()),
+        ("ip4.local", ip(local)),
+        ("ip4.peer", ip(peer)),
+    ];
+    for d in dns.into_iter().filter(|d| *d != 0) {
+        r.push(("ip4.dns", ip(d)));
+    }
+    r
+}
+
+/// Formats an 8-byte interface identifier as `xxxx:xxxx:xxxx:xxxx`.
+pub fn iid(b: [u8; 8]) -> String {
+    format!(
+        "{:02x}{:02x}:{:02x}{:02x}:{:02x}{:02x}:{:02x}{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
+/// Writes `msg` to `fd`, waiting at most `limit` in total (pppd's loop must not stall).
+pub fn write_bounded(fd: RawFd, msg: &[u8], limit: Duration) -> std::io::Result<()> {
+    let deadline = Instant::now() + limit;
+    let mut off = 0;
+    while off < msg.len() {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "ipc fd not writable",
+            ));
+        }
+        let ms = (deadline - now).as_millis().min(i32::MAX as u128) as i32;
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms.max(1)) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            continue;
+        }
+        if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "ipc fd error",
+            ));
+        }
+        // SAFETY: msg[off..] is valid for reads; MSG_DONTWAIT is not usable on non-sockets,
+        // poll said writable, a short write is handled by the loop.
+        let n = unsafe { libc::write(fd, msg[off..].as_ptr().cast(), msg.len() - off) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+            ) {
+                continue;
+            }
+            return Err(e);
+        }
+        off += n as usize;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_layout() {
+        let recs = ip4_records(
+            "ppp0",
+            "127.0.0.1:443",
+            u32::from_ne_bytes([10, 0, 0, 2]),
+            u32::from_ne_bytes([10, 0, 0, 1]),
+            [u32::from_ne_bytes([192, 0, 2, 53]), 0],
+        );
+        let bytes = encode(&recs);
+        assert_eq!(&bytes[..4], &[0, 0, 0, 11]); // "event=ip-up"
+        assert_eq!(&bytes[4..15], b"event=ip-up");
+        assert_eq!(&bytes[bytes.len() - 4..], &[0, 0, 0, 0]);
+        let (dec, used) = decode(&bytes).unwrap();
+        assert_eq!(used, bytes.len());
+        let get = |k: &str| {
+            dec.iter()
+                .filter(|(a, _)| a == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("ip4.local"), ["10.0.0.2"]);
+        assert_eq!(get("ip4.peer"), ["10.0.0.1"]);
+        assert_eq!(get("ip4.dns"), ["192.0.2.53"]);
+        assert_eq!(get("ifname"), ["ppp0"]);
+    }
+
+    #[test]
+    fn hostile_input_gives_errors() {
+        assert_eq!(decode(&[0, 0]), Err(DecodeError::Truncated));
+        assert_eq!(decode(&[0, 0, 0, 5, b'a']), Err(DecodeError::Truncated));
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff]),
+            Err(DecodeError::TooLong(u32::MAX as usize))
+        );
+        assert_eq!(
+            decode(&[0, 0, 0, 2, b'a', b'b', 0, 0, 0, 0]),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(
+            decode(&[0, 0, 0, 2, 0xff, b'=', 0, 0, 0, 0]),
+            Err(DecodeError::Malformed)
+        );
+    }
+
+    #[test]
+    fn writes_through_a_socketpair() {
+        let mut fds = [0; 2];
+        // SAFETY: valid out array.
+        assert_eq!(
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
+            0
+        );
+        let msg = encode(&[("event", "ip-up".into())]);
+        write_bounded(fds[0], &msg, Duration::from_secs(1)).unwrap();
+        let mut buf = [0u8; 64];
+        // SAFETY: valid buffer.
+        let n = unsafe { libc::read(fds[1], buf.as_mut_ptr().cast(), buf.len()) };
+        assert_eq!(n as usize, msg.len());
+        assert_eq!(
+            decode(&buf[..n as usize]).unwrap().0,
+            vec![("event".into(), "ip-up".into())]
+        );
+        // SAFETY: closing our own fds.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        assert_eq!(iid([0, 1, 2, 3, 0xa, 0xb, 0xc, 0xd]), "0001:0203:0a0b:0c0d");
+    }
+}
