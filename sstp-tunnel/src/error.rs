@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use sstp_proto::client::{CloseReason, NegotiationPhase};
 use sstp_proto::http::HttpError;
 
 use crate::cert::CertificateInfo;
@@ -276,7 +277,9 @@ pub enum TunnelError {
         /// The protocol error.
         source: HttpError,
     },
-    /// SSTP call negotiation failed (NAK, abort, timeout, protocol violation).
+    /// The SSTP call failed or ended (NAK, abort, timeout, protocol violation, disconnect).
+    Call(CloseReason),
+    /// SSTP call negotiation failed for another reason (e.g. the connection closed).
     Negotiation(String),
     /// I/O error.
     Io {
@@ -302,7 +305,14 @@ impl TunnelError {
             TunnelError::Tls { .. } => FailureCategory::Tls,
             TunnelError::Trust(_) => FailureCategory::Trust,
             TunnelError::Http { .. } => FailureCategory::Http,
-            TunnelError::Negotiation(_) => FailureCategory::Negotiation,
+            TunnelError::Call(CloseReason::PeerAbort {
+                after_call_connected: true,
+                ..
+            }) => FailureCategory::CryptoBinding,
+            TunnelError::Call(CloseReason::NegotiationTimeout {
+                phase: NegotiationPhase::Authentication,
+            }) => FailureCategory::Auth,
+            TunnelError::Call(_) | TunnelError::Negotiation(_) => FailureCategory::Negotiation,
             TunnelError::Io { .. } => FailureCategory::Io,
         }
     }
@@ -415,6 +425,27 @@ impl fmt::Display for TunnelError {
                  proxy's policy and the server address"
             ),
             TunnelError::Proxy { proxy, source } => write!(f, "HTTP proxy {proxy}: {source}"),
+            TunnelError::Call(r) => {
+                write!(f, "SSTP call ended: {r}")?;
+                match r {
+                    CloseReason::PeerAbort {
+                        after_call_connected: true,
+                        ..
+                    } => f.write_str(
+                        "\n  hint: the server aborted right after CALL_CONNECTED: it rejected the \
+                         crypto binding (a TLS-intercepting device changes the certificate, or \
+                         the server and client derived different keys from the PPP \
+                         authentication)",
+                    ),
+                    CloseReason::NegotiationTimeout {
+                        phase: NegotiationPhase::Authentication,
+                    } => f.write_str(
+                        "\n  hint: PPP authentication did not finish in time; check the user \
+                             name, password and the allowed authentication methods",
+                    ),
+                    _ => Ok(()),
+                }
+            }
             TunnelError::Negotiation(s) => write!(f, "SSTP negotiation failed: {s}"),
             TunnelError::Io { during, source } => write!(f, "I/O error while {during}: {source}"),
         }

@@ -5,12 +5,18 @@
 //! happened and what to check, and whose [`TunnelError::category`] the plugin maps to exit codes.
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod cert;
 pub mod config;
 pub mod connect;
 pub mod error;
+mod sys;
 mod tls;
 
+pub use bridge::{
+    control_channel, negotiate, BridgeEnd, BridgeEvent, BridgeOptions, BridgeReport, Command,
+    ControlReceiver, ControlSender, Counters, EventSink, Level,
+};
 pub use cert::{CertificateInfo, Eku};
 pub use config::{
     parse_host_port, CertPin, IpFamily, ParseError, ProxyConfig, ProxyCredentials, TlsVersion,

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use openssl::hash::MessageDigest;
 use openssl::ssl::{
-    ErrorCode, HandshakeError, MidHandshakeSslStream, SslContext, SslMethod, SslOptions, SslStream,
-    SslVerifyMode,
+    ErrorCode, HandshakeError, MidHandshakeSslStream, SslContext, SslMethod, SslMode, SslOptions,
+    SslStream, SslVerifyMode,
 };
 use openssl::x509::verify::X509CheckFlags;
 use openssl::x509::{X509StoreContextRef, X509};
@@ -178,6 +178,8 @@ pub(crate) fn handshake(
     let mut ctx =
         SslContext::builder(SslMethod::tls_client()).map_err(|e| config_err("TLS context", e))?;
     ctx.set_options(SslOptions::NO_COMPRESSION | SslOptions::NO_SSLV2 | SslOptions::NO_SSLV3);
+    // The data pump retries writes from a buffer that may grow (move) in between.
+    ctx.set_mode(SslMode::ENABLE_PARTIAL_WRITE | SslMode::ACCEPT_MOVING_WRITE_BUFFER);
     if let Some(max) = cfg.max_tls {
         if max < cfg.min_tls {
             return Err(TunnelError::Config(format!(

@@ -1,0 +1,384 @@
+//! negotiate() + bridge::run against a fake SSTP server (built on sstp_proto::wire) over loopback
+//! TLS, with a socketpair standing in for pppd's pty.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use openssl::hash::MessageDigest;
+use openssl::ssl::{SslAcceptor, SslMethod};
+use sstp_proto::client::{ClientConfig, CloseReason, Event, State};
+use sstp_proto::crypto_binding::{verify_call_connected, HashProtocol, HashProtocols, Hlak};
+use sstp_proto::hdlc;
+use sstp_proto::wire::{
+    encode_data_packet, Attribute, ControlMessage, Deframer, MessageType, Packet,
+};
+use sstp_tunnel::*;
+
+/// What the fake server does once the call is set up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ServerMode {
+    /// Echo every data packet; answer CALL_DISCONNECT with an ACK.
+    Echo,
+    /// Echo the first data packet, then send CALL_DISCONNECT.
+    DisconnectAfterFirst,
+}
+
+#[derive(Debug, Default)]
+struct ServerLog {
+    frames: Vec<Vec<u8>>,
+    binding_ok: Option<bool>,
+    cert_hash_ok: Option<bool>,
+    got_disconnect: bool,
+    got_disconnect_ack: bool,
+}
+
+const NONCE: [u8; 32] = [0x42; 32];
+
+fn fake_sstp_server(
+    hlak: Hlak,
+    mode: ServerMode,
+) -> (std::net::SocketAddr, Ca, thread::JoinHandle<ServerLog>) {
+    let ca = Ca::new("CA");
+    let (cert, key) = ca.issue(&LeafSpec::server("localhost"));
+    let cert_sha256 = cert.digest(MessageDigest::sha256()).unwrap().to_vec();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut acc = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    acc.set_private_key(&key).unwrap();
+    acc.set_certificate(&cert).unwrap();
+    let acc = acc.build();
+    let h = thread::spawn(move || {
+        let mut log = ServerLog::default();
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut s = acc.accept(tcp).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        s.write_all(RRAS_OK).unwrap();
+        let mut deframer = Deframer::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut done = false;
+        let mut sent_disconnect = false;
+        while !done {
+            let n = match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut out = Vec::new();
+            deframer
+                .feed(&buf[..n], |pkt| {
+                    match Packet::decode(pkt).unwrap() {
+                        Packet::Data(frame) => {
+                            log.frames.push(frame.to_vec());
+                            if !sent_disconnect {
+                                encode_data_packet(frame, &mut out).unwrap();
+                            }
+                            if mode == ServerMode::DisconnectAfterFirst && !sent_disconnect {
+                                ControlMessage::call_disconnect(None)
+                                    .encode(&mut out)
+                                    .unwrap();
+                                sent_disconnect = true;
+                            }
+                        }
+                        Packet::Control(msg) => match msg.message_type {
+                            MessageType::CallConnectRequest => {
+                                ControlMessage::call_connect_ack(HashProtocols::SHA256, NONCE)
+                                    .encode(&mut out)
+                                    .unwrap();
+                            }
+                            MessageType::CallConnected => {
+                                let arr: [u8; 112] = pkt.try_into().unwrap();
+                                log.binding_ok = Some(verify_call_connected(&arr, &hlak));
+                                if let Some(Attribute::CryptoBinding(cb)) = msg.attributes.first() {
+                                    log.cert_hash_ok = Some(
+                                        cb.cert_hash[..] == cert_sha256[..]
+                                            && cb.nonce == NONCE
+                                            && cb.hash_protocol == HashProtocol::Sha256,
+                                    );
+                                }
+                            }
+                            MessageType::CallDisconnect => {
+                                log.got_disconnect = true;
+                                ControlMessage::new(MessageType::CallDisconnectAck)
+                                    .encode(&mut out)
+                                    .unwrap();
+                                done = true;
+                            }
+                            MessageType::CallDisconnectAck => {
+                                log.got_disconnect_ack = true;
+                                done = true;
+                            }
+                            MessageType::EchoRequest => {
+                                ControlMessage::new(MessageType::EchoResponse)
+                                    .encode(&mut out)
+                                    .unwrap();
+                            }
+                            _ => {}
+                        },
+                    }
+                    true
+                })
+                .unwrap();
+            if !out.is_empty() && s.write_all(&out).is_err() {
+                break;
+            }
+        }
+        let _ = s.shutdown();
+        log
+    });
+    (addr, ca, h)
+}
+
+struct Running {
+    pty: UnixStream,
+    ctl: ControlSender,
+    events: Arc<Mutex<Vec<BridgeEvent>>>,
+    handle: thread::JoinHandle<BridgeReport>,
+    decoder: hdlc::Decoder,
+    encoder: hdlc::Encoder,
+}
+
+fn start(addr: std::net::SocketAddr, ca: &Ca) -> Running {
+    let mut cfg = TunnelConfig::new("localhost");
+    cfg.port = addr.port();
+    cfg.ca_file = Some(ca.file.clone());
+    let mut est = connect(&cfg).expect("connect");
+    let client = negotiate(&mut est, &ClientConfig::default()).expect("negotiate");
+    assert_eq!(client.state(), State::ConnectAckReceived);
+    assert_eq!(client.hash_protocol(), Some(HashProtocol::Sha256));
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (ctl, rx) = control_channel().unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev2 = Arc::clone(&events);
+    let handle = thread::spawn(move || {
+        let mut sink = |e: BridgeEvent| ev2.lock().unwrap().push(e);
+        bridge::run(
+            est,
+            client,
+            OwnedFd::from(theirs),
+            rx,
+            &mut sink,
+            &BridgeOptions::default(),
+        )
+    });
+    Running {
+        pty: ours,
+        ctl,
+        events,
+        handle,
+        decoder: hdlc::Decoder::default(),
+        encoder: hdlc::Encoder::default(),
+    }
+}
+
+impl Running {
+    fn send(&mut self, frame: &[u8]) {
+        let mut out = Vec::new();
+        self.encoder.encode(frame, &mut out);
+        self.pty.write_all(&out).unwrap();
+    }
+
+    fn recv(&mut self) -> Vec<u8> {
+        let mut buf = [0u8; 8192];
+        loop {
+            // Frames already buffered?
+            let mut empty: &[u8] = &[];
+            if let Some(f) = self.decoder.next_frame(&mut empty) {
+                return f.to_vec();
+            }
+            let n = self.pty.read(&mut buf).expect("frame from the bridge");
+            assert!(n > 0, "bridge closed the pty");
+            let mut input = &buf[..n];
+            let mut frames = Vec::new();
+            while let Some(f) = self.decoder.next_frame(&mut input) {
+                frames.push(f.to_vec());
+            }
+            if !frames.is_empty() {
+                assert_eq!(frames.len(), 1, "test sends one frame at a time");
+                return frames.remove(0);
+            }
+        }
+    }
+}
+
+fn lcp(id: u8) -> Vec<u8> {
+    vec![0xFF, 0x03, 0xC0, 0x21, 0x01, id, 0x00, 0x04]
+}
+
+fn ip_frame(len: usize, seed: u8) -> Vec<u8> {
+    let mut f = vec![0xFF, 0x03, 0x00, 0x21];
+    // Include every byte value, notably 0x7E, 0x7D and control characters.
+    f.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    f
+}
+
+#[test]
+fn frames_both_ways_binding_and_local_disconnect() {
+    let hlak = Hlak::from_bytes([0x5A; 32]);
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::Echo);
+    let mut r = start(addr, &ca);
+
+    // Control frames flow before CALL_CONNECTED.
+    r.send(&lcp(1));
+    assert_eq!(r.recv(), lcp(1));
+    // Data frames before CALL_CONNECTED are dropped by the client (counted, not sent).
+    r.send(&ip_frame(40, 1));
+    r.send(&lcp(2));
+    assert_eq!(r.recv(), lcp(2));
+
+    r.ctl.send(Command::Authenticated { hlak }).unwrap();
+    // Data now flows both ways, any size up to the MTU, any byte values.
+    let mut sent = Vec::new();
+    for i in 0..200usize {
+        let f = ip_frame(1 + (i * 37) % 1500, i as u8);
+        r.send(&f);
+        assert_eq!(r.recv(), f, "frame {i}");
+        sent.push(f);
+    }
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    match &report.end {
+        BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged }) => assert!(acknowledged),
+        other => panic!("unexpected end: {other:?}"),
+    }
+    let c = report.counters;
+    assert_eq!(c.sstp.tx_frames_dropped, 1);
+    assert_eq!(c.frames_to_server, 203);
+    assert_eq!(c.frames_from_server, 202);
+    assert_eq!(c.hdlc.dropped(), 0);
+    assert!(c.tls_bytes_out > 0 && c.pty_bytes_in > c.tls_bytes_out / 2);
+
+    let log = server.join().unwrap();
+    assert_eq!(
+        log.binding_ok,
+        Some(true),
+        "Compound MAC verifies with the HLAK"
+    );
+    assert_eq!(
+        log.cert_hash_ok,
+        Some(true),
+        "cert hash is SHA-256 of the leaf DER"
+    );
+    assert!(log.got_disconnect);
+    assert_eq!(log.frames.len(), 202);
+    assert_eq!(&log.frames[2..], &sent[..]);
+
+    let events = r.events.lock().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, BridgeEvent::Session(Event::CallConnected { .. }))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, BridgeEvent::StateChanged(State::CallConnected))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, BridgeEvent::Session(Event::Closed(_)))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, BridgeEvent::Log { level: Level::Notice, message } if message.contains("ended"))));
+}
+
+#[test]
+fn server_disconnect_ends_bridge() {
+    let hlak = Hlak::zero();
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::DisconnectAfterFirst);
+    let mut r = start(addr, &ca);
+    r.ctl.send(Command::Authenticated { hlak }).unwrap();
+    let f = ip_frame(100, 9);
+    r.send(&f);
+    assert_eq!(r.recv(), f);
+    let t0 = Instant::now();
+    let report = r.handle.join().unwrap();
+    assert!(
+        matches!(report.end, BridgeEnd::Call(CloseReason::PeerDisconnect(_))),
+        "{:?}",
+        report.end
+    );
+    // disconnect timer 2 is 1 s
+    assert!(t0.elapsed() < Duration::from_secs(4));
+    let log = server.join().unwrap();
+    assert_eq!(log.binding_ok, Some(true));
+}
+
+#[test]
+fn pty_close_disconnects() {
+    let hlak = Hlak::zero();
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::Echo);
+    let mut r = start(addr, &ca);
+    r.ctl.send(Command::Authenticated { hlak }).unwrap();
+    r.send(&lcp(7));
+    assert_eq!(r.recv(), lcp(7));
+    drop(r.pty);
+    let report = r.handle.join().unwrap();
+    assert!(
+        matches!(
+            report.end,
+            BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged: true })
+        ),
+        "{:?}",
+        report.end
+    );
+    assert!(server.join().unwrap().got_disconnect);
+}
+
+/// Throughput figure: bulk frames pushed through pty → TLS → echo server → TLS → pty.
+#[test]
+fn bulk_echo_throughput() {
+    let hlak = Hlak::zero();
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::Echo);
+    let r = start(addr, &ca);
+    r.ctl.send(Command::Authenticated { hlak }).unwrap();
+    let frames: usize = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    };
+    let frame = ip_frame(1400, 3);
+    let mut enc = Vec::new();
+    hdlc::Encoder::default().encode(&frame, &mut enc);
+    let mut writer = r.pty.try_clone().unwrap();
+    let t0 = Instant::now();
+    let w = thread::spawn(move || {
+        for _ in 0..frames {
+            writer.write_all(&enc).unwrap();
+        }
+    });
+    let mut reader = r.pty;
+    let mut dec = hdlc::Decoder::default();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    while got < frames {
+        let n = reader.read(&mut buf).unwrap();
+        assert!(n > 0);
+        let mut input = &buf[..n];
+        while let Some(f) = dec.next_frame(&mut input) {
+            assert_eq!(f, &frame[..]);
+            got += 1;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    w.join().unwrap();
+    let mbit = (frames * frame.len() * 8) as f64 / secs / 1e6;
+    eprintln!(
+        "bulk echo: {frames} x {} B frames each way in {secs:.3} s = {mbit:.0} Mbit/s per direction",
+        frame.len()
+    );
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    assert_eq!(report.counters.frames_from_server, frames as u64);
+    eprintln!("bridge polls: {}", report.counters.polls);
+    let _ = server.join();
+}
