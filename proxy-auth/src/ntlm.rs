@@ -187,12 +187,17 @@ impl ChallengeMessage {
                 expected: 2,
             });
         }
-        let target_name = field(b, 12, "TargetName")?.to_vec();
+        // TargetName is informational only (NTLMv2 does not use it): a bad one (Squid's
+        // ntlm_fake_auth sends an uninitialised offset) is read as empty rather than refused.
+        let target_name = field(b, 12, "TargetName")
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
         let flags = le32(b, 20).unwrap_or(0);
         let mut server_challenge = [0u8; 8];
         server_challenge.copy_from_slice(&b[24..32]);
-        // TargetInfoFields (40..48) and Version (48..56) exist only in post-NT4 messages.
-        let target_info = if b.len() >= 48 {
+        // TargetInfoFields (40..48) and Version (48..56) exist only in post-NT4 messages, and
+        // TargetInfo is meaningful only with NEGOTIATE_TARGET_INFO.
+        let target_info = if b.len() >= 48 && flags & flags::NEGOTIATE_TARGET_INFO != 0 {
             parse_av_pairs(field(b, 40, "TargetInfo")?)?
         } else {
             Vec::new()
@@ -830,6 +835,38 @@ mod tests {
         .unwrap();
         assert_eq!(payload(&m, 36), b"j?rg");
         assert_eq!(le32(&m, 60).unwrap() & 3, flags::NEGOTIATE_OEM);
+    }
+
+    #[test]
+    fn squid_ntlm_fake_auth_challenge_is_accepted() {
+        // Captured from Squid 5.7's ntlm_fake_auth: TargetName offset 0xaaaaaaae (garbage), no
+        // NEGOTIATE_TARGET_INFO, the 8 bytes where TargetInfoFields would be are "WORKGROU".
+        let b = unhex(
+            "4e544c4d535350000200000009000900aeaaaaaa078208a02d359ec8144df3da\
+             0000000000003a00574f524b47524f5550",
+        );
+        let ch = ChallengeMessage::parse(&b).unwrap();
+        assert_eq!(ch.flags, 0xa008_8207);
+        assert_eq!(
+            ch.server_challenge,
+            [0x2d, 0x35, 0x9e, 0xc8, 0x14, 0x4d, 0xf3, 0xda]
+        );
+        assert!(ch.target_name.is_empty());
+        assert!(ch.target_info.is_empty());
+        let neg = negotiate_message(CLIENT_NEGOTIATE_FLAGS);
+        let m = authenticate_for_challenge(&NtlmClientInput {
+            user: "u",
+            domain: "d",
+            password: "p",
+            workstation: "",
+            negotiate: &neg,
+            challenge: &b,
+            client_challenge: [9; 8],
+            now_filetime: 5,
+        })
+        .unwrap();
+        // NTLMv2 blob with an empty AV list: 16 + 28 + 4 (EOL) + 4 bytes.
+        assert_eq!(payload(&m, 20).len(), 52);
     }
 
     #[test]
