@@ -40,8 +40,9 @@ pub(crate) fn wipe_array<const N: usize>(a: &mut [u8; N]) {
 
 /// User name, password and optional NTLM domain / workstation.
 ///
-/// `Debug` never prints the password; `Drop` overwrites the password buffer.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` never prints the password; `Drop` overwrites the password buffer. No `PartialEq`:
+/// nothing should compare passwords.
+#[derive(Clone)]
 pub struct Credentials {
     username: String,
     password: String,
@@ -156,7 +157,8 @@ impl Credentials {
     }
 
     /// Read credentials from an inherited file descriptor (a pipe from NetworkManager, or
-    /// `3<file`), read to its end and closed.
+    /// `3<file`), read to its end and closed. (Turning an fd number into an `OwnedFd` is the
+    /// caller's `unsafe { OwnedFd::from_raw_fd(n) }`; this crate forbids `unsafe`.)
     pub fn from_fd(fd: OwnedFd) -> Result<Self, CredentialsError> {
         Self::from_reader(std::fs::File::from(fd))
     }
