@@ -270,10 +270,24 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     mac.finalize().into_bytes().into()
 }
 
+/// Upper-case one character at a time, keeping characters whose upper case is not a single
+/// character (`ß` stays `ß`), as Windows' `RtlUpcaseUnicodeString` does.
+fn upcase_like_windows(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 /// NTOWFv2 = HMAC_MD5(MD4(UNICODE(password)), UNICODE(Uppercase(user) || domain)).
 pub fn ntowf_v2(password: &str, user: &str, domain: &str) -> [u8; 16] {
     let mut h = nt_hash(password);
-    let mut ud = utf16le(&user.to_uppercase());
+    let mut ud = utf16le(&upcase_like_windows(user));
     ud.extend(utf16le(domain));
     let out = hmac_md5(&h, &[&ud]);
     wipe_array(&mut h);
@@ -567,6 +581,7 @@ mod tests {
             ntowf_v2(PASSWORD, USER, "DOMAIN"),
             ntowf_v2(PASSWORD, USER, DOMAIN)
         );
+        assert_eq!(upcase_like_windows("jörg straße ǆ"), "JÖRG STRAßE Ǆ");
     }
 
     #[test]
