@@ -21,8 +21,8 @@ fn assert_connected_and_clean(r: &Report, pings: u32) {
     assert!(r.flag("server_started"), "sstpd did not start\n{diag}");
     assert!(r.run.success(), "scenario failed\n{diag}");
 
-    // sstpc's known start-up race may cost an extra attempt; the scenario allows three.
-    assert!((1..=3).contains(&r.client_attempts()), "{diag}");
+    // sstpc's known start-up race may cost extra attempts; the scenario allows five.
+    assert!((1..=5).contains(&r.client_attempts()), "{diag}");
 
     // ppp0 got an address from the server's pool, the peer is the server's end.
     let (local, peer) = r.ppp_addresses().expect("no PPP address");
