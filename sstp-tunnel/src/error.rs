@@ -361,8 +361,13 @@ impl fmt::Display for TunnelError {
                 let all = |p: fn(&ConnectFailure) -> bool| attempts.iter().all(|a| p(&a.failure));
                 let hint = if !attempts.is_empty() && all(|f| matches!(f, ConnectFailure::Refused))
                 {
-                    "the host is up but nothing listens on that port: check the port and that the \
-                     SSTP service is running"
+                    if *proxy {
+                        "the host is up but nothing listens on that port: check the proxy's address \
+                         and port"
+                    } else {
+                        "the host is up but nothing listens on that port: check the port and that \
+                         the SSTP service is running"
+                    }
                 } else if !attempts.is_empty() && all(|f| matches!(f, ConnectFailure::Timeout(_))) {
                     "no answer at all: a firewall drops the traffic, or the host is down"
                 } else {

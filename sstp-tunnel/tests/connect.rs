@@ -639,3 +639,64 @@ fn proxy_auth_and_refusal() {
     );
     assert_eq!(e.category(), FailureCategory::Proxy);
 }
+
+#[test]
+fn legacy_tls_only_server_needs_min_tls_option() {
+    let ca = Ca::new("CA");
+    let (cert, key) = ca.issue(&LeafSpec::server("localhost"));
+    let mk = || {
+        let mut o = ServerOpts::new(cert.clone(), key.clone(), Reply::Bytes(RRAS_OK.to_vec()));
+        o.legacy = true;
+        o.max_tls = Some(SslVersion::TLS1_1);
+        tls_server(o)
+    };
+    // Default minimum 1.2: refused with the version hint.
+    let srv = mk();
+    let e = connect(&cfg_for("localhost", srv.addr.port(), &ca)).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            TunnelError::Tls {
+                hint: TlsHint::ProtocolVersion,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let _ = srv.join();
+    // With min-TLS 1.0 the client lowers the security level and connects.
+    let srv = mk();
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.min_tls = TlsVersion::Tls10;
+    let est = connect(&cfg).expect("legacy TLS");
+    assert_eq!(est.tls_version, "TLSv1.1");
+    drop(est);
+    let _ = srv.join();
+}
+
+#[test]
+fn ca_dir_hashed_directory() {
+    let ca = Ca::new("Dir CA");
+    let dir = ca.file.parent().unwrap().join("hashed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hash = ca.cert.subject_name_hash();
+    std::fs::write(dir.join(format!("{hash:08x}.0")), ca.cert.to_pem().unwrap()).unwrap();
+    let (cert, key) = ca.issue(&LeafSpec::server("localhost"));
+    let srv = tls_server(ServerOpts::new(cert, key, Reply::Bytes(RRAS_OK.to_vec())));
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.ca_file = None;
+    cfg.ca_dir = Some(dir);
+    connect(&cfg).expect("CA from a hashed directory");
+    let _ = srv.join();
+
+    // A missing CA file is a configuration error naming the file.
+    let mut cfg = TunnelConfig::new("localhost");
+    cfg.ca_file = Some("/nonexistent/ca.pem".into());
+    cfg.port = 1;
+    // resolve + TCP fail first on a closed port, so point at a listening one
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    cfg.port = l.local_addr().unwrap().port();
+    let e = connect(&cfg).unwrap_err();
+    assert_eq!(e.category(), FailureCategory::Config);
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+}

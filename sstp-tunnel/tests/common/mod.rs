@@ -215,6 +215,8 @@ pub struct ServerOpts {
     pub chain: Vec<X509>,
     pub reply: Reply,
     pub max_tls: Option<SslVersion>,
+    /// Allow TLS 1.0/1.1 (security level 0), like an old Windows server.
+    pub legacy: bool,
 }
 
 impl ServerOpts {
@@ -226,6 +228,7 @@ impl ServerOpts {
             chain: vec![],
             reply,
             max_tls: None,
+            legacy: false,
         }
     }
 }
@@ -242,6 +245,14 @@ pub fn tls_server(o: ServerOpts) -> TlsServer {
         acc.add_extra_chain_cert(c.clone()).unwrap();
     }
     acc.set_max_proto_version(o.max_tls).unwrap();
+    if o.legacy {
+        acc.clear_options(
+            openssl::ssl::SslOptions::NO_TLSV1 | openssl::ssl::SslOptions::NO_TLSV1_1,
+        );
+        acc.set_security_level(0);
+        acc.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
+        acc.set_cipher_list("DEFAULT:@SECLEVEL=0").unwrap();
+    }
     let sni2 = Arc::clone(&sni);
     acc.set_servername_callback(move |ssl, _| {
         if let Ok(mut g) = sni2.lock() {
