@@ -17,8 +17,8 @@ pub const FCS_GOOD: u16 = 0xF0B8;
 /// data packet can carry (4091) plus the FCS.
 pub const DEFAULT_MAX_FRAME: usize = crate::wire::MAX_DATA_LEN + 2;
 
-const fn make_fcs_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
+const fn make_fcs_tables() -> [[u16; 256]; 8] {
+    let mut t = [[0u16; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut v = i as u16;
@@ -31,22 +31,79 @@ const fn make_fcs_table() -> [u16; 256] {
             };
             bit += 1;
         }
-        table[i] = v;
+        t[0][i] = v;
         i += 1;
     }
-    table
+    // t[k][i]: FCS contribution of byte i followed by k zero bytes (slicing-by-8).
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
 }
 
-/// RFC 1662 FCS-16 lookup table (reflected polynomial 0x8408).
-static FCS_TABLE: [u16; 256] = make_fcs_table();
+/// RFC 1662 FCS-16 lookup tables (reflected polynomial 0x8408), sliced by 8.
+static FCS_TABLES: [[u16; 256]; 8] = make_fcs_tables();
 
-/// Updates an FCS-16 over `data` (start with [`FCS_INIT`]).
+/// Updates an FCS-16 over `data` (start with [`FCS_INIT`]). Processes 8 bytes per step.
 #[inline]
 pub fn fcs16(mut fcs: u16, data: &[u8]) -> u16 {
-    for &b in data {
-        fcs = (fcs >> 8) ^ FCS_TABLE[((fcs ^ u16::from(b)) & 0xFF) as usize];
+    let t = &FCS_TABLES;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let x = fcs ^ u16::from_le_bytes([c[0], c[1]]);
+        fcs = t[7][(x & 0xFF) as usize]
+            ^ t[6][(x >> 8) as usize]
+            ^ t[5][c[2] as usize]
+            ^ t[4][c[3] as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        fcs = (fcs >> 8) ^ t[0][((fcs ^ u16::from(b)) & 0xFF) as usize];
     }
     fcs
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of the result whose byte in `x` is zero. Exact for the lowest zero
+/// byte (higher ones may be false positives), which is all [`find_special`] uses.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Index of the first byte that is 0x7E or 0x7D, or (if `controls`) below 0x20.
+#[inline]
+fn find_special(data: &[u8], controls: bool) -> Option<usize> {
+    let mut chunks = data.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let mut m = zero_bytes(x ^ (LO * 0x7E)) | zero_bytes(x ^ (LO * 0x7D));
+        if controls {
+            m |= zero_bytes(x & (LO * 0xE0));
+        }
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == FLAG || b == ESCAPE || (controls && b < 0x20))
+        .map(|i| base + i)
 }
 
 /// The two FCS bytes to append to `frame` (already complemented, least significant first).
@@ -93,12 +150,6 @@ impl Default for Decoder {
     fn default() -> Self {
         Decoder::new(DEFAULT_MAX_FRAME)
     }
-}
-
-/// Bytes the decoder must look at individually.
-#[inline]
-fn is_special(b: u8) -> bool {
-    b == FLAG || b == ESCAPE
 }
 
 impl Decoder {
@@ -166,10 +217,7 @@ impl Decoder {
                 continue;
             }
             // Copy the run of ordinary bytes.
-            let run = input
-                .iter()
-                .position(|&b| is_special(b))
-                .unwrap_or(input.len());
+            let run = find_special(input, false).unwrap_or(input.len());
             if run > 0 {
                 let room = self.max_frame - self.buf.len();
                 if run > room {
@@ -284,20 +332,25 @@ impl Encoder {
     }
 
     fn escape_into(&self, mut data: &[u8], out: &mut Vec<u8>) {
-        while !data.is_empty() {
-            let run = data
-                .iter()
-                .position(|&b| self.escape[b as usize])
-                .unwrap_or(data.len());
-            out.extend_from_slice(&data[..run]);
-            if let Some(&b) = data.get(run) {
-                out.push(ESCAPE);
-                out.push(b ^ 0x20);
-                data = &data[run + 1..];
-            } else {
-                data = &[];
+        let controls = self.accm != 0;
+        let mut scanned = 0;
+        while scanned < data.len() {
+            let Some(i) = find_special(&data[scanned..], controls).map(|i| scanned + i) else {
+                break;
+            };
+            let b = data[i];
+            if !self.escape[b as usize] {
+                // A control character the ACCM lets through.
+                scanned = i + 1;
+                continue;
             }
+            out.extend_from_slice(&data[..i]);
+            out.push(ESCAPE);
+            out.push(b ^ 0x20);
+            data = &data[i + 1..];
+            scanned = 0;
         }
+        out.extend_from_slice(data);
     }
 }
 
@@ -330,6 +383,38 @@ mod tests {
         assert_eq!(fcs16(FCS_INIT, &framed), FCS_GOOD);
         // Well-known check value: CRC-16/X-25 of "123456789" is 0x906E.
         assert_eq!(!fcs16(FCS_INIT, b"123456789"), 0x906E);
+    }
+
+    #[test]
+    fn fcs_sliced_matches_bitwise_for_all_lengths() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + i / 3) as u8).collect();
+        for len in 0..data.len() {
+            for start in 0..3.min(len + 1) {
+                assert_eq!(
+                    fcs16(FCS_INIT, &data[start..len]),
+                    fcs_bitwise(&data[start..len])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn find_special_matches_naive() {
+        let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for start in 0..data.len() {
+            for controls in [false, true] {
+                let naive = data[start..]
+                    .iter()
+                    .position(|&b| b == FLAG || b == ESCAPE || (controls && b < 0x20));
+                assert_eq!(
+                    find_special(&data[start..], controls),
+                    naive,
+                    "{start} {controls}"
+                );
+            }
+        }
+        assert_eq!(find_special(&[0x41; 20], true), None);
+        assert_eq!(find_special(&[0x7E, 0x7E], false), Some(0));
     }
 
     #[test]
