@@ -85,7 +85,8 @@ pub struct BootOptions {
     /// Extra files written into the scratch directory before the boot (name, contents); the
     /// guest sees them as `/run/bed/<name>`. Names must be plain file names.
     pub files: Vec<(String, Vec<u8>)>,
-    /// Copy the script's output to this process's stdout while the guest runs.
+    /// Copy the script's output to this process's stdout while the guest runs (without the
+    /// scenario scripts' `@@ key=value` result lines).
     pub stream_output: bool,
     /// Keep the scratch directory after the run (also when `SSTP_RS_TESTBED_KEEP` is set).
     pub keep_scratch: bool,
@@ -428,7 +429,7 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
     let mut timed_out = false;
     loop {
         if opts.stream_output {
-            streamed = stream_new(&output_path, streamed);
+            streamed = stream_new(&output_path, streamed, false);
         }
         match child.try_wait() {
             Ok(Some(_)) => break,
@@ -449,7 +450,7 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
     }
     let wall_time = started.elapsed();
     if opts.stream_output {
-        stream_new(&output_path, streamed);
+        stream_new(&output_path, streamed, true);
     }
     // UML's helper processes share its process group; none may outlive the run.
     // (Something still there after a grace period outlived the kernel: report it, kill it.)
@@ -499,8 +500,10 @@ impl Drop for ScratchGuard {
     }
 }
 
-/// Copies bytes appended to `path` since `offset` to stdout; returns the new offset.
-fn stream_new(path: &Path, offset: u64) -> u64 {
+/// Copies complete lines appended to `path` since `offset` to stdout, except the scenario
+/// scripts' `@@ key=value` result lines; returns the new offset. `all` also copies a trailing
+/// incomplete line.
+fn stream_new(path: &Path, offset: u64, all: bool) -> u64 {
     let Ok(mut f) = File::open(path) else {
         return offset;
     };
@@ -511,10 +514,19 @@ fn stream_new(path: &Path, offset: u64) -> u64 {
     if f.read_to_end(&mut buf).is_err() {
         return offset;
     }
+    let complete = if all {
+        buf.len()
+    } else {
+        buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+    };
     let mut out = io::stdout().lock();
-    let _ = out.write_all(&buf);
+    for line in buf[..complete].split_inclusive(|&b| b == b'\n') {
+        if !line.starts_with(b"@@ ") {
+            let _ = out.write_all(line);
+        }
+    }
     let _ = out.flush();
-    offset + buf.len() as u64
+    offset + complete as u64
 }
 
 #[cfg(test)]
