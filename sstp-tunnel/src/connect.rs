@@ -13,6 +13,7 @@ use sstp_proto::http::{
 use crate::cert::CertificateInfo;
 use crate::config::{IpFamily, ProxyConfig, ProxyCredentials, TunnelConfig};
 use crate::error::{ConnectAttempt, ConnectFailure, TunnelError};
+use crate::proxy_auth::StandardProxyAuth;
 use crate::tls;
 
 /// Duration of each phase of [`connect`].
@@ -73,22 +74,44 @@ impl std::fmt::Debug for Established {
     }
 }
 
-/// Supplies `Proxy-Authorization` values; the schemes live in the `proxy-auth` crate.
+/// The answer of a [`ProxyAuthenticator`] to a 407.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyAuthStep {
+    /// Value of the `Proxy-Authorization` header for the next CONNECT.
+    pub header_value: String,
+    /// The next CONNECT must use the same TCP connection (NTLM): fail if the proxy closed it.
+    pub needs_same_connection: bool,
+}
+
+impl std::fmt::Debug for ProxyAuthStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyAuthStep")
+            .field("header_value", &"<redacted>")
+            .field("needs_same_connection", &self.needs_same_connection)
+            .finish()
+    }
+}
+
+/// Supplies `Proxy-Authorization` values for CONNECT. [`StandardProxyAuth`] implements the
+/// schemes of the `sstp-proxy-auth` crate; tests and embedders may provide their own.
 pub trait ProxyAuthenticator {
-    /// Header value for the first CONNECT (preemptive auth), if any.
+    /// Header value for the first CONNECT of a TCP connection (preemptive auth), if any.
     fn initial(&mut self, _credentials: &ProxyCredentials, _target: &str) -> Option<String> {
         None
     }
 
-    /// After a 407: the header value for the next CONNECT on the same connection, or `None` to
-    /// give up. `challenges` are the `Proxy-Authenticate` values; `target` is `host:port`
-    /// (the request-target of CONNECT).
+    /// After a 407: the header for the next CONNECT, or why authentication cannot go on.
+    /// `challenges` are the `Proxy-Authenticate` values; `target` is the CONNECT
+    /// request-target (`host:port`, `[v6]:port`).
     fn respond(
         &mut self,
         challenges: &[String],
         credentials: &ProxyCredentials,
         target: &str,
-    ) -> Option<String>;
+    ) -> Result<ProxyAuthStep, String>;
+
+    /// The proxy accepted the CONNECT.
+    fn on_success(&mut self) {}
 }
 
 /// Supports no scheme: a 407 becomes [`TunnelError::ProxyAuthRequired`].
@@ -96,14 +119,20 @@ pub trait ProxyAuthenticator {
 pub struct NoProxyAuth;
 
 impl ProxyAuthenticator for NoProxyAuth {
-    fn respond(&mut self, _: &[String], _: &ProxyCredentials, _: &str) -> Option<String> {
-        None
+    fn respond(
+        &mut self,
+        _: &[String],
+        _: &ProxyCredentials,
+        _: &str,
+    ) -> Result<ProxyAuthStep, String> {
+        Err("proxy authentication is disabled".into())
     }
 }
 
-/// Connects without proxy authentication support (see [`connect_with`]).
+/// Connects with the standard proxy authentication ([`StandardProxyAuth`]: NTLMv2, Digest,
+/// Basic) when the proxy configuration has credentials. See [`connect_with`].
 pub fn connect(cfg: &TunnelConfig) -> Result<Established, TunnelError> {
-    connect_with(cfg, &mut NoProxyAuth)
+    connect_with(cfg, &mut StandardProxyAuth::default())
 }
 
 /// Resolves, connects (every address in turn), runs the proxy CONNECT (authenticating with
@@ -411,6 +440,7 @@ fn proxy_connect(
                         }),
                     });
                 }
+                auth.on_success();
                 return Ok(());
             }
             Err(HttpError::ProxyAuthRequired { schemes }) => {
@@ -419,16 +449,21 @@ fn proxy_connect(
                         proxy: proxy_name,
                         schemes,
                         had_credentials: false,
+                        detail: None,
                     });
                 };
-                let Some(value) = auth.respond(&schemes, creds, &target) else {
-                    return Err(TunnelError::ProxyAuthRequired {
-                        proxy: proxy_name,
-                        schemes,
-                        had_credentials: true,
-                    });
+                let step = match auth.respond(&schemes, creds, &target) {
+                    Ok(step) => step,
+                    Err(detail) => {
+                        return Err(TunnelError::ProxyAuthRequired {
+                            proxy: proxy_name,
+                            schemes,
+                            had_credentials: true,
+                            detail: Some(detail),
+                        })
+                    }
                 };
-                req.proxy_authorization = Some(value);
+                req.proxy_authorization = Some(step.header_value.clone());
                 // Keep the connection (NTLM needs it) when the body can be drained.
                 let reusable = !close && matches!(body_len, Some(n) if n <= 1 << 20);
                 if reusable {
@@ -448,9 +483,22 @@ fn proxy_connect(
                         continue;
                     }
                 }
+                if step.needs_same_connection {
+                    return Err(TunnelError::ProxyAuthRequired {
+                        proxy: proxy_name,
+                        schemes,
+                        had_credentials: true,
+                        detail: Some(
+                            "the proxy closed the connection in the middle of a connection-bound \
+                             (NTLM) authentication"
+                                .into(),
+                        ),
+                    });
+                }
                 let (t, p, _) = reconnect()?;
                 *tcp = t;
                 *peer = p;
+                req.proxy_authorization = Some(step.header_value.clone());
             }
             Err(HttpError::ProxyRefused { status, reason, .. }) => {
                 return Err(TunnelError::ProxyRefused {
@@ -471,5 +519,6 @@ fn proxy_connect(
         proxy: proxy_name,
         schemes: Vec::new(),
         had_credentials: true,
+        detail: Some(format!("no success after {MAX_ROUNDS} CONNECT attempts")),
     })
 }

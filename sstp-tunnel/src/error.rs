@@ -260,6 +260,8 @@ pub enum TunnelError {
         schemes: Vec<String>,
         /// Credentials were configured (and rejected).
         had_credentials: bool,
+        /// Why authentication could not go on (from the authenticator).
+        detail: Option<String>,
     },
     /// The proxy refused the CONNECT.
     ProxyRefused {
@@ -406,6 +408,7 @@ impl fmt::Display for TunnelError {
                 proxy,
                 schemes,
                 had_credentials,
+                detail,
             } => {
                 write!(f, "the HTTP proxy {proxy} demands authentication (407)")?;
                 if schemes.is_empty() {
@@ -413,8 +416,11 @@ impl fmt::Display for TunnelError {
                 } else {
                     write!(f, "; offered: {}", schemes.join(" | "))?;
                 }
+                if let Some(d) = detail {
+                    write!(f, ": {d}")?;
+                }
                 if *had_credentials {
-                    write!(f, "; the configured credentials were rejected or no offered scheme is supported")
+                    write!(f, "; check the proxy user name and password")
                 } else {
                     write!(f, "; configure proxy credentials")
                 }

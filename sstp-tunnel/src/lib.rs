@@ -10,6 +10,7 @@ pub mod cert;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod proxy_auth;
 mod sys;
 mod tls;
 
@@ -23,9 +24,11 @@ pub use config::{
     TunnelConfig,
 };
 pub use connect::{
-    connect, connect_with, Established, NoProxyAuth, PhaseTimings, ProxyAuthenticator,
+    connect, connect_with, Established, NoProxyAuth, PhaseTimings, ProxyAuthStep,
+    ProxyAuthenticator,
 };
 pub use error::{
     ConnectAttempt, ConnectFailure, FailureCategory, TlsHint, TrustError, TrustFailureKind,
     TunnelError,
 };
+pub use proxy_auth::StandardProxyAuth;

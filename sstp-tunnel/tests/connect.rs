@@ -605,11 +605,19 @@ fn proxy_auth_and_refusal() {
     // With credentials and an authenticator, the retry carries its header on the same connection.
     struct Fixed;
     impl ProxyAuthenticator for Fixed {
-        fn respond(&mut self, ch: &[String], c: &ProxyCredentials, target: &str) -> Option<String> {
+        fn respond(
+            &mut self,
+            ch: &[String],
+            c: &ProxyCredentials,
+            target: &str,
+        ) -> Result<ProxyAuthStep, String> {
             assert!(ch[0].starts_with("Basic"));
             assert_eq!(c.user, "u");
             assert!(target.starts_with("127.0.0.1:"));
-            Some("Basic dTpw".into())
+            Ok(ProxyAuthStep {
+                header_value: "Basic dTpw".into(),
+                needs_same_connection: false,
+            })
         }
     }
     let ca = Ca::new("CA");
