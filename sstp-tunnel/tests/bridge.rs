@@ -17,7 +17,8 @@ use sstp_proto::client::{ClientConfig, CloseReason, Event, State};
 use sstp_proto::crypto_binding::{verify_call_connected, HashProtocol, HashProtocols, Hlak};
 use sstp_proto::hdlc;
 use sstp_proto::wire::{
-    encode_data_packet, Attribute, ControlMessage, Deframer, MessageType, Packet,
+    encode_data_packet, Attribute, AttributeId, ControlMessage, Deframer, MessageType, Packet,
+    StatusCode, StatusInfo,
 };
 use sstp_tunnel::*;
 
@@ -28,6 +29,10 @@ enum ServerMode {
     Echo,
     /// Echo the first data packet, then send CALL_DISCONNECT.
     DisconnectAfterFirst,
+    /// Answer every CALL_CONNECT_REQUEST with a NAK.
+    Nak,
+    /// Never answer CALL_CONNECT_REQUEST.
+    Silent,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +42,8 @@ struct ServerLog {
     cert_hash_ok: Option<bool>,
     got_disconnect: bool,
     got_disconnect_ack: bool,
+    got_abort: bool,
+    connect_requests: u32,
 }
 
 const NONCE: [u8; 32] = [0x42; 32];
@@ -93,9 +100,28 @@ fn fake_sstp_server(
                         }
                         Packet::Control(msg) => match msg.message_type {
                             MessageType::CallConnectRequest => {
-                                ControlMessage::call_connect_ack(HashProtocols::SHA256, NONCE)
+                                log.connect_requests += 1;
+                                match mode {
+                                    ServerMode::Nak => {
+                                        ControlMessage::call_connect_nak(vec![StatusInfo::new(
+                                            AttributeId::EncapsulatedProtocolId,
+                                            StatusCode::ValueNotSupported,
+                                        )])
+                                        .encode(&mut out)
+                                        .unwrap()
+                                    }
+                                    ServerMode::Silent => {}
+                                    _ => ControlMessage::call_connect_ack(
+                                        HashProtocols::SHA256,
+                                        NONCE,
+                                    )
                                     .encode(&mut out)
-                                    .unwrap();
+                                    .unwrap(),
+                                }
+                            }
+                            MessageType::CallAbort => {
+                                log.got_abort = true;
+                                done = true;
                             }
                             MessageType::CallConnected => {
                                 let arr: [u8; 112] = pkt.try_into().unwrap();
@@ -381,4 +407,150 @@ fn bulk_echo_throughput() {
     assert_eq!(report.counters.frames_from_server, frames as u64);
     eprintln!("bridge polls: {}", report.counters.polls);
     let _ = server.join();
+}
+
+fn connect_to(addr: std::net::SocketAddr, ca: &Ca) -> Established {
+    let mut cfg = TunnelConfig::new("localhost");
+    cfg.port = addr.port();
+    cfg.ca_file = Some(ca.file.clone());
+    connect(&cfg).expect("connect")
+}
+
+#[test]
+fn negotiate_nak_is_retried_then_fails() {
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::Nak);
+    let mut est = connect_to(addr, &ca);
+    let e = negotiate(&mut est, &ClientConfig::default()).unwrap_err();
+    assert_eq!(e.category(), FailureCategory::Negotiation);
+    match &e {
+        TunnelError::Call(CloseReason::ConnectNak { attempts, statuses }) => {
+            assert_eq!(*attempts, 4, "1 request + 3 retries");
+            assert_eq!(statuses.len(), 1);
+        }
+        other => panic!("{other}"),
+    }
+    drop(est);
+    let log = server.join().unwrap();
+    assert_eq!(log.connect_requests, 4);
+    assert!(log.got_abort, "the client aborts after the last NAK");
+}
+
+#[test]
+fn negotiate_times_out() {
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::Silent);
+    let mut est = connect_to(addr, &ca);
+    let cfg = ClientConfig {
+        negotiation_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let e = negotiate(&mut est, &cfg).unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        matches!(
+            &e,
+            TunnelError::Call(CloseReason::NegotiationTimeout {
+                phase: sstp_proto::client::NegotiationPhase::ConnectAck
+            })
+        ),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    drop(est);
+    assert!(
+        server.join().unwrap().got_abort,
+        "CALL_ABORT sent on timeout"
+    );
+}
+
+/// A real pty pair in raw mode, as the plugin will hand pppd the slave.
+fn raw_pty() -> (OwnedFd, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    // SAFETY: openpty writes two descriptors into the provided ints; the name, termios and
+    // winsize pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: `t` is fully initialised by tcgetattr before use; `slave` is a valid tty fd.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave, &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &t), 0);
+    }
+    // SAFETY: both descriptors were just returned by openpty and are owned by nobody else.
+    unsafe {
+        (
+            OwnedFd::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+#[test]
+fn real_pty_frames_and_hangup() {
+    let hlak = Hlak::zero();
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::Echo);
+    let mut est = connect_to(addr, &ca);
+    let client = negotiate(&mut est, &ClientConfig::default()).expect("negotiate");
+    let (master, mut slave) = raw_pty();
+    let (ctl, rx) = control_channel().unwrap();
+    let bridge = thread::spawn(move || {
+        let mut sink = |_e: BridgeEvent| {};
+        bridge::run(
+            est,
+            client,
+            master,
+            rx,
+            &mut sink,
+            &BridgeOptions::default(),
+        )
+    });
+    ctl.send(Command::Authenticated { hlak }).unwrap();
+    // Let the command land before data frames (pppd only sends IP after IPCP in reality).
+    thread::sleep(Duration::from_millis(50));
+    let enc = hdlc::Encoder::default();
+    let mut dec = hdlc::Decoder::default();
+    let mut buf = vec![0u8; 16384];
+    for i in 0..50usize {
+        let f = ip_frame(1 + (i * 97) % 1500, i as u8);
+        let mut out = Vec::new();
+        enc.encode(&f, &mut out);
+        slave.write_all(&out).unwrap();
+        let got = loop {
+            let n = slave.read(&mut buf).unwrap();
+            assert!(n > 0);
+            let mut input = &buf[..n];
+            if let Some(g) = dec.next_frame(&mut input) {
+                assert!(input.is_empty() || input.iter().all(|&b| b == hdlc::FLAG));
+                break g.to_vec();
+            }
+        };
+        assert_eq!(got, f, "frame {i}");
+    }
+    // pppd hangs up: closing the slave makes the master read fail with EIO.
+    drop(slave);
+    let report = bridge.join().unwrap();
+    assert!(
+        matches!(
+            report.end,
+            BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged: true })
+        ),
+        "{:?}",
+        report.end
+    );
+    assert_eq!(report.counters.frames_to_server, 50);
+    assert!(server.join().unwrap().got_disconnect);
 }
