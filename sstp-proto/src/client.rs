@@ -13,6 +13,39 @@
 //! When PPP authentication has finished, [`Client::authenticated`] sends CALL_CONNECTED with the
 //! crypto binding. No method reads the clock, allocates per data packet in steady state, or panics
 //! on any input.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sstp_proto::{Client, ClientConfig, ControlMessage, Event, HashProtocols, Hlak, State};
+//!
+//! let t0 = Instant::now();
+//! let mut client = Client::new(ClientConfig::default(), t0);
+//! let mut to_server = Vec::new();
+//! client.poll_transmit(&mut to_server); // CALL_CONNECT_REQUEST, 14 bytes
+//! assert_eq!(to_server.len(), 14);
+//!
+//! // The server's CALL_CONNECT_ACK arrives (in any split).
+//! let ack = ControlMessage::call_connect_ack(HashProtocols::BOTH, [9; 32]).to_bytes().unwrap();
+//! client.handle_input(t0, &ack[..10]);
+//! client.handle_input(t0, &ack[10..]);
+//! assert!(matches!(client.poll_event(), Some(Event::ConnectAcknowledged { .. })));
+//!
+//! // PPP runs (LCP, authentication) through send_ppp_frame / poll_ppp_frame, then:
+//! client.authenticated(t0, &Hlak::from_mppe_keys(&[1; 16], &[2; 16]), b"server cert DER").unwrap();
+//! assert_eq!(client.state(), State::CallConnected);
+//! client.send_ppp_frame(&[0xFF, 0x03, 0x00, 0x21, 0x45]).unwrap();
+//! to_server.clear();
+//! client.poll_transmit(&mut to_server); // CALL_CONNECTED (112 bytes) + the data packet
+//! assert_eq!(to_server.len(), 112 + 9);
+//!
+//! // The hello timer: 60 s of silence -> ECHO_REQUEST.
+//! let t = client.poll_timeout().unwrap();
+//! assert_eq!(t, t0 + Duration::from_secs(60));
+//! client.handle_timeout(t);
+//! to_server.clear();
+//! client.poll_transmit(&mut to_server);
+//! assert_eq!(to_server, [0x10, 0x01, 0x00, 0x08, 0x00, 0x08, 0x00, 0x00]);
+//! ```
 
 use std::collections::VecDeque;
 use std::fmt;
