@@ -57,8 +57,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     // Build everything first: a build failure is reported as such, not as a crash.
-    let mut build = toolchain.cargo_fuzz(&fuzz_dir);
-    build.arg("build");
+    let mut build = toolchain.cargo_fuzz(&fuzz_dir, "build");
     run_status(&mut build, "cargo fuzz build")?;
 
     let mut crashed = Vec::new();
@@ -66,9 +65,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let corpus = fuzz_dir.join("corpus").join(t);
         std::fs::create_dir_all(&corpus)
             .map_err(|e| format!("create {}: {e}", corpus.display()))?;
-        let mut cmd = toolchain.cargo_fuzz(&fuzz_dir);
-        cmd.arg("run")
-            .arg(t)
+        let mut cmd = toolchain.cargo_fuzz(&fuzz_dir, "run");
+        cmd.arg(t)
             .arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .arg("-timeout=10")
@@ -159,7 +157,8 @@ impl Toolchain {
         }
     }
 
-    fn cargo_fuzz(&self, dir: &Path) -> Command {
+    /// `cargo [+nightly] fuzz <sub> --fuzz-dir <dir>`, run in `dir`.
+    fn cargo_fuzz(&self, dir: &Path, sub: &str) -> Command {
         let mut cmd = Command::new("cargo");
         cmd.current_dir(dir)
             // Variables set by the outer `cargo run` must not leak into the fuzz build.
@@ -175,7 +174,7 @@ impl Toolchain {
                 cmd.env("RUSTC_BOOTSTRAP", "1");
             }
         }
-        cmd.arg("fuzz");
+        cmd.arg("fuzz").arg(sub).arg("--fuzz-dir").arg(dir);
         cmd
     }
 }
@@ -210,8 +209,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
 
 fn list_targets(fuzz_dir: &Path, toolchain: &Toolchain) -> Result<Vec<String>, String> {
     let out = toolchain
-        .cargo_fuzz(fuzz_dir)
-        .arg("list")
+        .cargo_fuzz(fuzz_dir, "list")
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cargo fuzz list: cannot start: {e}"))?;
