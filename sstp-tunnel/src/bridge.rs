@@ -305,6 +305,10 @@ pub struct BridgeReport {
     pub counters: Counters,
 }
 
+/// How long the final packets (CALL_ABORT, DISCONNECT_ACK…) may take to leave once the call is
+/// closed, if the server does not read.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
 struct Pump<'a> {
     sink: &'a mut dyn EventSink,
     counters: Counters,
@@ -467,6 +471,7 @@ fn pump(
     let mut pty_eof = false;
     let mut tls_eof = false;
     let mut read_wants_write = false;
+    let mut closed_at: Option<Instant> = None;
 
     loop {
         let now = Instant::now();
@@ -547,7 +552,13 @@ fn pump(
             pty_out.drain(..pty_off);
             pty_off = 0;
         }
-        if client.is_closed() && (client.pending_transmit().is_empty() || tls_eof) {
+        if client.is_closed() && closed_at.is_none() {
+            closed_at = Some(now);
+        }
+        // After the call closed, the last packets get a bounded time to leave.
+        let flush_expired = closed_at.is_some_and(|t| now.duration_since(t) >= CLOSE_FLUSH_LIMIT);
+        if client.is_closed() && (client.pending_transmit().is_empty() || tls_eof || flush_expired)
+        {
             return BridgeEnd::Call(
                 client
                     .close_reason()
@@ -572,9 +583,14 @@ fn pump(
         let timeout = if buffered_plaintext {
             Some(Duration::ZERO)
         } else {
-            client
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
+            let deadline = match (
+                client.poll_timeout(),
+                closed_at.map(|t| t + CLOSE_FLUSH_LIMIT),
+            ) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            deadline.map(|t| t.saturating_duration_since(Instant::now()))
         };
         let mut fds = [
             PollFd::new(tls_fd, want_tls_read, want_tls_write),

@@ -33,6 +33,10 @@ enum ServerMode {
     Nak,
     /// Never answer CALL_CONNECT_REQUEST.
     Silent,
+    /// Echo data but never answer ECHO_REQUEST.
+    NoEchoReply,
+    /// Echo the first data packet, then drop TCP without SSTP teardown.
+    DropAfterFirst,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +48,7 @@ struct ServerLog {
     got_disconnect_ack: bool,
     got_abort: bool,
     connect_requests: u32,
+    echo_requests: u32,
 }
 
 const NONCE: [u8; 32] = [0x42; 32];
@@ -90,6 +95,9 @@ fn fake_sstp_server(
                             log.frames.push(frame.to_vec());
                             if !sent_disconnect {
                                 encode_data_packet(frame, &mut out).unwrap();
+                            }
+                            if mode == ServerMode::DropAfterFirst {
+                                done = true;
                             }
                             if mode == ServerMode::DisconnectAfterFirst && !sent_disconnect {
                                 ControlMessage::call_disconnect(None)
@@ -146,9 +154,12 @@ fn fake_sstp_server(
                                 done = true;
                             }
                             MessageType::EchoRequest => {
-                                ControlMessage::new(MessageType::EchoResponse)
-                                    .encode(&mut out)
-                                    .unwrap();
+                                log.echo_requests += 1;
+                                if mode != ServerMode::NoEchoReply {
+                                    ControlMessage::new(MessageType::EchoResponse)
+                                        .encode(&mut out)
+                                        .unwrap();
+                                }
                             }
                             _ => {}
                         },
@@ -160,7 +171,12 @@ fn fake_sstp_server(
                 break;
             }
         }
-        let _ = s.shutdown();
+        if mode == ServerMode::DropAfterFirst {
+            // Abrupt: no close_notify, no SSTP teardown.
+            let _ = s.get_ref().shutdown(std::net::Shutdown::Both);
+        } else {
+            let _ = s.shutdown();
+        }
         log
     });
     (addr, ca, h)
@@ -176,11 +192,15 @@ struct Running {
 }
 
 fn start(addr: std::net::SocketAddr, ca: &Ca) -> Running {
+    start_with(addr, ca, &ClientConfig::default())
+}
+
+fn start_with(addr: std::net::SocketAddr, ca: &Ca, client_cfg: &ClientConfig) -> Running {
     let mut cfg = TunnelConfig::new("localhost");
     cfg.port = addr.port();
     cfg.ca_file = Some(ca.file.clone());
     let mut est = connect(&cfg).expect("connect");
-    let client = negotiate(&mut est, &ClientConfig::default()).expect("negotiate");
+    let client = negotiate(&mut est, client_cfg).expect("negotiate");
     assert_eq!(client.state(), State::ConnectAckReceived);
     assert_eq!(client.hash_protocol(), Some(HashProtocol::Sha256));
     let (ours, theirs) = UnixStream::pair().unwrap();
@@ -553,4 +573,75 @@ fn real_pty_frames_and_hangup() {
     );
     assert_eq!(report.counters.frames_to_server, 50);
     assert!(server.join().unwrap().got_disconnect);
+}
+
+#[test]
+fn hello_echo_keeps_alive_and_silence_times_out() {
+    let fast = ClientConfig {
+        hello_interval: Duration::from_millis(150),
+        echo_failures: 1,
+        ..Default::default()
+    };
+    // Answered echoes: the call survives several hello intervals.
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::Echo);
+    let mut r = start_with(addr, &ca, &fast);
+    r.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    thread::sleep(Duration::from_millis(800));
+    r.send(&lcp(3));
+    assert_eq!(
+        r.recv(),
+        lcp(3),
+        "still connected after several hello intervals"
+    );
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    assert!(matches!(
+        report.end,
+        BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged: true })
+    ));
+    assert!(report.counters.sstp.echo_requests_sent >= 2);
+    assert!(server.join().unwrap().echo_requests >= 2);
+
+    // Unanswered echoes: the client gives up without CALL_ABORT.
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::NoEchoReply);
+    let r = start_with(addr, &ca, &fast);
+    r.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    let t0 = Instant::now();
+    let report = r.handle.join().unwrap();
+    assert!(
+        matches!(report.end, BridgeEnd::Call(CloseReason::EchoTimeout { .. })),
+        "{:?}",
+        report.end
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    drop(r.pty);
+    let _ = server.join();
+}
+
+#[test]
+fn abrupt_server_close_is_reported() {
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::DropAfterFirst);
+    let mut r = start(addr, &ca);
+    r.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let f = ip_frame(64, 1);
+    r.send(&f);
+    let report = r.handle.join().unwrap();
+    assert!(
+        matches!(report.end, BridgeEnd::TransportClosed),
+        "{:?}",
+        report.end
+    );
+    let events = r.events.lock().unwrap();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        BridgeEvent::Log { level: Level::Error, message } if message.contains("without SSTP teardown")
+    )));
+    let _ = server.join();
 }
