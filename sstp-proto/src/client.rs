@@ -223,7 +223,18 @@ impl fmt::Display for CloseReason {
                     write!(f, ", {s}")?;
                 }
                 f.write_str(")")?;
-                if *after_call_connected {
+                let binding_rejected = status.as_ref().is_some_and(|s| {
+                    s.attrib_id == AttributeId::CryptoBinding
+                        && s.status == StatusCode::ValueNotSupported
+                });
+                if binding_rejected {
+                    f.write_str(
+                        ": the server rejected the crypto binding (nonce, certificate hash or \
+                         Compound MAC mismatch); check that the server derives the same MPPE keys \
+                         (e.g. RADIUS must return MS-MPPE keys, or use PAP on both ends), and that \
+                         no TLS-intercepting proxy replaced the server certificate",
+                    )
+                } else if *after_call_connected {
                     f.write_str(
                         " after CALL_CONNECTED: if this happens right after authentication, the \
                          server rejected the crypto binding; check that the server derives the \
@@ -849,7 +860,8 @@ impl Client {
                     self.state = State::AbortPending;
                     self.deadline = Some(now + self.config.abort_linger);
                 }
-                State::AbortPending | State::Closed => {}
+                // Spec: ignored once the abort/disconnect linger timer runs.
+                State::AbortPending | State::DisconnectAckPending | State::Closed => {}
                 _ => {
                     let status = msg.status_infos().next().cloned();
                     // Reply CALL_ABORT, then linger (abort timer 2).

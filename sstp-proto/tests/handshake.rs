@@ -383,6 +383,39 @@ fn peer_abort_right_after_call_connected() {
 }
 
 #[test]
+fn abort_ignored_while_lingering_after_peer_disconnect() {
+    let mut p = Pair::connected(ClientConfig::default());
+    p.send(&ControlMessage::call_disconnect(None));
+    p.server_rx();
+    p.send(&ControlMessage::call_abort(None));
+    assert!(p.server_rx().is_empty());
+    assert_eq!(p.client.state(), State::DisconnectAckPending);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(
+        p.client.close_reason(),
+        Some(&CloseReason::PeerDisconnect(None))
+    );
+}
+
+#[test]
+fn peer_abort_without_binding_status_after_connect() {
+    let r = CloseReason::PeerAbort {
+        status: None,
+        after_call_connected: true,
+    };
+    assert!(
+        r.to_string()
+            .contains("if this happens right after authentication"),
+        "{r}"
+    );
+    let r = CloseReason::PeerAbort {
+        status: None,
+        after_call_connected: false,
+    };
+    assert!(!r.to_string().contains("crypto binding"), "{r}");
+}
+
+#[test]
 fn peer_abort_before_ack() {
     let mut p = Pair::new(ClientConfig::default());
     p.server_rx();
