@@ -51,8 +51,17 @@ fuzz_target!(|data: &[u8]| {
         while let Some(e) = c.poll_event() {
             let _ = format!("{e:?}");
         }
-        c.poll_transmit(&mut out);
+        if op & 0x40 != 0 {
+            // A partial write, as a non-blocking TLS socket would do.
+            let pending = c.pending_transmit();
+            let n = pending.len() / 2;
+            out.extend_from_slice(&pending[..n]);
+            c.consume_transmit(n);
+        } else {
+            c.poll_transmit(&mut out);
+        }
     }
+    c.poll_transmit(&mut out);
     if let Some(r) = c.close_reason() {
         let _ = r.to_string();
     }

@@ -405,6 +405,8 @@ pub struct Client {
     deframer: Deframer,
     /// Bytes to send.
     tx: Vec<u8>,
+    /// Bytes of `tx` already handed out with [`Client::consume_transmit`].
+    tx_off: usize,
     /// Received PPP frames: `[len u16 BE][frame]…`, read from `rx_read`.
     rx: Vec<u8>,
     rx_read: usize,
@@ -434,6 +436,7 @@ impl Client {
             state: State::ConnectRequestSent,
             deframer: Deframer::new(),
             tx: Vec::with_capacity(8192),
+            tx_off: 0,
             rx: Vec::with_capacity(8192),
             rx_read: 0,
             events: VecDeque::new(),
@@ -585,6 +588,7 @@ impl Client {
             State::ConnectRequestSent => return Err(SendError::NotReady),
             _ => return Err(SendError::Closed),
         }
+        self.compact_tx();
         let before = self.tx.len();
         // Length checked above: encoding cannot fail.
         if encode_data_packet(frame, &mut self.tx).is_ok() {
@@ -659,12 +663,13 @@ impl Client {
     /// Appends all pending bytes for the server to `out`; returns how many. When `out` is empty
     /// the buffers are swapped instead of copied (keep reusing the same `out`).
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.tx.len();
-        if out.is_empty() && out.capacity() <= self.tx.capacity() {
+        let n = self.tx.len() - self.tx_off;
+        if self.tx_off == 0 && out.is_empty() && out.capacity() <= self.tx.capacity() {
             std::mem::swap(out, &mut self.tx);
         } else {
-            out.extend_from_slice(&self.tx);
+            out.extend_from_slice(&self.tx[self.tx_off..]);
             self.tx.clear();
+            self.tx_off = 0;
         }
         n
     }
@@ -672,16 +677,15 @@ impl Client {
     /// The pending bytes for the server, for writing without a copy; follow with
     /// [`Client::consume_transmit`].
     pub fn pending_transmit(&self) -> &[u8] {
-        &self.tx
+        &self.tx[self.tx_off..]
     }
 
     /// Marks the first `n` bytes of [`Client::pending_transmit`] as sent.
     pub fn consume_transmit(&mut self, n: usize) {
-        let n = n.min(self.tx.len());
-        if n == self.tx.len() {
+        self.tx_off += n.min(self.tx.len() - self.tx_off);
+        if self.tx_off == self.tx.len() {
             self.tx.clear();
-        } else {
-            self.tx.drain(..n);
+            self.tx_off = 0;
         }
     }
 
@@ -727,13 +731,23 @@ impl Client {
     // Internals
     // ------------------------------------------------------------------------------------------
 
+    /// Drops bytes already consumed once they make up half the buffer (amortised O(1)).
+    fn compact_tx(&mut self) {
+        if self.tx_off > 0 && self.tx_off >= self.tx.len() / 2 {
+            self.tx.drain(..self.tx_off);
+            self.tx_off = 0;
+        }
+    }
+
     fn push_tx(&mut self, bytes: &[u8]) {
+        self.compact_tx();
         self.tx.extend_from_slice(bytes);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += bytes.len() as u64;
     }
 
     fn send_control(&mut self, msg: &ControlMessage) {
+        self.compact_tx();
         let before = self.tx.len();
         // Messages built here are small: encoding cannot fail.
         if msg.encode(&mut self.tx).is_ok() {

@@ -758,6 +758,25 @@ fn zero_copy_transmit() {
     assert_eq!(p.client.pending_transmit(), &pending[3..]);
     p.client.consume_transmit(100);
     assert!(p.client.pending_transmit().is_empty());
+
+    // Partial writes interleaved with new frames keep the byte stream intact.
+    let mut expected = Vec::new();
+    let mut written = Vec::new();
+    for i in 0..200u8 {
+        let f = [0xFF, 0x03, 0x00, 0x21, i, i, i];
+        p.client.send_ppp_frame(&f).unwrap();
+        encode_data_packet(&f, &mut expected).unwrap();
+        let pending = p.client.pending_transmit();
+        let n = (pending.len() / 3).max(1).min(pending.len());
+        written.extend_from_slice(&pending[..n]);
+        p.client.consume_transmit(n);
+        if i % 50 == 49 {
+            p.client.poll_transmit(&mut written);
+        }
+    }
+    p.client.poll_transmit(&mut written);
+    assert_eq!(written, expected);
+    assert!(p.client.pending_transmit().is_empty());
 }
 
 #[test]
