@@ -645,3 +645,26 @@ fn abrupt_server_close_is_reported() {
     )));
     let _ = server.join();
 }
+
+/// Latency figure: one small frame at a time, pty → server echo → pty.
+#[test]
+fn ping_pong_latency() {
+    let hlak = Hlak::zero();
+    let (addr, ca, server) = fake_sstp_server(hlak.clone(), ServerMode::Echo);
+    let mut r = start(addr, &ca);
+    r.ctl.send(Command::Authenticated { hlak }).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    let rounds = 500;
+    let f = ip_frame(60, 5);
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        r.send(&f);
+        assert_eq!(r.recv(), f);
+    }
+    let per = t0.elapsed() / rounds;
+    eprintln!("ping-pong: {rounds} rounds of a 64-byte frame, {per:?} per round trip");
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    assert_eq!(report.counters.frames_from_server, u64::from(rounds));
+    let _ = server.join();
+}
