@@ -97,6 +97,7 @@ void die(int);
 #pragma weak ifname
 #pragma weak status
 #pragma weak devnam
+#pragma weak ppp_devnam
 #pragma weak timeout
 #pragma weak untimeout
 #endif
@@ -349,6 +350,9 @@ void sstp_shim_set_devnam(const char *name)
     ppp_set_devnam(name);
 #else
     snprintf(devnam, sizeof(devnam), "%s", name);
+    /* 2.4.9 prints "Connect: ppp0 <--> <ppp_devnam>". */
+    if (ppp_devnam)
+        snprintf(ppp_devnam, sizeof(ppp_devnam), "%s", name);
 #endif
 }
 
@@ -365,13 +369,17 @@ const char *sstp_shim_devnam(void)
 /* ---------------------------------------------------------------- channel */
 
 static struct channel sstp_channel;
+/* pppd 2.4.9's find_option() walks the_channel->options without a NULL check: give it an
+ * empty table (terminated by a NULL name). */
+static option_t sstp_channel_options[1];
 
 void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
 {
     if (!ops)
         return;
     memset(&sstp_channel, 0, sizeof(sstp_channel));
-    sstp_channel.options = NULL;
+    memset(sstp_channel_options, 0, sizeof(sstp_channel_options));
+    sstp_channel.options = sstp_channel_options;
     sstp_channel.process_extra_options = NULL;
     sstp_channel.check_options = ops->check_options;
     sstp_channel.connect = ops->connect;
