@@ -1,0 +1,541 @@
+//! `sstp connect`: runs pppd with the sstp-rs plugin, gives it the password through an inherited
+//! pipe, shows its log, prints the link configuration once it is up, and turns Ctrl-C into a
+//! clean disconnect (SIGTERM to pppd, then wait for it).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::exit::{self, Exit};
+use crate::link::{self, Change, LinkInfo};
+use crate::password::{self, Password, PasswordError};
+use crate::pppd::{self, InheritedFds, PppdRequest};
+
+/// How long pppd gets to hang up after SIGTERM before it is killed.
+pub const TERM_GRACE: Duration = Duration::from_secs(20);
+
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+static SIGNAL_COUNT: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: two atomic stores.
+    LAST_SIGNAL.store(sig, Ordering::SeqCst);
+    SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Installs SIGINT/SIGTERM/SIGHUP handlers that only count (no `SA_RESTART`, so a blocking read
+/// returns `EINTR`). Returns an error when `sigaction` fails.
+pub fn install_signal_handlers() -> io::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sigaction is plain data; zeroed then filled. The handler only touches atomics.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        // SAFETY: sa_mask is a valid sigset_t inside `sa`.
+        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // SAFETY: valid signal number and sigaction pointer; no old action wanted.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Number of SIGINT/SIGTERM/SIGHUP received so far.
+pub fn signals_received() -> u32 {
+    SIGNAL_COUNT.load(Ordering::SeqCst)
+}
+
+/// The `sstp connect` inputs (parsed by main).
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// pppd's arguments except the plugin path and fds.
+    pub request: PppdRequest,
+    /// `--plugin` given explicitly.
+    pub plugin_given: bool,
+    /// `--pppd`.
+    pub pppd: Option<PathBuf>,
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// Use `sstp-ipc-fd` (needs root: the option is privileged).
+    pub ipc: bool,
+    /// Print the pppd command and exit.
+    pub dry_run: bool,
+}
+
+fn err(msg: impl std::fmt::Display) {
+    let mut e = io::stderr().lock();
+    let _ = writeln!(e, "sstp: {msg}");
+    let _ = e.flush();
+}
+
+fn say(msg: impl std::fmt::Display) {
+    let mut e = io::stderr().lock();
+    let _ = writeln!(e, "{msg}");
+    let _ = e.flush();
+}
+
+/// Resolves pppd and the plugin path. Returns (pppd, plugin).
+fn locate(o: &ConnectOptions) -> Result<(PathBuf, PathBuf), (Exit, String)> {
+    let pppd = match &o.pppd {
+        Some(p) => p.clone(),
+        None => pppd::find_pppd(std::env::var_os("PATH").as_deref()).ok_or((
+            Exit::PppdEnvironment,
+            "pppd not found in PATH, /usr/sbin or /sbin: install ppp or pass --pppd PATH"
+                .to_owned(),
+        ))?,
+    };
+    if o.plugin_given {
+        let p = &o.request.plugin;
+        if !p.is_file() {
+            return Err((
+                Exit::Usage,
+                format!("--plugin {}: no such file", p.display()),
+            ));
+        }
+        return Ok((pppd, absolute(p)));
+    }
+    let version = pppd::pppd_version(&pppd, Duration::from_secs(10)).ok();
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let candidates =
+        pppd::plugin_candidates(pppd::BUILD_PLUGIN_DIR, version.as_deref(), exe_dir.as_deref());
+    match candidates.iter().find(|c| c.is_file()) {
+        Some(c) => Ok((pppd, c.clone())),
+        None => Err((
+            Exit::PppdEnvironment,
+            format!(
+                "the sstp-rs pppd plugin was not found (looked at: {}); install it or pass \
+                 --plugin PATH",
+                candidates
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    // pppd resolves plugin names without '/' in its own directory: make it a path.
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| Path::new(".").join(p))
+    }
+}
+
+fn get_password(o: &ConnectOptions) -> Result<Password, (Exit, String)> {
+    let r = match &o.password_file {
+        Some(f) => password::from_file(f).map(|(p, warning)| {
+            if let Some(w) = warning {
+                err(w);
+            }
+            p
+        }),
+        None => {
+            let (host, _) = &o.request.server.server;
+            password::prompt(
+                &format!("Password for {}@{host}: ", o.request.user),
+                &|| signals_received() > 0,
+            )
+        }
+    };
+    r.map_err(|e| match e {
+        PasswordError::Interrupted => (Exit::Interrupted, e.to_string()),
+        PasswordError::Io(_) | PasswordError::NoTerminal => (Exit::Usage, e.to_string()),
+        _ => (Exit::Usage, format!("password: {e}")),
+    })
+}
+
+enum Msg {
+    Line(String),
+    Ipc(Vec<(String, String)>),
+    IpcError(String),
+    OutputClosed,
+}
+
+fn spawn_output_reader(r: OwnedFd, tx: mpsc::Sender<Msg>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut rd = BufReader::new(std::fs::File::from(r));
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match rd.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned();
+                    if tx.send(Msg::Line(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = tx.send(Msg::OutputClosed);
+    })
+}
+
+fn spawn_ipc_reader(mut s: UnixStream, tx: mpsc::Sender<Msg>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match s.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+            loop {
+                match link::decode(&buf) {
+                    Ok((recs, used)) => {
+                        buf.drain(..used);
+                        if tx.send(Msg::Ipc(recs)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(link::DecodeError::Incomplete) => break,
+                    Err(e) => {
+                        let _ = tx.send(Msg::IpcError(format!("{e:?}")));
+                        return;
+                    }
+                }
+            }
+            if buf.len() > 64 * 1024 {
+                let _ = tx.send(Msg::IpcError("oversized message".into()));
+                return;
+            }
+        }
+    })
+}
+
+fn routes(ifname: &str, v6: bool) -> Vec<String> {
+    if ifname.is_empty()
+        || !ifname
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Vec::new();
+    }
+    let fam = if v6 { "-6" } else { "-4" };
+    match Command::new("ip")
+        .args([fam, "route", "show", "dev", ifname])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Clears close-on-exec on `fds` and puts the child in its own process group (so that a
+/// terminal's Ctrl-C reaches only this program, which then asks pppd to hang up).
+fn prepare_child(cmd: &mut Command, fds: Vec<i32>) {
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // async-signal-safe functions (fcntl, setpgid) on fds that are open in the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
+fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: valid out array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh fds owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn send_signal(pid: u32, sig: libc::c_int) {
+    if let Ok(p) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) on our own child's pid; at worst ESRCH.
+        unsafe { libc::kill(p, sig) };
+    }
+}
+
+/// Runs `sstp connect`; returns the exit code.
+pub fn run(mut o: ConnectOptions) -> Exit {
+    if let Err(e) = install_signal_handlers() {
+        err(format!("cannot install signal handlers: {e}"));
+        return Exit::Internal;
+    }
+    let (pppd_path, plugin) = match locate(&o) {
+        Ok(x) => x,
+        Err((code, msg)) if o.dry_run && code == Exit::PppdEnvironment => {
+            // Dry runs show the command even where pppd or the plugin is missing.
+            err(format!("warning: {msg}"));
+            let p = o.pppd.clone().unwrap_or_else(|| "pppd".into());
+            let plugin = if o.plugin_given {
+                o.request.plugin.clone()
+            } else {
+                PathBuf::from(pppd::PLUGIN_FILE)
+            };
+            (p, plugin)
+        }
+        Err((code, msg)) => {
+            err(msg);
+            return code;
+        }
+    };
+    o.request.plugin = plugin;
+    if let Some(p) = &o.request.server.proxy {
+        if p.credentials.as_ref().is_some_and(|c| !c.password.is_empty()) {
+            err("warning: the proxy password goes on pppd's command line, visible to other \
+                 local users in the process list");
+        }
+    }
+
+    if o.dry_run {
+        // Validate the password file if given, but never print it; do not prompt.
+        if let Some(f) = &o.password_file {
+            if let Err(e) = password::from_file(f) {
+                err(format!("password: {e}"));
+                return Exit::Usage;
+            }
+        }
+        // Placeholder fd numbers: the real ones are chosen at spawn time.
+        let args = pppd::build_args(
+            &o.request,
+            InheritedFds {
+                password: Some(3),
+                ipc: o.ipc.then_some(4),
+            },
+        );
+        println!("{}", pppd::display_command(&pppd_path, &args));
+        return Exit::Ok;
+    }
+
+    let password = match get_password(&o) {
+        Ok(p) => p,
+        Err((code, msg)) => {
+            err(msg);
+            return code;
+        }
+    };
+    if signals_received() > 0 {
+        return Exit::Interrupted;
+    }
+    let pw_read = match password::password_pipe(&password) {
+        Ok(r) => r,
+        Err(e) => {
+            err(format!("cannot create the password pipe: {e}"));
+            return Exit::Internal;
+        }
+    };
+    drop(password);
+
+    // SAFETY (geteuid): no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ipc_pair = if o.ipc && root {
+        match UnixStream::pair() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                err(format!("warning: no sstp-ipc-fd socket ({e}); reading pppd's log instead"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (out_r, out_w) = match output_pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            err(format!("cannot create a pipe: {e}"));
+            return Exit::Internal;
+        }
+    };
+    let fds = InheritedFds {
+        password: Some(pw_read.as_raw_fd()),
+        ipc: ipc_pair.as_ref().map(|(_, child)| child.as_raw_fd()),
+    };
+    let args = pppd::build_args(&o.request, fds);
+    say(format!(
+        "sstp: starting {}",
+        pppd::display_command(&pppd_path, &args)
+    ));
+
+    let mut cmd = Command::new(&pppd_path);
+    cmd.args(&args).stdin(Stdio::null());
+    match (out_w.try_clone(), out_w) {
+        (Ok(w2), w) => {
+            cmd.stdout(Stdio::from(w)).stderr(Stdio::from(w2));
+        }
+        (Err(e), _) => {
+            err(format!("cannot duplicate a pipe: {e}"));
+            return Exit::Internal;
+        }
+    }
+    let mut inherit = vec![pw_read.as_raw_fd()];
+    if let Some(fd) = fds.ipc {
+        inherit.push(fd);
+    }
+    prepare_child(&mut cmd, inherit);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            err(format!("cannot run {}: {e}", pppd_path.display()));
+            return Exit::PppdEnvironment;
+        }
+    };
+    // The child has its copies now.
+    drop(cmd);
+    drop(pw_read);
+    let pid = child.id();
+
+    let (tx, rx) = mpsc::channel();
+    let out_thread = spawn_output_reader(out_r, tx.clone());
+    let ipc_used = ipc_pair.is_some();
+    let ipc_thread = ipc_pair.map(|(mine, theirs)| {
+        drop(theirs);
+        spawn_ipc_reader(mine, tx.clone())
+    });
+    drop(tx);
+
+    let mut info = LinkInfo::default();
+    let mut summary_printed = false;
+    let mut log_up_at: Option<Instant> = None;
+    let mut forwarded = 0u32;
+    let mut term_deadline: Option<Instant> = None;
+    let mut killed = false;
+    let status = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Msg::Line(l)) => {
+                say(&l);
+                let c = info.apply_log_line(&l);
+                if !ipc_used && c == Change::Ip4Up {
+                    log_up_at = Some(Instant::now());
+                }
+            }
+            Ok(Msg::Ipc(recs)) => match info.apply_ipc(&recs) {
+                Change::Ip4Up => {
+                    let r = routes(info.ifname.as_deref().unwrap_or(""), false);
+                    say(info.summary(&r).trim_end());
+                    summary_printed = true;
+                }
+                Change::Ip6Up => {
+                    let r = routes(info.ifname.as_deref().unwrap_or(""), true);
+                    if !r.is_empty() || summary_printed {
+                        say(format!(
+                            "sstp: IPv6 is up: local fe80::{}, peer fe80::{}",
+                            info.ip6_local_id.as_deref().unwrap_or("?"),
+                            info.ip6_peer_id.as_deref().unwrap_or("?")
+                        ));
+                        for l in r {
+                            say(format!("    {l}"));
+                        }
+                    }
+                }
+                Change::Down => {
+                    say("sstp: the link is down");
+                    summary_printed = false;
+                }
+                _ => {}
+            },
+            Ok(Msg::IpcError(e)) => err(format!("warning: unreadable sstp-ipc-fd record: {e}")),
+            Ok(Msg::OutputClosed) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+        // Fallback summary: pppd prints the DNS lines right after the addresses.
+        if let Some(t) = log_up_at {
+            if t.elapsed() > Duration::from_millis(400) && !summary_printed {
+                let r = routes(info.ifname.as_deref().unwrap_or(""), false);
+                say(info.summary(&r).trim_end());
+                summary_printed = true;
+                log_up_at = None;
+            }
+        }
+        let n = signals_received();
+        if n > forwarded {
+            forwarded = n;
+            say("sstp: disconnecting (sending SIGTERM to pppd) ...");
+            send_signal(pid, libc::SIGTERM);
+            term_deadline.get_or_insert(Instant::now() + TERM_GRACE);
+        }
+        if let Some(d) = term_deadline {
+            if !killed && Instant::now() > d {
+                err(format!(
+                    "pppd did not exit within {} s of SIGTERM; killing it",
+                    TERM_GRACE.as_secs()
+                ));
+                let _ = child.kill();
+                killed = true;
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) => {}
+            Err(e) => {
+                err(format!("waiting for pppd: {e}"));
+                let _ = child.kill();
+                let _ = child.wait();
+                return Exit::Internal;
+            }
+        }
+    };
+    // Show what pppd wrote last (the reader ends at EOF: every writer is gone now).
+    let _ = out_thread.join();
+    while let Ok(m) = rx.try_recv() {
+        if let Msg::Line(l) = m {
+            say(&l);
+        }
+    }
+    if let Some(t) = ipc_thread {
+        // pppd exited: its end of the socket is closed, so the reader ends.
+        let _ = t.join();
+    }
+    let interrupted = forwarded > 0;
+    let code = match status.code() {
+        Some(c) => exit::for_pppd_status(c, interrupted),
+        None => Exit::Internal,
+    };
+    let how = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("pppd exited with status {c}"),
+        (None, Some(s)) => format!("pppd was killed by signal {s}"),
+        _ => "pppd ended".to_owned(),
+    };
+    if code == Exit::Ok {
+        say(format!("sstp: {how}; disconnected"));
+    } else {
+        err(format!(
+            "{how}: {} (exit code {})",
+            code.meaning(),
+            code.code()
+        ));
+    }
+    code
+}

@@ -1,0 +1,292 @@
+//! What `sstp connect` learns about the link: from the plugin's `sstp-ipc-fd` records and, as a
+//! fallback, from pppd's log lines.
+//!
+//! `sstp-ipc-fd` wire format (plugin/src/ipc.rs): a message is a sequence of records, each a
+//! `u32` big-endian length and that many bytes of UTF-8 `key=value`; an empty record ends the
+//! message.
+
+use std::fmt::Write as _;
+
+/// Largest record accepted.
+pub const MAX_RECORD: usize = 4096;
+
+/// Decoding errors.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// More bytes are needed.
+    Incomplete,
+    /// A record longer than [`MAX_RECORD`].
+    TooLong(usize),
+    /// A record that is not UTF-8 `key=value`.
+    Malformed,
+}
+
+/// Decodes one message from the front of `buf`: the records and the bytes used.
+pub fn decode(buf: &[u8]) -> Result<(Vec<(String, String)>, usize), DecodeError> {
+    let mut pos = 0usize;
+    let mut out = Vec::new();
+    loop {
+        let len_bytes = buf.get(pos..pos + 4).ok_or(DecodeError::Incomplete)?;
+        let len =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        pos += 4;
+        if len == 0 {
+            return Ok((out, pos));
+        }
+        if len > MAX_RECORD {
+            return Err(DecodeError::TooLong(len));
+        }
+        let rec = buf.get(pos..pos + len).ok_or(DecodeError::Incomplete)?;
+        pos += len;
+        let s = std::str::from_utf8(rec).map_err(|_| DecodeError::Malformed)?;
+        let (k, v) = s.split_once('=').ok_or(DecodeError::Malformed)?;
+        out.push((k.to_owned(), v.to_owned()));
+    }
+}
+
+/// The link's configuration as far as known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// PPP interface, e.g. `ppp0`.
+    pub ifname: Option<String>,
+    /// SSTP server `host:port`.
+    pub server: Option<String>,
+    /// Local IPv4 address.
+    pub ip4_local: Option<String>,
+    /// Peer IPv4 address.
+    pub ip4_peer: Option<String>,
+    /// DNS servers offered.
+    pub dns: Vec<String>,
+    /// Local IPv6 interface identifier.
+    pub ip6_local_id: Option<String>,
+    /// Peer IPv6 interface identifier.
+    pub ip6_peer_id: Option<String>,
+}
+
+/// What a message or log line meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing relevant.
+    None,
+    /// Some detail was recorded.
+    Detail,
+    /// IPv4 is up (the summary can be printed).
+    Ip4Up,
+    /// IPv6 is up.
+    Ip6Up,
+    /// The link went down.
+    Down,
+}
+
+fn clean(v: &str) -> String {
+    v.chars()
+        .filter(|c| !c.is_control())
+        .take(256)
+        .collect::<String>()
+}
+
+impl LinkInfo {
+    /// Applies one decoded `sstp-ipc-fd` message.
+    pub fn apply_ipc(&mut self, records: &[(String, String)]) -> Change {
+        let event = records
+            .iter()
+            .find(|(k, _)| k == "event")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let mut dns = Vec::new();
+        for (k, v) in records {
+            let v = clean(v);
+            match k.as_str() {
+                "ifname" => self.ifname = Some(v),
+                "server" => self.server = Some(v),
+                "ip4.local" => self.ip4_local = Some(v),
+                "ip4.peer" => self.ip4_peer = Some(v),
+                "ip4.dns" => dns.push(v),
+                "ip6.local-id" => self.ip6_local_id = Some(v),
+                "ip6.peer-id" => self.ip6_peer_id = Some(v),
+                _ => {}
+            }
+        }
+        match event {
+            "ip-up" => {
+                self.dns = dns;
+                Change::Ip4Up
+            }
+            "ipv6-up" => Change::Ip6Up,
+            "ip-down" | "ipv6-down" => Change::Down,
+            _ => Change::Detail,
+        }
+    }
+
+    /// Learns from one pppd log line (fallback when the plugin's records are not available).
+    pub fn apply_log_line(&mut self, line: &str) -> Change {
+        let l = line.trim();
+        let word_after = |prefix: &str| -> Option<String> {
+            l.strip_prefix(prefix)
+                .and_then(|r| r.split_whitespace().next())
+                .map(clean)
+        };
+        if let Some(i) = word_after("Using interface") {
+            self.ifname = Some(i);
+            return Change::Detail;
+        }
+        if let Some(a) = word_after("local  IP address") {
+            self.ip4_local = Some(a);
+            return Change::Detail;
+        }
+        if let Some(a) = word_after("remote IP address") {
+            self.ip4_peer = Some(a);
+            return Change::Ip4Up;
+        }
+        for p in ["primary   DNS address", "secondary DNS address"] {
+            if let Some(a) = word_after(p) {
+                if !self.dns.contains(&a) {
+                    self.dns.push(a);
+                }
+                return Change::Detail;
+            }
+        }
+        if let Some(a) = word_after("local  LL address") {
+            self.ip6_local_id = Some(a);
+            return Change::Detail;
+        }
+        if let Some(a) = word_after("remote LL address") {
+            self.ip6_peer_id = Some(a);
+            return Change::Ip6Up;
+        }
+        Change::None
+    }
+
+    /// The "tunnel is up" summary; `routes` are lines of `ip route show dev IFNAME`.
+    pub fn summary(&self, routes: &[String]) -> String {
+        let mut s = String::new();
+        let q = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
+        let _ = writeln!(s, "sstp: tunnel is up on {}", q(&self.ifname));
+        if let Some(sv) = &self.server {
+            let _ = writeln!(s, "  server:        {sv}");
+        }
+        let _ = writeln!(s, "  local address: {}", q(&self.ip4_local));
+        let _ = writeln!(s, "  peer address:  {}", q(&self.ip4_peer));
+        if self.ip6_local_id.is_some() {
+            let _ = writeln!(
+                s,
+                "  IPv6:          local fe80::{}, peer fe80::{}",
+                q(&self.ip6_local_id),
+                q(&self.ip6_peer_id)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  DNS:           {}",
+            if self.dns.is_empty() {
+                "(none offered)".to_owned()
+            } else {
+                self.dns.join(", ")
+            }
+        );
+        if routes.is_empty() {
+            let _ = writeln!(s, "  routes:        (none through the tunnel)");
+        } else {
+            let _ = writeln!(s, "  routes:");
+            for r in routes {
+                let _ = writeln!(s, "    {}", clean(r));
+            }
+        }
+        s.push_str("  press Ctrl-C to disconnect\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(records: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, v) in records {
+            let r = format!("{k}={v}");
+            out.extend_from_slice(&(r.len() as u32).to_be_bytes());
+            out.extend_from_slice(r.as_bytes());
+        }
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn decodes_plugin_messages() {
+        let msg = encode(&[
+            ("event", "ip-up"),
+            ("ifname", "ppp0"),
+            ("server", "vpn.example.com:443"),
+            ("ip4.local", "10.0.0.2"),
+            ("ip4.peer", "10.0.0.1"),
+            ("ip4.dns", "10.0.0.53"),
+            ("ip4.dns", "10.0.0.54"),
+        ]);
+        let mut two = msg.clone();
+        two.extend(encode(&[("event", "ip-down")]));
+        let (recs, used) = decode(&two).unwrap();
+        assert_eq!(used, msg.len());
+        let mut li = LinkInfo::default();
+        assert_eq!(li.apply_ipc(&recs), Change::Ip4Up);
+        assert_eq!(li.ifname.as_deref(), Some("ppp0"));
+        assert_eq!(li.dns, ["10.0.0.53", "10.0.0.54"]);
+        let (recs, _) = decode(&two[used..]).unwrap();
+        assert_eq!(li.apply_ipc(&recs), Change::Down);
+        let s = li.summary(&["10.0.0.1 proto kernel scope link src 10.0.0.2".into()]);
+        assert!(s.contains("tunnel is up on ppp0"), "{s}");
+        assert!(s.contains("local address: 10.0.0.2"), "{s}");
+        assert!(s.contains("DNS:           10.0.0.53, 10.0.0.54"), "{s}");
+        assert!(s.contains("scope link src 10.0.0.2"), "{s}");
+    }
+
+    #[test]
+    fn hostile_ipc_bytes_are_typed_errors() {
+        let msg = encode(&[("event", "ip-up"), ("ifname", "ppp0")]);
+        for cut in 0..msg.len() {
+            assert_eq!(decode(&msg[..cut]).unwrap_err(), DecodeError::Incomplete);
+        }
+        let mut big = Vec::new();
+        big.extend_from_slice(&(MAX_RECORD as u32 + 1).to_be_bytes());
+        assert_eq!(
+            decode(&big).unwrap_err(),
+            DecodeError::TooLong(MAX_RECORD + 1)
+        );
+        let mut bad = Vec::new();
+        bad.extend_from_slice(&3u32.to_be_bytes());
+        bad.extend_from_slice(b"abc");
+        bad.extend_from_slice(&0u32.to_be_bytes());
+        assert_eq!(decode(&bad).unwrap_err(), DecodeError::Malformed);
+        let mut nonutf = Vec::new();
+        nonutf.extend_from_slice(&3u32.to_be_bytes());
+        nonutf.extend_from_slice(b"a=\xff");
+        assert_eq!(decode(&nonutf).unwrap_err(), DecodeError::Malformed);
+        let mut li = LinkInfo::default();
+        li.apply_ipc(&[("ifname".into(), "ppp0\x1b[2J".into())]);
+        assert_eq!(li.ifname.as_deref(), Some("ppp0[2J"));
+    }
+
+    #[test]
+    fn learns_from_pppd_log_lines() {
+        let mut li = LinkInfo::default();
+        let lines = [
+            ("Using interface ppp3", Change::Detail),
+            ("Connect: ppp3 <--> /dev/pts/4", Change::None),
+            ("local  IP address 192.168.20.5", Change::Detail),
+            ("remote IP address 192.168.20.1", Change::Ip4Up),
+            ("primary   DNS address 192.168.20.1", Change::Detail),
+            ("secondary DNS address 8.8.8.8", Change::Detail),
+            ("local  LL address fe80::0011:2233:4455:6677", Change::Detail),
+            ("remote LL address fe80::8899:aabb:ccdd:eeff", Change::Ip6Up),
+        ];
+        for (l, want) in lines {
+            assert_eq!(li.apply_log_line(l), want, "{l}");
+        }
+        assert_eq!(li.ifname.as_deref(), Some("ppp3"));
+        assert_eq!(li.ip4_local.as_deref(), Some("192.168.20.5"));
+        assert_eq!(li.ip4_peer.as_deref(), Some("192.168.20.1"));
+        assert_eq!(li.dns, ["192.168.20.1", "8.8.8.8"]);
+        let s = li.summary(&[]);
+        assert!(s.contains("(none through the tunnel)"));
+    }
+}

@@ -1,0 +1,462 @@
+//! Building pppd's command line for `sstp connect`, and finding pppd and the plugin.
+//! Pure functions (no process is started here) so that they are unit-tested.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::options::{Family, ServerArgs};
+
+/// File name of the plugin in pppd's plugin directory.
+pub const PLUGIN_FILE: &str = "sstp-rs.so";
+
+/// File name of the cdylib in a cargo target directory (development builds).
+pub const PLUGIN_BUILD_FILE: &str = "libsstp_rs.so";
+
+/// Plugin directory fixed at build time (`SSTP_RS_PLUGIN_DIR` in the build environment).
+pub const BUILD_PLUGIN_DIR: Option<&str> = option_env!("SSTP_RS_PLUGIN_DIR");
+
+/// Everything that decides pppd's arguments, apart from the file descriptors.
+#[derive(Clone, Debug)]
+pub struct PppdRequest {
+    /// Server and trust options.
+    pub server: ServerArgs,
+    /// PPP user name.
+    pub user: String,
+    /// The plugin (absolute path).
+    pub plugin: PathBuf,
+    /// `sstp-connect-timeout` seconds.
+    pub connect_timeout: Option<u64>,
+    /// `sstp-log-level`.
+    pub log_level: Option<u8>,
+    /// Add `defaultroute`.
+    pub default_route: bool,
+    /// Add `usepeerdns`.
+    pub peer_dns: bool,
+    /// Extra options after `--`, passed verbatim at the end.
+    pub extra: Vec<String>,
+}
+
+/// File descriptors pppd inherits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InheritedFds {
+    /// Read end of the password pipe (for `passwordfd.so`).
+    pub password: Option<i32>,
+    /// The plugin's `sstp-ipc-fd` socket.
+    pub ipc: Option<i32>,
+}
+
+/// pppd options that the user may not override through `--` (they would break how this
+/// command drives pppd or leak the password).
+const RESERVED: &[&str] = &["detach", "updetach", "password", "passwordfd"];
+
+/// Rejects extra options that conflict with how `sstp connect` runs pppd.
+pub fn check_extra(extra: &[String]) -> Result<(), String> {
+    for o in extra {
+        if RESERVED.contains(&o.as_str()) {
+            return Err(format!(
+                "pppd option {o:?} cannot be used with `sstp connect` (it needs `nodetach` and \
+                 passes the password itself)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// pppd's arguments (without the program name), in order.
+pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |k: &str, v: Option<String>| {
+        a.push(k.to_owned());
+        if let Some(v) = v {
+            a.push(v);
+        }
+    };
+    push("plugin", Some(r.plugin.display().to_string()));
+    push("sstp-server", Some(r.server.server_option_value()));
+    if let Some(p) = &r.server.ca_file {
+        push("sstp-ca-file", Some(p.display().to_string()));
+    }
+    if let Some(p) = &r.server.ca_dir {
+        push("sstp-ca-dir", Some(p.display().to_string()));
+    }
+    if let Some(p) = &r.server.pin {
+        push("sstp-cert-pin", Some(p.to_option_value()));
+    }
+    if let Some(s) = &r.server.sni {
+        push("sstp-sni", Some(s.clone()));
+    }
+    if let Some(p) = &r.server.proxy {
+        push("sstp-proxy", Some(proxy_url(p)));
+    }
+    if let Some(v) = r.server.tls_min {
+        push("sstp-tls-min", Some(v.to_string()));
+    }
+    if let Some(v) = r.server.tls_max {
+        push("sstp-tls-max", Some(v.to_string()));
+    }
+    if let Some(f) = r.server.ip_family {
+        if f != Family::Any {
+            push("sstp-ip-family", Some(f.option_value().to_owned()));
+        }
+    }
+    if r.server.no_eku_check {
+        push("sstp-no-eku-check", None);
+    }
+    if let Some(t) = r.connect_timeout {
+        push("sstp-connect-timeout", Some(t.to_string()));
+    }
+    if let Some(l) = r.log_level {
+        push("sstp-log-level", Some(l.to_string()));
+    }
+    if let Some(fd) = fds.ipc {
+        push("sstp-ipc-fd", Some(fd.to_string()));
+    }
+    push("user", Some(r.user.clone()));
+    if let Some(fd) = fds.password {
+        push("plugin", Some("passwordfd.so".into()));
+        push("passwordfd", Some(fd.to_string()));
+    }
+    for o in [
+        "nodetach",
+        "noauth",
+        "noipdefault",
+        "nobsdcomp",
+        "nodeflate",
+    ] {
+        push(o, None);
+    }
+    // pppd's log (not debug lines unless `debug`) on its stderr, which this command reads.
+    push("logfd", Some("2".into()));
+    push("ipparam", Some("sstp-cli".into()));
+    if r.default_route {
+        push("defaultroute", None);
+    }
+    if r.peer_dns {
+        push("usepeerdns", None);
+    }
+    a.extend(r.extra.iter().cloned());
+    a
+}
+
+/// `http://[user[:password]@]host:port` for `sstp-proxy` (percent-escaping the user info).
+pub fn proxy_url(p: &sstp_tunnel::ProxyConfig) -> String {
+    let host = if p.host.contains(':') {
+        format!("[{}]", p.host)
+    } else {
+        p.host.clone()
+    };
+    let creds = match &p.credentials {
+        None => String::new(),
+        Some(c) if c.password.is_empty() => format!("{}@", pct(&c.user)),
+        Some(c) => format!("{}:{}@", pct(&c.user), pct(&c.password)),
+    };
+    format!("http://{creds}{host}:{}", p.port)
+}
+
+fn pct(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// The arguments as a shell-like line for display, with any proxy password masked.
+pub fn display_command(program: &Path, args: &[String]) -> String {
+    let mut out = shell_quote(&program.display().to_string());
+    let mut prev_proxy = false;
+    for a in args {
+        let shown = if prev_proxy { mask_url_password(a) } else { a.clone() };
+        prev_proxy = a == "sstp-proxy";
+        out.push(' ');
+        out.push_str(&shell_quote(&shown));
+    }
+    out
+}
+
+fn mask_url_password(u: &str) -> String {
+    if let Some(rest) = u.strip_prefix("http://") {
+        if let Some(at) = rest.rfind('@') {
+            let ui = &rest[..at];
+            if let Some((user, _)) = ui.split_once(':') {
+                return format!("http://{user}:***@{}", &rest[at + 1..]);
+            }
+        }
+    }
+    u.to_owned()
+}
+
+/// Quotes for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,[]".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Parses `pppd --version` output: `pppd version 2.4.9` → `2.4.9`.
+pub fn parse_pppd_version(output: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("pppd version")?.trim();
+        let ok = !v.is_empty()
+            && v.len() < 32
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+        ok.then(|| v.to_owned())
+    })
+}
+
+/// Runs `pppd --version` (bounded by `limit`) and parses it.
+pub fn pppd_version(pppd: &Path, limit: Duration) -> Result<String, String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(pppd)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {} --version: {e}", pppd.display()))?;
+    let t0 = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if t0.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{} --version did not finish", pppd.display()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {} --version: {e}", pppd.display())),
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("reading {} --version: {e}", pppd.display()))?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_pppd_version(&text).ok_or_else(|| {
+        format!(
+            "cannot read the version from `{} --version`: {:?}",
+            pppd.display(),
+            text.trim()
+        )
+    })
+}
+
+/// Finds pppd: `PATH`, then /usr/sbin and /sbin (pppd lives in sbin, often not in a user's
+/// `PATH`).
+pub fn find_pppd(path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = path_var
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    dirs.push("/usr/sbin".into());
+    dirs.push("/sbin".into());
+    dirs.into_iter()
+        .map(|d| d.join("pppd"))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Candidate plugin paths, best first: the build-time directory, pppd's plugin directory for
+/// `version`, then (development) the cdylib next to this executable.
+pub fn plugin_candidates(
+    build_dir: Option<&str>,
+    version: Option<&str>,
+    exe_dir: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(d) = build_dir.filter(|d| !d.is_empty()) {
+        v.push(Path::new(d).join(PLUGIN_FILE));
+    }
+    if let Some(ver) = version {
+        v.push(PathBuf::from(format!("/usr/lib/pppd/{ver}")).join(PLUGIN_FILE));
+    }
+    if let Some(d) = exe_dir {
+        v.push(d.join(PLUGIN_BUILD_FILE));
+        if let Some(parent) = d.parent() {
+            // target/debug/deps/.. layouts of test binaries
+            v.push(parent.join(PLUGIN_BUILD_FILE));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sstp_tunnel::{CertPin, ProxyConfig, TlsVersion};
+
+    fn request() -> PppdRequest {
+        PppdRequest {
+            server: ServerArgs {
+                server: ("vpn.example.com".into(), 443),
+                ..ServerArgs::default()
+            },
+            user: "DOMAIN\\alice".into(),
+            plugin: "/usr/lib/pppd/2.4.9/sstp-rs.so".into(),
+            connect_timeout: None,
+            log_level: None,
+            default_route: false,
+            peer_dns: false,
+            extra: Vec::new(),
+        }
+    }
+
+    fn value_of<'a>(args: &'a [String], key: &str) -> Option<&'a str> {
+        args.iter()
+            .position(|a| a == key)
+            .and_then(|i| args.get(i + 1))
+            .map(String::as_str)
+    }
+
+    #[test]
+    fn minimal_command_line() {
+        let a = build_args(&request(), InheritedFds::default());
+        assert_eq!(&a[..4], [
+            "plugin",
+            "/usr/lib/pppd/2.4.9/sstp-rs.so",
+            "sstp-server",
+            "vpn.example.com:443"
+        ]);
+        assert_eq!(value_of(&a, "user"), Some("DOMAIN\\alice"));
+        for o in ["nodetach", "noauth", "noipdefault"] {
+            assert!(a.iter().any(|x| x == o), "{o} missing: {a:?}");
+        }
+        assert_eq!(value_of(&a, "logfd"), Some("2"));
+        assert!(!a.iter().any(|x| x.contains("passwordfd")));
+        assert!(!a.iter().any(|x| x == "sstp-ipc-fd"));
+        assert!(!a.iter().any(|x| x == "defaultroute" || x == "usepeerdns"));
+    }
+
+    #[test]
+    fn all_options_and_fds() {
+        let mut r = request();
+        r.server.server = ("2001:db8::1".into(), 8443);
+        r.server.ca_file = Some("/etc/ca.pem".into());
+        r.server.ca_dir = Some("/etc/ssl/certs".into());
+        r.server.pin = Some(CertPin([0xab; 32]));
+        r.server.sni = Some("vpn.example.com".into());
+        r.server.proxy = Some(ProxyConfig::parse("http://proxy.lan:3128").unwrap());
+        r.server.tls_min = Some(TlsVersion::Tls10);
+        r.server.tls_max = Some(TlsVersion::Tls12);
+        r.server.ip_family = Some(Family::Ipv6);
+        r.server.no_eku_check = true;
+        r.connect_timeout = Some(20);
+        r.log_level = Some(4);
+        r.default_route = true;
+        r.peer_dns = true;
+        r.extra = vec!["mtu".into(), "1400".into(), "debug".into()];
+        let a = build_args(
+            &r,
+            InheritedFds {
+                password: Some(7),
+                ipc: Some(9),
+            },
+        );
+        assert_eq!(value_of(&a, "sstp-server"), Some("[2001:db8::1]:8443"));
+        assert_eq!(value_of(&a, "sstp-ca-file"), Some("/etc/ca.pem"));
+        assert_eq!(value_of(&a, "sstp-ca-dir"), Some("/etc/ssl/certs"));
+        let pin = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(value_of(&a, "sstp-cert-pin"), Some(pin.as_str()));
+        assert_eq!(value_of(&a, "sstp-sni"), Some("vpn.example.com"));
+        assert_eq!(value_of(&a, "sstp-proxy"), Some("http://proxy.lan:3128"));
+        assert_eq!(value_of(&a, "sstp-tls-min"), Some("1.0"));
+        assert_eq!(value_of(&a, "sstp-tls-max"), Some("1.2"));
+        assert_eq!(value_of(&a, "sstp-ip-family"), Some("ipv6"));
+        assert!(a.iter().any(|x| x == "sstp-no-eku-check"));
+        assert_eq!(value_of(&a, "sstp-connect-timeout"), Some("20"));
+        assert_eq!(value_of(&a, "sstp-log-level"), Some("4"));
+        assert_eq!(value_of(&a, "sstp-ipc-fd"), Some("9"));
+        // passwordfd.so is loaded before its option
+        let p = a.iter().position(|x| x == "passwordfd.so").unwrap();
+        assert_eq!(a[p - 1], "plugin");
+        assert_eq!(a[p + 1], "passwordfd");
+        assert_eq!(a[p + 2], "7");
+        assert!(a.iter().any(|x| x == "defaultroute"));
+        assert!(a.iter().any(|x| x == "usepeerdns"));
+        // extras come last, verbatim
+        assert_eq!(&a[a.len() - 3..], ["mtu", "1400", "debug"]);
+    }
+
+    #[test]
+    fn reserved_extras_rejected() {
+        assert!(check_extra(&["mtu".into(), "1400".into()]).is_ok());
+        for bad in ["password", "passwordfd", "updetach", "detach"] {
+            assert!(check_extra(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxy_url_round_trips_and_is_masked() {
+        let p = ProxyConfig::parse("http://DOM%5Cu:p%40ss@[::1]:3128").unwrap();
+        let u = proxy_url(&p);
+        assert_eq!(u, "http://DOM%5Cu:p%40ss@[::1]:3128");
+        assert_eq!(ProxyConfig::parse(&u).unwrap(), p);
+        let shown = display_command(Path::new("/usr/sbin/pppd"), &["sstp-proxy".into(), u]);
+        assert!(!shown.contains("p%40ss"), "{shown}");
+        assert!(shown.contains("DOM%5Cu:***@"), "{shown}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("nodetach"), "nodetach");
+        assert_eq!(shell_quote("DOMAIN\\alice"), "'DOMAIN\\alice'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn versions_and_paths() {
+        assert_eq!(
+            parse_pppd_version("pppd version 2.4.9\n").as_deref(),
+            Some("2.4.9")
+        );
+        assert_eq!(
+            parse_pppd_version("junk\npppd version 2.5.2\n").as_deref(),
+            Some("2.5.2")
+        );
+        assert_eq!(parse_pppd_version("pppd version ../../etc"), None);
+        assert_eq!(parse_pppd_version(""), None);
+        let c = plugin_candidates(Some("/opt/sstp"), Some("2.4.9"), Some(Path::new("/t/debug")));
+        assert_eq!(c[0], Path::new("/opt/sstp/sstp-rs.so"));
+        assert_eq!(c[1], Path::new("/usr/lib/pppd/2.4.9/sstp-rs.so"));
+        assert_eq!(c[2], Path::new("/t/debug/libsstp_rs.so"));
+        let c = plugin_candidates(None, None, None);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn finds_pppd_in_sbin_fallback() {
+        // An empty PATH still finds the system pppd (installed on the build machine).
+        let found = find_pppd(Some(std::ffi::OsStr::new("")));
+        if Path::new("/usr/sbin/pppd").exists() {
+            assert_eq!(found.as_deref(), Some(Path::new("/usr/sbin/pppd")));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("pppd");
+        std::fs::write(&fake, "#!/bin/sh\necho 'pppd version 9.9.9'\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = find_pppd(Some(dir.path().as_os_str())).unwrap();
+        assert_eq!(found, fake);
+        assert_eq!(
+            pppd_version(&fake, Duration::from_secs(5)).unwrap(),
+            "9.9.9"
+        );
+    }
+}

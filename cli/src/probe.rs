@@ -1,0 +1,630 @@
+//! `sstp probe`: TCP → TLS → HTTP → SSTP CALL_CONNECT_REQUEST/ACK without PPP, then a polite
+//! CALL_DISCONNECT and TLS close. Collects a [`ProbeReport`] of every phase.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sstp_proto::client::{Client, ClientConfig, CloseReason};
+use sstp_proto::crypto_binding::{HashProtocol, HashProtocols};
+use sstp_tunnel::{
+    connect, negotiate, CertificateInfo, ConnectAttempt, Eku, Established, TunnelConfig,
+    TunnelError,
+};
+
+use crate::exit;
+
+/// How the call was taken down after the ACK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Teardown {
+    /// The server answered CALL_DISCONNECT with CALL_DISCONNECT_ACK.
+    pub acknowledged: bool,
+    /// Why the client considers the call closed (Display of the close reason).
+    pub reason: String,
+    /// From CALL_DISCONNECT to the end of the exchange.
+    pub duration: Duration,
+    /// TLS close_notify was sent.
+    pub tls_closed: bool,
+}
+
+/// Everything `sstp probe` learned about a server.
+#[derive(Clone, Debug)]
+pub struct ProbeReport {
+    /// Server host as given.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Addresses the server name resolved to (empty when a proxy resolves it).
+    pub resolved: Vec<SocketAddr>,
+    /// Name resolution time (of the proxy's name when a proxy is used).
+    pub resolve_time: Duration,
+    /// Addresses that failed before one worked.
+    pub failed_attempts: Vec<ConnectAttempt>,
+    /// The TCP peer: the server's address used, or the proxy's.
+    pub peer_addr: SocketAddr,
+    /// A proxy carried the connection.
+    pub via_proxy: bool,
+    /// TCP connect time (all attempts).
+    pub tcp_time: Duration,
+    /// Proxy CONNECT exchange time.
+    pub proxy_time: Option<Duration>,
+    /// TLS handshake time.
+    pub tls_time: Duration,
+    /// SSTP_DUPLEX_POST until the response head.
+    pub http_time: Duration,
+    /// CALL_CONNECT_REQUEST until CALL_CONNECT_ACK.
+    pub sstp_time: Duration,
+    /// Negotiated TLS version.
+    pub tls_version: String,
+    /// Negotiated cipher suite.
+    pub cipher: String,
+    /// The server's leaf certificate.
+    pub cert: CertificateInfo,
+    /// HTTP status line.
+    pub http_status_line: String,
+    /// HTTP response headers, in order.
+    pub http_headers: Vec<(String, String)>,
+    /// Oddities in the HTTP response that did not prevent the connection.
+    pub http_warnings: Vec<String>,
+    /// Correlation id sent in the request.
+    pub correlation_id: String,
+    /// Crypto binding hash protocols offered in CALL_CONNECT_ACK.
+    pub offered: HashProtocols,
+    /// The one a full connection would use.
+    pub chosen: Option<HashProtocol>,
+    /// How the call was taken down.
+    pub teardown: Teardown,
+}
+
+/// Receives progress lines (the command prints them on stderr).
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
+
+/// A failed probe: the error and what was learned before it.
+#[derive(Debug)]
+pub struct ProbeFailure {
+    /// The failure.
+    pub error: TunnelError,
+    /// Addresses resolved before the failure.
+    pub resolved: Vec<SocketAddr>,
+}
+
+impl From<TunnelError> for ProbeFailure {
+    fn from(error: TunnelError) -> Self {
+        ProbeFailure {
+            error,
+            resolved: Vec::new(),
+        }
+    }
+}
+
+/// Prints "still waiting" lines through `progress` every `every` until dropped.
+struct Ticker {
+    stop: Option<mpsc::Sender<()>>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(what: String, every: Duration, quiet: bool) -> Ticker {
+        if quiet {
+            return Ticker {
+                stop: None,
+                handle: None,
+            };
+        }
+        let (tx, rx) = mpsc::channel::<()>();
+        let t0 = Instant::now();
+        let handle = thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let mut e = io::stderr().lock();
+                let _ = writeln!(
+                    e,
+                    "  ... still {what} ({:.0} s)",
+                    t0.elapsed().as_secs_f64()
+                );
+                let _ = e.flush();
+            }
+        });
+        Ticker {
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Runs the probe. `client_cfg` bounds the SSTP negotiation and the teardown; `quiet`
+/// suppresses the "still waiting" ticker (progress lines still go to `progress`).
+pub fn run(
+    cfg: &TunnelConfig,
+    client_cfg: &ClientConfig,
+    quiet: bool,
+    progress: Progress<'_>,
+) -> Result<ProbeReport, ProbeFailure> {
+    const TICK: Duration = Duration::from_secs(5);
+    let host = cfg.server.clone();
+    let mut resolved = Vec::new();
+    let mut failed_attempts = Vec::new();
+    let mut failed_time = Duration::ZERO;
+    let resolve_time;
+
+    let mut est: Established = match &cfg.proxy {
+        None => {
+            progress(&format!("resolving {host} ..."));
+            let t0 = Instant::now();
+            let addrs = sstp_tunnel::connect::resolve(&host, cfg.port, cfg.ip_family, false)?;
+            resolve_time = t0.elapsed();
+            let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+            progress(&format!(
+                "  {host} is {} ({})",
+                list.join(", "),
+                ms(resolve_time)
+            ));
+            resolved = addrs.clone();
+            let is_literal = host.parse::<IpAddr>().is_ok();
+            let mut found = None;
+            for addr in &addrs {
+                progress(&format!(
+                    "connecting to {addr} (TCP, TLS, SSTP HTTP request) ..."
+                ));
+                let mut one = cfg.clone();
+                one.server = addr.ip().to_string();
+                if one.sni.is_none() && !is_literal {
+                    one.sni = Some(host.clone());
+                }
+                let _tick = Ticker::start(format!("connecting to {addr}"), TICK, quiet);
+                let t = Instant::now();
+                match connect(&one) {
+                    Ok(e) => {
+                        found = Some(e);
+                        break;
+                    }
+                    Err(TunnelError::Connect { attempts, .. }) => {
+                        failed_time += t.elapsed();
+                        for a in &attempts {
+                            progress(&format!("  {}: {}", a.addr, a.failure));
+                        }
+                        failed_attempts.extend(attempts);
+                    }
+                    Err(error) => return Err(ProbeFailure { error, resolved }),
+                }
+            }
+            match found {
+                Some(e) => e,
+                None => {
+                    return Err(ProbeFailure {
+                        error: TunnelError::Connect {
+                            host: host.clone(),
+                            port: cfg.port,
+                            attempts: failed_attempts,
+                            proxy: false,
+                        },
+                        resolved,
+                    })
+                }
+            }
+        }
+        Some(p) => {
+            progress(&format!(
+                "connecting to {host} port {} through the HTTP proxy {}:{} ...",
+                cfg.port, p.host, p.port
+            ));
+            let _tick = Ticker::start("connecting through the proxy".into(), TICK, quiet);
+            let e = connect(cfg)?;
+            resolve_time = e.timings.resolve;
+            e
+        }
+    };
+    failed_attempts.extend(est.failed_attempts.iter().cloned());
+    progress(&format!(
+        "  connected to {}: {} {}, HTTP {}",
+        est.peer_addr,
+        est.tls_version,
+        est.cipher,
+        est.http.response.status
+    ));
+
+    progress("sending CALL_CONNECT_REQUEST ...");
+    let t_sstp = Instant::now();
+    let client = {
+        let _tick = Ticker::start("waiting for CALL_CONNECT_ACK".into(), TICK, quiet);
+        negotiate(&mut est, client_cfg)
+    };
+    let mut client = match client {
+        Ok(c) => c,
+        Err(error) => {
+            let _ = est.stream.shutdown();
+            return Err(ProbeFailure { error, resolved });
+        }
+    };
+    let sstp_time = t_sstp.elapsed();
+    progress(&format!(
+        "  CALL_CONNECT_ACK ({}): hash protocols {}",
+        ms(sstp_time),
+        client.offered_hash_protocols()
+    ));
+
+    progress("sending CALL_DISCONNECT ...");
+    let teardown = disconnect(&mut est, &mut client, client_cfg);
+    progress(&format!(
+        "  {} ({})",
+        if teardown.acknowledged {
+            "CALL_DISCONNECT_ACK received"
+        } else {
+            "no CALL_DISCONNECT_ACK"
+        },
+        ms(teardown.duration)
+    ));
+
+    let resp = &est.http.response;
+    Ok(ProbeReport {
+        host,
+        port: cfg.port,
+        resolved,
+        resolve_time,
+        failed_attempts,
+        peer_addr: est.peer_addr,
+        via_proxy: est.via_proxy,
+        tcp_time: failed_time + est.timings.tcp,
+        proxy_time: est.timings.proxy,
+        tls_time: est.timings.tls,
+        http_time: est.timings.http,
+        sstp_time,
+        tls_version: est.tls_version.clone(),
+        cipher: est.cipher.clone(),
+        cert: est.cert.clone(),
+        http_status_line: resp.status_line(),
+        http_headers: resp.headers.clone(),
+        http_warnings: est.http.warnings.iter().map(|w| w.to_string()).collect(),
+        correlation_id: est.correlation_id.to_string(),
+        offered: client.offered_hash_protocols(),
+        chosen: client.hash_protocol(),
+        teardown,
+    })
+}
+
+/// CALL_DISCONNECT, wait (bounded by the client's disconnect timer) for the ACK, close TLS.
+fn disconnect(est: &mut Established, client: &mut Client, cfg: &ClientConfig) -> Teardown {
+    let t0 = Instant::now();
+    client.disconnect(t0);
+    let hard_deadline = t0 + cfg.disconnect_timeout + Duration::from_secs(1);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut broken = None;
+    while !client.is_closed() {
+        out.clear();
+        client.poll_transmit(&mut out);
+        if !out.is_empty() {
+            let _ = est
+                .stream
+                .get_ref()
+                .set_write_timeout(Some(Duration::from_secs(2)));
+            if let Err(e) = est.stream.write_all(&out) {
+                broken = Some(format!("sending CALL_DISCONNECT failed: {e}"));
+                break;
+            }
+        }
+        while client.poll_event().is_some() {}
+        let now = Instant::now();
+        if now >= hard_deadline {
+            break;
+        }
+        if let Some(d) = client.poll_timeout() {
+            if d <= now {
+                client.handle_timeout(now);
+                continue;
+            }
+        }
+        let until = client
+            .poll_timeout()
+            .unwrap_or(hard_deadline)
+            .min(hard_deadline);
+        let wait = until
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        let _ = est.stream.get_ref().set_read_timeout(Some(wait));
+        match est.stream.read(&mut buf) {
+            Ok(0) => {
+                broken = Some("the server closed the connection".into());
+                break;
+            }
+            Ok(n) => client.handle_input(Instant::now(), &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                broken = Some(format!("reading failed: {e}"));
+                break;
+            }
+        }
+    }
+    // Anything the client still wants to say (e.g. the final ACK of a crossing disconnect).
+    out.clear();
+    client.poll_transmit(&mut out);
+    if !out.is_empty() {
+        let _ = est.stream.write_all(&out);
+    }
+    let acknowledged = matches!(
+        client.close_reason(),
+        Some(CloseReason::LocalDisconnect { acknowledged: true })
+    );
+    let reason = match (client.close_reason(), broken) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(b)) => b,
+        (None, None) => "no answer before the deadline".into(),
+    };
+    let _ = est
+        .stream
+        .get_ref()
+        .set_write_timeout(Some(Duration::from_secs(1)));
+    let tls_closed = est.stream.shutdown().is_ok();
+    Teardown {
+        acknowledged,
+        reason,
+        duration: t0.elapsed(),
+        tls_closed,
+    }
+}
+
+/// `12.3 ms`.
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn eku_list(e: &Eku) -> Vec<String> {
+    match e {
+        Eku::Absent => Vec::new(),
+        Eku::Listed(l) => l.clone(),
+    }
+}
+
+/// JSON of a certificate.
+pub fn cert_json(c: &CertificateInfo) -> Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "self_signed": c.self_signed,
+        "serial": c.serial,
+        "not_before": c.not_before,
+        "not_after": c.not_after,
+        "dns_names": c.dns_names,
+        "ip_addresses": c.ip_addresses.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+        "eku": eku_list(&c.eku),
+        "eku_extension_present": !matches!(c.eku, Eku::Absent),
+        "sha256": c.sha256_hex(),
+        "sha1": c.sha1_hex(),
+        "pin": c.pin().to_option_value(),
+        "pin_option_line": c.pin_option_line(),
+    })
+}
+
+fn protocols_list(p: HashProtocols) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if p.contains(HashProtocol::Sha1) {
+        v.push("SHA1");
+    }
+    if p.contains(HashProtocol::Sha256) {
+        v.push("SHA256");
+    }
+    v
+}
+
+impl ProbeReport {
+    /// The machine-readable report (`--json`).
+    pub fn to_json(&self) -> Value {
+        let t = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        json!({
+            "ok": true,
+            "exit_code": 0,
+            "server": { "host": self.host, "port": self.port },
+            "resolved": self.resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>(),
+            "failed_attempts": self.failed_attempts.iter().map(|a| json!({
+                "address": a.addr.to_string(), "error": a.failure.to_string() })).collect::<Vec<_>>(),
+            "peer_address": self.peer_addr.to_string(),
+            "via_proxy": self.via_proxy,
+            "timings_ms": {
+                "resolve": t(self.resolve_time),
+                "tcp": t(self.tcp_time),
+                "proxy": self.proxy_time.map(t),
+                "tls": t(self.tls_time),
+                "http": t(self.http_time),
+                "sstp": t(self.sstp_time),
+            },
+            "tls": { "version": self.tls_version, "cipher": self.cipher },
+            "certificate": cert_json(&self.cert),
+            "http": {
+                "status_line": self.http_status_line,
+                "headers": self.http_headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+                "warnings": self.http_warnings,
+            },
+            "sstp": {
+                "correlation_id": self.correlation_id,
+                "hash_protocols_offered": protocols_list(self.offered),
+                "hash_protocols_bitmask": self.offered.bits(),
+                "hash_protocol_chosen": self.chosen.map(|c| c.to_string()),
+            },
+            "teardown": {
+                "message": "CALL_DISCONNECT",
+                "acknowledged": self.teardown.acknowledged,
+                "reason": self.teardown.reason,
+                "ms": t(self.teardown.duration),
+                "tls_close_notify_sent": self.teardown.tls_closed,
+            },
+        })
+    }
+
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "SSTP server {} port {}: OK", self.host, self.port);
+        let _ = writeln!(s);
+        let _ = writeln!(s, "phases");
+        if self.via_proxy {
+            let _ = writeln!(
+                s,
+                "  resolve  {:>10}  (proxy name)",
+                ms(self.resolve_time)
+            );
+        } else {
+            let list: Vec<String> = self.resolved.iter().map(|a| a.ip().to_string()).collect();
+            let _ = writeln!(
+                s,
+                "  resolve  {:>10}  {}",
+                ms(self.resolve_time),
+                list.join(", ")
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  tcp      {:>10}  connected to {}{}",
+            ms(self.tcp_time),
+            self.peer_addr,
+            if self.via_proxy { " (proxy)" } else { "" }
+        );
+        for a in &self.failed_attempts {
+            let _ = writeln!(s, "                       {} failed: {}", a.addr, a.failure);
+        }
+        if let Some(p) = self.proxy_time {
+            let _ = writeln!(s, "  proxy    {:>10}  CONNECT accepted", ms(p));
+        }
+        let _ = writeln!(
+            s,
+            "  tls      {:>10}  {} {}",
+            ms(self.tls_time),
+            self.tls_version,
+            self.cipher
+        );
+        let _ = writeln!(
+            s,
+            "  http     {:>10}  {}",
+            ms(self.http_time),
+            self.http_status_line
+        );
+        let _ = writeln!(
+            s,
+            "  sstp     {:>10}  CALL_CONNECT_ACK",
+            ms(self.sstp_time)
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "certificate");
+        let _ = writeln!(s, "{}", self.cert);
+        let _ = writeln!(s, "  serial:   {}", self.cert.serial);
+        let _ = writeln!(s, "  pin:      {}", self.cert.pin().to_option_value());
+        let _ = writeln!(s, "  pppd option line:  {}", self.cert.pin_option_line());
+        let _ = writeln!(
+            s,
+            "  sstp option:       --pin {}",
+            self.cert.pin().to_option_value()
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "TLS");
+        let _ = writeln!(s, "  version:  {}", self.tls_version);
+        let _ = writeln!(s, "  cipher:   {}", self.cipher);
+        let _ = writeln!(s);
+        let _ = writeln!(s, "HTTP response");
+        let _ = writeln!(s, "  {}", self.http_status_line);
+        for (k, v) in &self.http_headers {
+            let _ = writeln!(s, "  {}: {}", sanitize(k), sanitize(v));
+        }
+        for w in &self.http_warnings {
+            let _ = writeln!(s, "  warning: {w}");
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "SSTP");
+        let _ = writeln!(s, "  correlation id:          {}", self.correlation_id);
+        let _ = writeln!(
+            s,
+            "  crypto binding offered:  {} (bitmask {:#04x})",
+            self.offered,
+            self.offered.bits()
+        );
+        let _ = writeln!(
+            s,
+            "  would use:               {}",
+            self.chosen
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "(none)".into())
+        );
+        let _ = writeln!(
+            s,
+            "  teardown:                CALL_DISCONNECT, {} ({}); TLS {}",
+            if self.teardown.acknowledged {
+                "acknowledged"
+            } else {
+                "not acknowledged"
+            },
+            ms(self.teardown.duration),
+            if self.teardown.tls_closed {
+                "closed (close_notify sent)"
+            } else {
+                "dropped"
+            }
+        );
+        s
+    }
+}
+
+/// Control characters from the network are shown as `?`.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Machine-readable failure (`--json`).
+pub fn failure_json(f: &ProbeFailure) -> Value {
+    let cat = f.error.category();
+    let code = exit::for_category(cat);
+    json!({
+        "ok": false,
+        "exit_code": code.code(),
+        "category": exit::category_name(cat),
+        "error": f.error.to_string(),
+        "resolved": f.resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>(),
+        "certificate": f.error.certificate().map(cert_json),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_helpers() {
+        assert_eq!(ms(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(sanitize("a\r\nb"), "a??b");
+        assert_eq!(protocols_list(HashProtocols::BOTH), ["SHA1", "SHA256"]);
+        assert_eq!(protocols_list(HashProtocols::SHA256), ["SHA256"]);
+        assert!(protocols_list(HashProtocols::NONE).is_empty());
+    }
+
+    #[test]
+    fn failure_json_names_category_and_code() {
+        let f = ProbeFailure::from(TunnelError::Resolve {
+            host: "x.invalid".into(),
+            detail: "no such host".into(),
+            proxy: false,
+        });
+        let j = failure_json(&f);
+        assert_eq!(j["ok"], false);
+        assert_eq!(j["exit_code"], 3);
+        assert_eq!(j["category"], "resolve");
+        assert!(j["error"].as_str().unwrap().contains("x.invalid"));
+        assert!(j["certificate"].is_null());
+    }
+}
