@@ -300,16 +300,11 @@ coded_enum! {
 }
 
 impl fmt::Display for StatusCode {
-    /// `VALUE_NOT_SUPPORTED (4)`, or `unknown status 0x0000002a (42)`.
+    /// `VALUE_NOT_SUPPORTED (4)`, or `0x0000002a (unknown)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
             Some(n) => write!(f, "{n} ({})", self.to_raw()),
-            None => write!(
-                f,
-                "unknown status {:#010x} ({})",
-                self.to_raw(),
-                self.to_raw()
-            ),
+            None => write!(f, "{:#010x} (unknown)", self.to_raw()),
         }
     }
 }
@@ -755,8 +750,7 @@ impl<'a> Packet<'a> {
     }
 }
 
-/// Decodes one control packet (the whole packet). A data packet is an error
-/// ([`WireError::ControlTooShort`] is not used for that: see [`Packet::decode`]).
+/// Decodes one whole packet and returns its control message, or `Ok(None)` for a data packet.
 pub fn decode_control(buf: &[u8]) -> Result<Option<ControlMessage>, WireError> {
     match Packet::decode(buf)? {
         Packet::Control(c) => Ok(Some(c)),
@@ -1005,7 +999,7 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "CALL_CONNECT_NAK, status VALUE_NOT_SUPPORTED (4) for attribute ENCAPSULATED_PROTOCOL_ID \
-             (proposed value 0001); status unknown status 0x0000004d (77) for attribute unknown attribute 0x09"
+             (proposed value 0001); status 0x0000004d (unknown) for attribute unknown attribute 0x09"
         );
     }
 
