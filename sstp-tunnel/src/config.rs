@@ -544,4 +544,39 @@ mod tests {
         assert_eq!(c.min_tls, TlsVersion::Tls12);
         assert!(c.check_eku);
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic(s in "\\PC{0,80}") {
+                let _ = parse_host_port(&s, 443).map_err(|e| e.to_string());
+                let _ = s.parse::<CertPin>().map_err(|e| e.to_string());
+                let _ = ProxyConfig::parse(&s).map_err(|e| e.to_string());
+                let _ = s.parse::<TlsVersion>();
+            }
+
+            #[test]
+            fn host_port_round_trip(
+                host in "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
+                port in 1u16..,
+            ) {
+                let (h, p) = parse_host_port(&format!("{host}:{port}"), 443).unwrap();
+                prop_assert_eq!((h.as_str(), p), (host.as_str(), port));
+                let v6 = std::net::Ipv6Addr::from(u128::from(port) << 64 | 1);
+                let (h, p) = parse_host_port(&format!("[{v6}]:{port}"), 443).unwrap();
+                prop_assert_eq!((h, p), (v6.to_string(), port));
+            }
+
+            #[test]
+            fn pin_round_trip(bytes in any::<[u8; 32]>()) {
+                let pin = CertPin(bytes);
+                prop_assert_eq!(pin.to_option_value().parse::<CertPin>().unwrap(), pin);
+                let b64 = openssl::base64::encode_block(&bytes);
+                prop_assert_eq!(format!("sha256:{b64}").parse::<CertPin>().unwrap(), pin);
+            }
+        }
+    }
 }

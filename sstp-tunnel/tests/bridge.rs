@@ -37,7 +37,11 @@ enum ServerMode {
     NoEchoReply,
     /// Echo the first data packet, then drop TCP without SSTP teardown.
     DropAfterFirst,
+    /// After CALL_CONNECTED, send FLOOD_FRAMES data packets as fast as TCP allows.
+    Flood,
 }
+
+const FLOOD_FRAMES: usize = 12_000;
 
 #[derive(Debug, Default)]
 struct ServerLog {
@@ -49,6 +53,7 @@ struct ServerLog {
     got_abort: bool,
     connect_requests: u32,
     echo_requests: u32,
+    flood_time: Option<Duration>,
 }
 
 const NONCE: [u8; 32] = [0x42; 32];
@@ -82,6 +87,7 @@ fn fake_sstp_server(
         let mut buf = vec![0u8; 32 * 1024];
         let mut done = false;
         let mut sent_disconnect = false;
+        let mut flood = false;
         while !done {
             let n = match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
@@ -134,6 +140,9 @@ fn fake_sstp_server(
                             MessageType::CallConnected => {
                                 let arr: [u8; 112] = pkt.try_into().unwrap();
                                 log.binding_ok = Some(verify_call_connected(&arr, &hlak));
+                                if mode == ServerMode::Flood {
+                                    flood = true;
+                                }
                                 if let Some(Attribute::CryptoBinding(cb)) = msg.attributes.first() {
                                     log.cert_hash_ok = Some(
                                         cb.cert_hash[..] == cert_sha256[..]
@@ -169,6 +178,19 @@ fn fake_sstp_server(
                 .unwrap();
             if !out.is_empty() && s.write_all(&out).is_err() {
                 break;
+            }
+            if flood {
+                flood = false;
+                let frame = ip_frame(1400, 77);
+                let mut pkt = Vec::new();
+                encode_data_packet(&frame, &mut pkt).unwrap();
+                let t0 = Instant::now();
+                for _ in 0..FLOOD_FRAMES {
+                    if s.write_all(&pkt).is_err() {
+                        break;
+                    }
+                }
+                log.flood_time = Some(t0.elapsed());
             }
         }
         if mode == ServerMode::DropAfterFirst {
@@ -667,4 +689,49 @@ fn ping_pong_latency() {
     let report = r.handle.join().unwrap();
     assert_eq!(report.counters.frames_from_server, u64::from(rounds));
     let _ = server.join();
+}
+
+/// Back-pressure: while pppd (the pty reader) stalls, the bridge stops reading TLS, so the
+/// server's sends block instead of the bridge buffering without bound.
+#[test]
+fn backpressure_from_a_stalled_pty() {
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::Flood);
+    let r = start(addr, &ca);
+    r.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    // Do not read the pty for a while.
+    thread::sleep(Duration::from_millis(700));
+    assert!(
+        !server.is_finished(),
+        "17 MB cannot all be buffered: the server must be blocked"
+    );
+    // Now drain everything and check it all arrives intact.
+    let mut reader = r.pty;
+    let mut dec = hdlc::Decoder::default();
+    let frame = ip_frame(1400, 77);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    while got < FLOOD_FRAMES {
+        let n = reader.read(&mut buf).unwrap();
+        assert!(n > 0);
+        let mut input = &buf[..n];
+        while let Some(f) = dec.next_frame(&mut input) {
+            assert_eq!(f, &frame[..]);
+            got += 1;
+        }
+    }
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    assert_eq!(report.counters.frames_from_server, FLOOD_FRAMES as u64);
+    assert_eq!(
+        report.counters.sstp.rx_frames_dropped, 0,
+        "nothing dropped under back-pressure"
+    );
+    let log = server.join().unwrap();
+    let t = log.flood_time.expect("flood done");
+    assert!(
+        t >= Duration::from_millis(600),
+        "server was held back: {t:?}"
+    );
 }
