@@ -353,7 +353,7 @@ pub fn parse_host_port(s: &str, default_port: u16) -> Result<(String, u16), Pars
     Ok((host, port))
 }
 
-/// Everything [`crate::connect`] needs.
+/// Everything [`crate::connect()`] needs.
 #[derive(Clone, Debug)]
 pub struct TunnelConfig {
     /// SSTP server host name or IP address (no brackets, no port).

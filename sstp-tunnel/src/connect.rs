@@ -16,7 +16,7 @@ use crate::error::{ConnectAttempt, ConnectFailure, TunnelError};
 use crate::proxy_auth::StandardProxyAuth;
 use crate::tls;
 
-/// Duration of each phase of [`connect`].
+/// Duration of each phase of [`connect()`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PhaseTimings {
     /// Name resolution (of the server, or of the proxy).

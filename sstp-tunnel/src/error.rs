@@ -208,7 +208,7 @@ pub enum TlsHint {
     None,
 }
 
-/// Every way [`crate::connect`] and the data path can fail.
+/// Every way [`crate::connect()`] and the data path can fail.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TunnelError {

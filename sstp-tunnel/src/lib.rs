@@ -1,6 +1,6 @@
 //! I/O driver around `sstp-proto`: TCP, TLS, HTTP proxy and the SSTP handshake.
 //!
-//! [`connect`] runs the blocking connect phase (each step bounded by a timeout) and returns an
+//! [`connect()`] runs the blocking connect phase (each step bounded by a timeout) and returns an
 //! [`Established`] HTTPS connection; errors are [`TunnelError`]s whose `Display` says what
 //! happened and what to check, and whose [`TunnelError::category`] the plugin maps to exit codes.
 #![deny(missing_docs)]
