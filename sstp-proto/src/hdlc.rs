@@ -288,6 +288,38 @@ pub struct Encoder {
     accm: u32,
 }
 
+/// Escape table of ACCM 0xFFFFFFFF.
+static ESCAPE_ALL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = true;
+        i += 1;
+    }
+    t[FLAG as usize] = true;
+    t[ESCAPE as usize] = true;
+    t
+};
+
+/// The LCP packet inside a PPP frame (`FF 03` optional, 2-byte protocol), if it is one.
+fn lcp_packet(frame: &[u8]) -> Option<&[u8]> {
+    let rest = match frame {
+        [0xFF, 0x03, rest @ ..] => rest,
+        _ => frame,
+    };
+    match rest {
+        [0xC0, 0x21, packet @ ..] => Some(packet),
+        _ => None,
+    }
+}
+
+/// Whether `frame` is an LCP packet with code 1..=7 (Configure-* and Terminate-*, Code-Reject),
+/// which is always sent with every control character escaped (as Linux's ppp_async does), so
+/// that it survives whatever ACCM the receiver currently applies.
+fn needs_default_accm(frame: &[u8]) -> bool {
+    lcp_packet(frame).is_some_and(|p| matches!(p.first(), Some(1..=7)))
+}
+
 impl Default for Encoder {
     /// ACCM 0xFFFFFFFF: all control characters escaped (RFC 1662 default before LCP).
     fn default() -> Self {
@@ -320,37 +352,177 @@ impl Encoder {
     }
 
     /// Appends `frame` as flag, escaped frame, escaped FCS, flag. The opening flag is left out when
-    /// `out` already ends with one (frames written back to back share it).
+    /// `out` already ends with one (frames written back to back share it). LCP Configure-*,
+    /// Terminate-* and Code-Reject packets are escaped as with ACCM 0xFFFFFFFF whatever the
+    /// configured ACCM (RFC 1662 §7.1; Linux's ppp_async does the same).
     pub fn encode(&self, frame: &[u8], out: &mut Vec<u8>) {
         out.reserve(frame.len() + frame.len() / 8 + 8);
         if out.last() != Some(&FLAG) {
             out.push(FLAG);
         }
-        self.escape_into(frame, out);
-        self.escape_into(&fcs_bytes(frame), out);
+        let (table, controls) = if self.accm != 0xFFFF_FFFF && needs_default_accm(frame) {
+            (&ESCAPE_ALL, true)
+        } else {
+            (&self.escape, self.accm != 0)
+        };
+        escape_into(table, controls, frame, out);
+        escape_into(table, controls, &fcs_bytes(frame), out);
         out.push(FLAG);
     }
+}
 
-    fn escape_into(&self, mut data: &[u8], out: &mut Vec<u8>) {
-        let controls = self.accm != 0;
-        let mut scanned = 0;
-        while scanned < data.len() {
-            let Some(i) = find_special(&data[scanned..], controls).map(|i| scanned + i) else {
-                break;
-            };
-            let b = data[i];
-            if !self.escape[b as usize] {
-                // A control character the ACCM lets through.
-                scanned = i + 1;
-                continue;
-            }
-            out.extend_from_slice(&data[..i]);
-            out.push(ESCAPE);
-            out.push(b ^ 0x20);
-            data = &data[i + 1..];
-            scanned = 0;
+/// Appends `data` escaped per `table`; `controls`: whether any byte below 0x20 is in the table.
+fn escape_into(table: &[bool; 256], controls: bool, mut data: &[u8], out: &mut Vec<u8>) {
+    let mut scanned = 0;
+    while scanned < data.len() {
+        let Some(i) = find_special(&data[scanned..], controls).map(|i| scanned + i) else {
+            break;
+        };
+        let b = data[i];
+        if !table[b as usize] {
+            // A control character the ACCM lets through.
+            scanned = i + 1;
+            continue;
         }
-        out.extend_from_slice(data);
+        out.extend_from_slice(&data[..i]);
+        out.push(ESCAPE);
+        out.push(b ^ 0x20);
+        data = &data[i + 1..];
+        scanned = 0;
+    }
+    out.extend_from_slice(data);
+}
+
+/// Follows pppd's LCP negotiation on the pty to learn which ACCM pppd's kernel side (ppp_async)
+/// applies to what it receives, so that [`Encoder`] escapes no more than needed.
+///
+/// pppd receives with ACCM 0xFFFFFFFF until LCP is up; then with the ACCM of its own
+/// Configure-Request that the server acknowledged (0xFFFFFFFF if it did not ask for one). The
+/// tracker switches only when pppd sends a non-LCP frame after that acknowledgement (proof that
+/// its LCP is up and the new map installed), and falls back to 0xFFFFFFFF on any LCP
+/// Configure-Request or Terminate-Request/Ack in either direction (renegotiation, shutdown).
+///
+/// Feed it every frame: [`AccmTracker::from_pppd`] for frames decoded from the pty,
+/// [`AccmTracker::to_pppd`] for frames about to be encoded to it; both return the new ACCM when it
+/// changes, for [`Encoder::set_accm`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccmTracker {
+    current: u32,
+    /// pppd's last Configure-Request: (identifier, ACCM it asks for).
+    requested: Option<(u8, u32)>,
+    /// ACCM acknowledged by the server, waiting for pppd's LCP to come up.
+    acked: Option<u32>,
+}
+
+impl Default for AccmTracker {
+    fn default() -> Self {
+        AccmTracker::new()
+    }
+}
+
+/// LCP codes.
+const LCP_CONFIGURE_REQUEST: u8 = 1;
+const LCP_CONFIGURE_ACK: u8 = 2;
+const LCP_TERMINATE_REQUEST: u8 = 5;
+const LCP_TERMINATE_ACK: u8 = 6;
+/// LCP option type of the ACCM.
+const LCP_OPT_ACCM: u8 = 2;
+
+/// The ACCM option of an LCP Configure-Request/Ack (`packet` starts at the LCP code), or
+/// 0xFFFFFFFF when absent. `None` if the packet is malformed.
+fn lcp_accm_option(packet: &[u8]) -> Option<u32> {
+    let len = usize::from(u16::from_be_bytes([*packet.get(2)?, *packet.get(3)?]));
+    let mut opts = packet.get(4..len)?;
+    let mut accm = 0xFFFF_FFFF;
+    while !opts.is_empty() {
+        let ty = opts[0];
+        let olen = usize::from(*opts.get(1)?);
+        if olen < 2 || olen > opts.len() {
+            return None;
+        }
+        if ty == LCP_OPT_ACCM {
+            if olen != 6 {
+                return None;
+            }
+            accm = u32::from_be_bytes([opts[2], opts[3], opts[4], opts[5]]);
+        }
+        opts = &opts[olen..];
+    }
+    Some(accm)
+}
+
+impl AccmTracker {
+    /// Starts with ACCM 0xFFFFFFFF (before LCP).
+    pub fn new() -> AccmTracker {
+        AccmTracker {
+            current: 0xFFFF_FFFF,
+            requested: None,
+            acked: None,
+        }
+    }
+
+    /// The ACCM to encode frames for pppd with.
+    pub fn accm(&self) -> u32 {
+        self.current
+    }
+
+    fn reset(&mut self) -> Option<u32> {
+        self.acked = None;
+        self.set(0xFFFF_FFFF)
+    }
+
+    fn set(&mut self, accm: u32) -> Option<u32> {
+        if self.current == accm {
+            None
+        } else {
+            self.current = accm;
+            Some(accm)
+        }
+    }
+
+    /// A frame pppd sent (decoded from the pty, FCS stripped).
+    pub fn from_pppd(&mut self, frame: &[u8]) -> Option<u32> {
+        match lcp_packet(frame) {
+            Some(p) => match p.first() {
+                Some(&LCP_CONFIGURE_REQUEST) => {
+                    self.requested = match (p.get(1), lcp_accm_option(p)) {
+                        (Some(&id), Some(accm)) => Some((id, accm)),
+                        _ => None,
+                    };
+                    self.reset()
+                }
+                Some(&LCP_TERMINATE_REQUEST | &LCP_TERMINATE_ACK) => {
+                    self.requested = None;
+                    self.reset()
+                }
+                _ => None,
+            },
+            None => match self.acked.take() {
+                // pppd's LCP is up: its receive ACCM is installed.
+                Some(accm) => self.set(accm),
+                None => None,
+            },
+        }
+    }
+
+    /// A frame about to be sent to pppd.
+    pub fn to_pppd(&mut self, frame: &[u8]) -> Option<u32> {
+        let p = lcp_packet(frame)?;
+        match p.first() {
+            Some(&LCP_CONFIGURE_ACK) => {
+                if let Some((id, accm)) = self.requested {
+                    // The Ack must echo our request's identifier and options.
+                    if p.get(1) == Some(&id) && lcp_accm_option(p) == Some(accm) {
+                        self.acked = Some(accm);
+                    }
+                }
+                None
+            }
+            Some(&LCP_CONFIGURE_REQUEST | &LCP_TERMINATE_REQUEST | &LCP_TERMINATE_ACK) => {
+                self.reset()
+            }
+            _ => None,
+        }
     }
 }
 
@@ -459,6 +631,77 @@ mod tests {
             &[0x7E, 0x00, 0x7D, 0x31, 0x7D, 0x5E, 0x7D, 0x5D, 0x7D, 0x33, 0x20]
         );
         assert_eq!(e.accm(), 0x000A_0000);
+    }
+
+    #[test]
+    fn lcp_frames_always_fully_escaped() {
+        // LCP Configure-Request with a control byte inside: escaped even with ACCM 0.
+        let lcp = [0xFF, 0x03, 0xC0, 0x21, 0x01, 0x05, 0x00, 0x04];
+        let mut out = Vec::new();
+        Encoder::new(0).encode(&lcp, &mut out);
+        let mut full = Vec::new();
+        Encoder::default().encode(&lcp, &mut full);
+        assert_eq!(out, full);
+        assert!(out.iter().all(|&b| b >= 0x20));
+        // LCP Echo-Request (code 9) and other protocols follow the ACCM.
+        let echo = [0xFF, 0x03, 0xC0, 0x21, 0x09, 0x05, 0x00, 0x04];
+        out.clear();
+        Encoder::new(0).encode(&echo, &mut out);
+        assert!(out.contains(&0x05));
+    }
+
+    fn lcp(code: u8, id: u8, opts: &[u8]) -> Vec<u8> {
+        let mut f = vec![0xFF, 0x03, 0xC0, 0x21, code, id];
+        f.extend_from_slice(&((opts.len() + 4) as u16).to_be_bytes());
+        f.extend_from_slice(opts);
+        f
+    }
+
+    #[test]
+    fn accm_tracker_follows_negotiation() {
+        let mut t = AccmTracker::new();
+        let ip = [0xFF, 0x03, 0x00, 0x21, 0x45];
+        let chap = [0xFF, 0x03, 0xC2, 0x23, 0x02];
+        let opts = [0x01, 0x04, 0x05, 0x78, 0x02, 0x06, 0x00, 0x00, 0x00, 0x00];
+        assert_eq!(t.to_pppd(&lcp(1, 7, &[0x03, 0x04, 0xC2, 0x23])), None);
+        assert_eq!(t.from_pppd(&lcp(1, 1, &opts)), None);
+        assert_eq!(t.from_pppd(&lcp(2, 7, &[0x03, 0x04, 0xC2, 0x23])), None);
+        // Ack with a different identifier: ignored.
+        assert_eq!(t.to_pppd(&lcp(2, 9, &opts)), None);
+        assert_eq!(t.from_pppd(&chap), None);
+        assert_eq!(t.accm(), 0xFFFF_FFFF);
+        // The matching Ack, then pppd speaks a non-LCP protocol: switch.
+        assert_eq!(t.from_pppd(&lcp(1, 2, &opts)), None);
+        assert_eq!(t.to_pppd(&lcp(2, 2, &opts)), None);
+        assert_eq!(t.to_pppd(&chap), None);
+        assert_eq!(t.accm(), 0xFFFF_FFFF);
+        assert_eq!(t.from_pppd(&chap), Some(0));
+        assert_eq!(t.from_pppd(&ip), None);
+        assert_eq!(t.accm(), 0);
+        // Renegotiation by the server: back to all ones.
+        assert_eq!(t.to_pppd(&lcp(1, 8, &[])), Some(0xFFFF_FFFF));
+        // A request without an ACCM option leaves all ones.
+        assert_eq!(t.from_pppd(&lcp(1, 3, &[0x01, 0x04, 0x05, 0x78])), None);
+        assert_eq!(t.to_pppd(&lcp(2, 3, &[0x01, 0x04, 0x05, 0x78])), None);
+        assert_eq!(t.from_pppd(&ip), None);
+        assert_eq!(t.accm(), 0xFFFF_FFFF);
+        // Again with ACCM 0x000A0000, then pppd terminates.
+        let opts2 = [0x02, 0x06, 0x00, 0x0A, 0x00, 0x00];
+        t.from_pppd(&lcp(1, 4, &opts2));
+        t.to_pppd(&lcp(2, 4, &opts2));
+        assert_eq!(t.from_pppd(&ip), Some(0x000A_0000));
+        assert_eq!(t.from_pppd(&lcp(5, 5, &[])), Some(0xFFFF_FFFF));
+        // Malformed LCP packets never panic and change nothing.
+        for bad in [
+            &[0xC0, 0x21][..],
+            &[0xC0, 0x21, 1],
+            &[0xC0, 0x21, 1, 1, 0, 40, 2, 6, 0],
+        ] {
+            t.from_pppd(bad);
+            t.to_pppd(bad);
+        }
+        assert_eq!(lcp_accm_option(&[1, 1, 0, 10, 2, 5, 0, 0, 0, 0]), None);
+        assert_eq!(lcp_accm_option(&[1, 1, 0, 6, 3, 1]), None);
     }
 
     #[test]

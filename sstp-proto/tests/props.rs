@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use sstp_proto::hdlc::{Decoder, Encoder};
+use sstp_proto::hdlc::{AccmTracker, Decoder, Encoder};
 use sstp_proto::wire::{
     encode_data_packet, CryptoBinding, CryptoBindingRequest, Header, MAX_DATA_LEN, MAX_PACKET_LEN,
 };
@@ -185,6 +185,20 @@ proptest! {
         d.push(&bytes, |f| { assert!(f.len() + 2 <= max.max(4)); n += 1; });
         prop_assert_eq!(d.stats().frames, n);
         prop_assert!(d.buffered() <= max.max(4));
+    }
+
+    #[test]
+    fn accm_tracker_never_panics(frames in prop::collection::vec((any::<bool>(), prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..24),
+        prop::collection::vec(any::<u8>(), 0..24).prop_map(|mut v| { v.splice(0..0, [0xFF, 0x03, 0xC0, 0x21]); v }),
+    ]), 0..30)) {
+        let mut t = AccmTracker::new();
+        for (from_pppd, f) in &frames {
+            let changed = if *from_pppd { t.from_pppd(f) } else { t.to_pppd(f) };
+            if let Some(a) = changed {
+                prop_assert_eq!(a, t.accm());
+            }
+        }
     }
 
     #[test]
