@@ -106,8 +106,11 @@ fn locate(o: &ConnectOptions) -> Result<(PathBuf, PathBuf), (Exit, String)> {
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf));
-    let candidates =
-        pppd::plugin_candidates(pppd::BUILD_PLUGIN_DIR, version.as_deref(), exe_dir.as_deref());
+    let candidates = pppd::plugin_candidates(
+        pppd::BUILD_PLUGIN_DIR,
+        version.as_deref(),
+        exe_dir.as_deref(),
+    );
     match candidates.iter().find(|c| c.is_file()) {
         Some(c) => Ok((pppd, c.clone())),
         None => Err((
@@ -312,9 +315,14 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     };
     o.request.plugin = plugin;
     if let Some(p) = &o.request.server.proxy {
-        if p.credentials.as_ref().is_some_and(|c| !c.password.is_empty()) {
-            err("warning: the proxy password goes on pppd's command line, visible to other \
-                 local users in the process list");
+        if p.credentials
+            .as_ref()
+            .is_some_and(|c| !c.password.is_empty())
+        {
+            err(
+                "warning: the proxy password goes on pppd's command line, visible to other \
+                 local users in the process list",
+            );
         }
     }
 
@@ -357,13 +365,15 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     };
     drop(password);
 
-    // SAFETY (geteuid): no preconditions.
+    // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     let ipc_pair = if o.ipc && root {
         match UnixStream::pair() {
             Ok(p) => Some(p),
             Err(e) => {
-                err(format!("warning: no sstp-ipc-fd socket ({e}); reading pppd's log instead"));
+                err(format!(
+                    "warning: no sstp-ipc-fd socket ({e}); reading pppd's log instead"
+                ));
                 None
             }
         }

@@ -276,7 +276,10 @@ mod tests {
             ("remote IP address 192.168.20.1", Change::Ip4Up),
             ("primary   DNS address 192.168.20.1", Change::Detail),
             ("secondary DNS address 8.8.8.8", Change::Detail),
-            ("local  LL address fe80::0011:2233:4455:6677", Change::Detail),
+            (
+                "local  LL address fe80::0011:2233:4455:6677",
+                Change::Detail,
+            ),
             ("remote LL address fe80::8899:aabb:ccdd:eeff", Change::Ip6Up),
         ];
         for (l, want) in lines {

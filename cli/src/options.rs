@@ -254,6 +254,9 @@ mod tests {
         assert!(parse_timeout("abc").is_err());
         assert!(parse_timeout("NaN").is_err());
         assert!(parse_dns_name("a b").is_err());
-        assert_eq!(parse_dns_name("vpn.example.com").unwrap(), "vpn.example.com");
+        assert_eq!(
+            parse_dns_name("vpn.example.com").unwrap(),
+            "vpn.example.com"
+        );
     }
 }

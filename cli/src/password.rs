@@ -258,7 +258,10 @@ mod tests {
             b"s3cret"
         );
         assert_eq!(from_reader(&b"crlf\r\n"[..]).unwrap().expose(), b"crlf");
-        assert_eq!(from_reader(&b"no newline"[..]).unwrap().expose(), b"no newline");
+        assert_eq!(
+            from_reader(&b"no newline"[..]).unwrap().expose(),
+            b"no newline"
+        );
         assert_eq!(
             from_reader(&b" spaces kept \n"[..]).unwrap().expose(),
             b" spaces kept "

@@ -170,7 +170,11 @@ pub fn display_command(program: &Path, args: &[String]) -> String {
     let mut out = shell_quote(&program.display().to_string());
     let mut prev_proxy = false;
     for a in args {
-        let shown = if prev_proxy { mask_url_password(a) } else { a.clone() };
+        let shown = if prev_proxy {
+            mask_url_password(a)
+        } else {
+            a.clone()
+        };
         prev_proxy = a == "sstp-proxy";
         out.push(' ');
         out.push_str(&shell_quote(&shown));
@@ -194,7 +198,7 @@ fn mask_url_password(u: &str) -> String {
 pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,[]".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
     if plain {
         s.to_owned()
     } else {
@@ -327,12 +331,15 @@ mod tests {
     #[test]
     fn minimal_command_line() {
         let a = build_args(&request(), InheritedFds::default());
-        assert_eq!(&a[..4], [
-            "plugin",
-            "/usr/lib/pppd/2.4.9/sstp-rs.so",
-            "sstp-server",
-            "vpn.example.com:443"
-        ]);
+        assert_eq!(
+            &a[..4],
+            [
+                "plugin",
+                "/usr/lib/pppd/2.4.9/sstp-rs.so",
+                "sstp-server",
+                "vpn.example.com:443"
+            ]
+        );
         assert_eq!(value_of(&a, "user"), Some("DOMAIN\\alice"));
         for o in ["nodetach", "noauth", "noipdefault"] {
             assert!(a.iter().any(|x| x == o), "{o} missing: {a:?}");
@@ -432,7 +439,11 @@ mod tests {
         );
         assert_eq!(parse_pppd_version("pppd version ../../etc"), None);
         assert_eq!(parse_pppd_version(""), None);
-        let c = plugin_candidates(Some("/opt/sstp"), Some("2.4.9"), Some(Path::new("/t/debug")));
+        let c = plugin_candidates(
+            Some("/opt/sstp"),
+            Some("2.4.9"),
+            Some(Path::new("/t/debug")),
+        );
         assert_eq!(c[0], Path::new("/opt/sstp/sstp-rs.so"));
         assert_eq!(c[1], Path::new("/usr/lib/pppd/2.4.9/sstp-rs.so"));
         assert_eq!(c[2], Path::new("/t/debug/libsstp_rs.so"));

@@ -91,12 +91,12 @@ pub struct ProbeFailure {
     pub resolved: Vec<SocketAddr>,
 }
 
-impl From<TunnelError> for ProbeFailure {
+impl From<TunnelError> for Box<ProbeFailure> {
     fn from(error: TunnelError) -> Self {
-        ProbeFailure {
+        Box::new(ProbeFailure {
             error,
             resolved: Vec::new(),
-        }
+        })
     }
 }
 
@@ -150,7 +150,7 @@ pub fn run(
     client_cfg: &ClientConfig,
     quiet: bool,
     progress: Progress<'_>,
-) -> Result<ProbeReport, ProbeFailure> {
+) -> Result<ProbeReport, Box<ProbeFailure>> {
     const TICK: Duration = Duration::from_secs(5);
     let host = cfg.server.clone();
     let mut resolved = Vec::new();
@@ -196,13 +196,13 @@ pub fn run(
                         }
                         failed_attempts.extend(attempts);
                     }
-                    Err(error) => return Err(ProbeFailure { error, resolved }),
+                    Err(error) => return Err(Box::new(ProbeFailure { error, resolved })),
                 }
             }
             match found {
                 Some(e) => e,
                 None => {
-                    return Err(ProbeFailure {
+                    return Err(Box::new(ProbeFailure {
                         error: TunnelError::Connect {
                             host: host.clone(),
                             port: cfg.port,
@@ -210,7 +210,7 @@ pub fn run(
                             proxy: false,
                         },
                         resolved,
-                    })
+                    }))
                 }
             }
         }
@@ -228,10 +228,7 @@ pub fn run(
     failed_attempts.extend(est.failed_attempts.iter().cloned());
     progress(&format!(
         "  connected to {}: {} {}, HTTP {}",
-        est.peer_addr,
-        est.tls_version,
-        est.cipher,
-        est.http.response.status
+        est.peer_addr, est.tls_version, est.cipher, est.http.response.status
     ));
 
     progress("sending CALL_CONNECT_REQUEST ...");
@@ -244,7 +241,7 @@ pub fn run(
         Ok(c) => c,
         Err(error) => {
             let _ = est.stream.shutdown();
-            return Err(ProbeFailure { error, resolved });
+            return Err(Box::new(ProbeFailure { error, resolved }));
         }
     };
     let sstp_time = t_sstp.elapsed();
@@ -475,11 +472,7 @@ impl ProbeReport {
         let _ = writeln!(s);
         let _ = writeln!(s, "phases");
         if self.via_proxy {
-            let _ = writeln!(
-                s,
-                "  resolve  {:>10}  (proxy name)",
-                ms(self.resolve_time)
-            );
+            let _ = writeln!(s, "  resolve  {:>10}  (proxy name)", ms(self.resolve_time));
         } else {
             let list: Vec<String> = self.resolved.iter().map(|a| a.ip().to_string()).collect();
             let _ = writeln!(
@@ -515,11 +508,7 @@ impl ProbeReport {
             ms(self.http_time),
             self.http_status_line
         );
-        let _ = writeln!(
-            s,
-            "  sstp     {:>10}  CALL_CONNECT_ACK",
-            ms(self.sstp_time)
-        );
+        let _ = writeln!(s, "  sstp     {:>10}  CALL_CONNECT_ACK", ms(self.sstp_time));
         let _ = writeln!(s);
         let _ = writeln!(s, "certificate");
         let _ = writeln!(s, "{}", self.cert);
@@ -615,7 +604,7 @@ mod tests {
 
     #[test]
     fn failure_json_names_category_and_code() {
-        let f = ProbeFailure::from(TunnelError::Resolve {
+        let f: Box<ProbeFailure> = Box::from(TunnelError::Resolve {
             host: "x.invalid".into(),
             detail: "no such host".into(),
             proxy: false,

@@ -1,0 +1,234 @@
+//! `sstp probe` end to end against a loopback TLS + SSTP server, and its failure diagnoses and
+//! exit codes.
+
+mod common;
+
+use common::{sstp, texts, Mode, Server};
+use sstp_proto::wire::MessageType;
+use sstp_proto::HashProtocols;
+
+#[test]
+fn probe_reports_every_phase_and_disconnects_politely() {
+    let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.write_ca(dir.path());
+    let out = sstp(&[
+        "probe",
+        &server.addr(),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--timeout",
+        "10",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // progress on stderr
+    assert!(
+        stderr.contains(&format!("connecting to {} ", server.addr())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sending CALL_CONNECT_REQUEST"), "{stderr}");
+    // phases with timings
+    for phase in ["resolve", "tcp", "tls", "http", "sstp"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(phase))
+            .unwrap_or_else(|| panic!("no {phase} line in\n{stdout}"));
+        assert!(line.contains(" ms"), "{line}");
+    }
+    assert!(
+        stdout.contains(&format!("connected to {}", server.addr())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("HTTP/1.1 200 OK"), "{stdout}");
+    assert!(
+        stdout.contains("Content-Length: 18446744073709551615"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Server: Microsoft-HTTPAPI/2.0"), "{stdout}");
+    // certificate
+    assert!(stdout.contains("CN=sstp-test"), "{stdout}");
+    assert!(
+        stdout.contains("DNS:localhost, IP:127.0.0.1, IP:::1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Server Authentication"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("SHA-256:  {}", server.sha256_hex)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SHA-1:    "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sstp-cert-pin sha256:{}", server.sha256_hex)),
+        "{stdout}"
+    );
+    // TLS and SSTP
+    assert!(stdout.contains("TLSv1.3"), "{stdout}");
+    assert!(
+        stdout.contains("crypto binding offered:  SHA1|SHA256 (bitmask 0x03)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("would use:               SHA256"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CALL_DISCONNECT, acknowledged"), "{stdout}");
+
+    let seen = server.finish().unwrap();
+    assert!(
+        seen.request_head.starts_with(
+            "SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\n"
+        ),
+        "{}",
+        seen.request_head
+    );
+    assert_eq!(
+        seen.messages,
+        [MessageType::CallConnectRequest, MessageType::CallDisconnect]
+    );
+    assert!(seen.close_notify, "TLS was not closed with close_notify");
+}
+
+#[test]
+fn probe_json_with_pin_and_sha1_only_server() {
+    let server = Server::start(Mode::Sstp(HashProtocols::SHA1));
+    let pin = format!("sha256:{}", server.sha256_hex);
+    let out = sstp(&["probe", &server.addr(), "--pin", &pin, "--json", "--quiet"]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.is_empty(), "--quiet printed: {stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["certificate"]["sha256"], server.sha256_hex.as_str());
+    assert_eq!(j["certificate"]["pin"], pin.as_str());
+    assert_eq!(j["certificate"]["sha1"].as_str().unwrap().len(), 40);
+    assert_eq!(
+        j["sstp"]["hash_protocols_offered"],
+        serde_json::json!(["SHA1"])
+    );
+    assert_eq!(j["sstp"]["hash_protocol_chosen"], "SHA1");
+    assert_eq!(j["peer_address"], server.addr().as_str());
+    assert_eq!(j["http"]["status_line"], "HTTP/1.1 200 OK");
+    assert_eq!(j["teardown"]["acknowledged"], true);
+    for t in ["resolve", "tcp", "tls", "http", "sstp"] {
+        assert!(j["timings_ms"][t].as_f64().unwrap() >= 0.0, "{t}");
+    }
+    server.finish().unwrap();
+}
+
+#[test]
+fn untrusted_certificate_shows_the_pin_line_and_exits_6() {
+    let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
+    let out = sstp(&["probe", &server.addr(), "--timeout", "10"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("is not trusted"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("sstp-cert-pin sha256:{}", server.sha256_hex)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("--pin sha256:{}", server.sha256_hex)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("exit code 6"), "{stderr}");
+    // the server saw a failed handshake, not a request
+    assert!(server.finish().is_err());
+}
+
+#[test]
+fn wrong_pin_is_a_trust_failure_in_json_too() {
+    let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
+    let wrong = format!("sha256:{}", "00".repeat(32));
+    let out = sstp(&["probe", &server.addr(), "--pin", &wrong, "--json", "-q"]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["exit_code"], 6);
+    assert_eq!(j["category"], "trust");
+    assert_eq!(j["certificate"]["sha256"], server.sha256_hex.as_str());
+    assert!(
+        stderr.contains("does not match the configured pin"),
+        "{stderr}"
+    );
+    let _ = server.finish();
+}
+
+#[test]
+fn http_1_0_answer_exits_7() {
+    let server = Server::start(Mode::Http10);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.write_ca(dir.path());
+    let out = sstp(&["probe", &server.addr(), "--ca-file", ca.to_str().unwrap()]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("HTTP/1.0"), "{stderr}");
+    assert!(stderr.contains("exit code 7"), "{stderr}");
+    server.finish().unwrap();
+}
+
+#[test]
+fn nak_exits_9() {
+    let server = Server::start(Mode::Nak);
+    let pin = format!("sha256:{}", server.sha256_hex);
+    let out = sstp(&["probe", &server.addr(), "--pin", &pin, "--timeout", "10"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(9), "{stderr}");
+    assert!(stderr.contains("CALL_CONNECT_NAK"), "{stderr}");
+    let seen = server.finish().unwrap();
+    assert!(
+        seen.messages
+            .iter()
+            .filter(|m| **m == MessageType::CallConnectRequest)
+            .count()
+            >= 2,
+        "NAKs are retried: {:?}",
+        seen.messages
+    );
+}
+
+#[test]
+fn not_tls_exits_5() {
+    let server = Server::start(Mode::NotTls);
+    let out = sstp(&["probe", &server.addr(), "--timeout", "5"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("TLS handshake with"), "{stderr}");
+    let _ = server.finish();
+}
+
+#[test]
+fn unresolvable_name_exits_3() {
+    let out = sstp(&["probe", "no-such-host.invalid"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot resolve the server name"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no-such-host.invalid"), "{stderr}");
+}
+
+#[test]
+fn refused_port_exits_4_naming_the_address() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = sstp(&["probe", &format!("127.0.0.1:{port}"), "--json", "-q"]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}: connection refused")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing listens on that port"), "{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["category"], "connect");
+    assert_eq!(j["resolved"], serde_json::json!(["127.0.0.1"]));
+}

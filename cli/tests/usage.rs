@@ -1,0 +1,261 @@
+//! Usage errors and exit codes of the built `sstp` binary, and `sstp connect --dry-run` (the
+//! pppd command line it would run; real pppd runs need the UML test bed).
+
+mod common;
+
+use common::{sstp, texts};
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["frobnicate"][..],
+        &["probe"][..],
+        &["probe", "host:0"][..],
+        &["probe", "host", "--tls-min", "2.0"][..],
+        &["probe", "host", "--pin", "sha256:1234"][..],
+        &["probe", "host", "--proxy", "socks5://p:1080"][..],
+        &["probe", "host", "--timeout", "-1"][..],
+        &["connect", "host"][..],
+        &["connect", "host", "-u", "alice", "--log-level", "7"][..],
+    ] {
+        let out = sstp(args);
+        let (stdout, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout} {stderr}");
+        assert!(!stderr.is_empty(), "{args:?}: no message");
+    }
+}
+
+#[test]
+fn invalid_combinations_exit_2_with_a_reason() {
+    let out = sstp(&["probe", "h", "--tls-min", "1.3", "--tls-max", "1.2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("below --tls-min"));
+    let out = sstp(&["probe", "h", "--ca-file", "/nonexistent/ca.pem"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("/nonexistent/ca.pem"));
+    let out = sstp(&["connect", "h", "-u", "a", "--dry-run", "--", "updetach"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("updetach"));
+}
+
+#[test]
+fn help_and_version_exit_0_and_document_exit_codes() {
+    let out = sstp(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, _) = texts(&out);
+    assert!(stdout.contains("probe"));
+    assert!(stdout.contains("connect"));
+    assert!(
+        stdout.contains("6  server certificate not trusted"),
+        "{stdout}"
+    );
+    let out = sstp(&["probe", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(texts(&out).0.contains("--ca-file"));
+    let out = sstp(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(texts(&out).0.starts_with("sstp "));
+}
+
+#[test]
+fn connect_dry_run_prints_the_pppd_command_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "correct horse battery staple\n").unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"not really a plugin").unwrap();
+    let pin = format!("sha256:{}", "ab".repeat(32));
+    let out = sstp(&[
+        "connect",
+        "[2001:db8::5]:8443",
+        "-u",
+        "CORP\\alice",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--pppd",
+        "/usr/sbin/pppd",
+        "--pin",
+        &pin,
+        "--sni",
+        "vpn.example.com",
+        "--default-route",
+        "--dry-run",
+        "--",
+        "mtu",
+        "1400",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let line = stdout.trim();
+    assert!(line.starts_with("/usr/sbin/pppd plugin "), "{line}");
+    for want in [
+        format!("plugin {}", plugin.display()),
+        "sstp-server '[2001:db8::5]:8443'".to_string(),
+        format!("sstp-cert-pin {pin}"),
+        "sstp-sni vpn.example.com".into(),
+        "user 'CORP\\alice'".into(),
+        "plugin passwordfd.so passwordfd 3".into(),
+        "nodetach noauth noipdefault".into(),
+        "defaultroute".into(),
+    ] {
+        assert!(line.contains(&want), "missing {want:?} in {line}");
+    }
+    assert!(line.ends_with("mtu 1400"), "{line}");
+    assert!(!stdout.contains("horse") && !stderr.contains("horse"));
+}
+
+#[test]
+fn connect_with_bad_password_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    for (file, want) in [
+        (empty.to_str().unwrap().to_owned(), "empty"),
+        (
+            dir.path().join("missing").to_str().unwrap().to_owned(),
+            "missing",
+        ),
+    ] {
+        let out = sstp(&[
+            "connect",
+            "h",
+            "-u",
+            "a",
+            "--password-file",
+            &file,
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--pppd",
+            "/bin/false",
+        ]);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+}
+
+#[test]
+fn connect_maps_pppd_exit_status() {
+    // A stand-in pppd that checks it got the password on the passwordfd pipe (and not on argv)
+    // and exits with a chosen pppd status.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("pppd");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "pppd version 2.4.9"; exit 0; fi
+fd=""; prev=""
+for a in "$@"; do
+  [ "$prev" = passwordfd ] && fd="$a"
+  case "$a" in *s3cr3t*) echo "password on argv" >&2; exit 1;; esac
+  prev="$a"
+done
+pw=$(eval "cat <&$fd")
+[ "$pw" = "s3cr3t" ] || { echo "bad password pipe: '$pw'" >&2; exit 1; }
+echo "Using interface ppp7"
+echo "local  IP address 10.9.0.2" >&2
+echo "remote IP address 10.9.0.1" >&2
+echo "primary   DNS address 10.9.0.53" >&2
+sleep 1
+exit "$FAKE_STATUS"
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "s3cr3t\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    for (status, want) in [(0, 0), (8, 15), (11, 6), (19, 10), (16, 12), (2, 2)] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+            .args([
+                "connect",
+                "127.0.0.1",
+                "-u",
+                "alice",
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--plugin",
+                plugin.to_str().unwrap(),
+                "--pppd",
+                fake.to_str().unwrap(),
+                "--no-ipc",
+            ])
+            .env("FAKE_STATUS", status.to_string())
+            .output()
+            .unwrap();
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(want), "pppd {status}: {stderr}");
+        assert!(!stderr.contains("bad password pipe"), "{stderr}");
+        assert!(!stderr.contains("password on argv"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("pppd exited with status {status}")),
+            "{stderr}"
+        );
+        if status == 0 {
+            assert!(stderr.contains("tunnel is up on ppp7"), "{stderr}");
+            assert!(stderr.contains("local address: 10.9.0.2"), "{stderr}");
+            assert!(stderr.contains("DNS:           10.9.0.53"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_sends_sigterm_to_pppd_and_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("pppd");
+    let marker = dir.path().join("terminated");
+    std::fs::write(
+        &fake,
+        format!(
+            r#"#!/bin/sh
+trap 'echo "Terminating on signal 15"; sleep 0.3; touch {}; exit 5' TERM
+echo "Connect: ppp0 <--> sstp"
+while :; do sleep 0.1; done
+"#,
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+        .args([
+            "connect",
+            "127.0.0.1",
+            "-u",
+            "alice",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--pppd",
+            fake.to_str().unwrap(),
+            "--no-ipc",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("disconnecting"), "{stderr}");
+    assert!(stderr.contains("Terminating on signal 15"), "{stderr}");
+    assert!(marker.exists(), "sstp did not wait for pppd to finish");
+}
