@@ -64,9 +64,10 @@ pub struct ClientConfig {
     pub nak_retries: u32,
     /// Negotiation timer: wait for CALL_CONNECT_ACK, then for PPP authentication (60 s).
     pub negotiation_timeout: Duration,
-    /// Hello timer: silence after which an ECHO_REQUEST is sent (60 s).
+    /// Hello timer: silence after which an ECHO_REQUEST is sent (60 s). Must not be zero.
     pub hello_interval: Duration,
-    /// Unanswered ECHO_REQUESTs (each followed by one more silent interval) before closing.
+    /// Unanswered ECHO_REQUESTs (each followed by one more silent interval) before closing;
+    /// 0 closes after the first silent interval without sending an echo.
     pub echo_failures: u32,
     /// Abort timer 1: wait for the peer's CALL_ABORT after sending ours (3 s).
     pub abort_timeout: Duration,
@@ -1022,6 +1023,76 @@ mod tests {
         assert_eq!(ppp_protocol(&[]), None);
         assert!(is_ppp_control_frame(&[0xFF, 0x03, 0x80, 0x21]));
         assert!(!is_ppp_control_frame(&[0xFF, 0x03, 0x00, 0x21]));
+    }
+
+    #[test]
+    fn close_reason_texts() {
+        let st = StatusInfo::new(
+            AttributeId::EncapsulatedProtocolId,
+            StatusCode::ValueNotSupported,
+        );
+        let cases = [
+            (
+                CloseReason::ConnectNak {
+                    statuses: vec![st.clone()],
+                    attempts: 4,
+                },
+                "VALUE_NOT_SUPPORTED (4) for attribute ENCAPSULATED_PROTOCOL_ID (after 4 attempts)",
+            ),
+            (
+                CloseReason::PeerAbort {
+                    status: Some(StatusInfo::new(
+                        AttributeId::CryptoBinding,
+                        StatusCode::ValueNotSupported,
+                    )),
+                    after_call_connected: true,
+                },
+                "rejected the crypto binding",
+            ),
+            (
+                CloseReason::PeerDisconnect(None),
+                "server disconnected the call (CALL_DISCONNECT)",
+            ),
+            (
+                CloseReason::LocalDisconnect {
+                    acknowledged: false,
+                },
+                "did not acknowledge",
+            ),
+            (CloseReason::LocalAbort, "aborted locally"),
+            (
+                CloseReason::EchoTimeout { unanswered: 3 },
+                "3 ECHO_REQUESTs without any reply",
+            ),
+            (
+                CloseReason::NegotiationTimeout {
+                    phase: NegotiationPhase::ConnectAck,
+                },
+                "waiting for CALL_CONNECT_ACK",
+            ),
+            (
+                CloseReason::NegotiationTimeout {
+                    phase: NegotiationPhase::Authentication,
+                },
+                "check the credentials",
+            ),
+            (
+                CloseReason::ProtocolViolation("x".into()),
+                "protocol violation by the server: x",
+            ),
+            (
+                CloseReason::Framing(WireError::BadVersion(0x48)),
+                "bad SSTP version byte 0x48",
+            ),
+            (
+                CloseReason::UnsupportedHashProtocols(HashProtocols::from_bits(0x10)),
+                "hash protocols 0x10 (bitmask 0x10)",
+            ),
+        ];
+        for (reason, needle) in cases {
+            let text = reason.to_string();
+            assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        }
     }
 
     #[test]
