@@ -307,6 +307,12 @@ impl Report {
         (bps > 0.0).then_some(bps / 1e6)
     }
 
+    /// The TLS version (`TLSv1.2`, `TLSv1.3`) an `openssl s_client` probe negotiated with the
+    /// server right after it started (shows that [`Scenario::tls_min`]/`tls_max` took effect).
+    pub fn server_tls_probe(&self) -> Option<&str> {
+        self.fact("server_tls_probe").filter(|v| !v.is_empty())
+    }
+
     /// sstpd verified the client's crypto binding ("Crypto Binding is valid.").
     pub fn crypto_binding_valid(&self) -> bool {
         self.flag("crypto_binding_valid") && self.sstpd_log.contains("Crypto Binding is valid")

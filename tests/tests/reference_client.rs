@@ -154,6 +154,22 @@ fn sstpc_against_sstpd_capped_to_tls12() {
         ..Scenario::reference()
     };
     let r = sc.run().unwrap();
+    assert_eq!(r.server_tls_probe(), Some("TLSv1.2"), "{}", r.diagnostics());
+    assert_connected_and_clean(&r, 5);
+}
+
+#[test]
+fn sstpc_against_sstpd_tls13_only() {
+    if skip() {
+        return;
+    }
+    let sc = Scenario {
+        tls_min: Some(TlsVersion::Tls13),
+        pings: 5,
+        ..Scenario::reference()
+    };
+    let r = sc.run().unwrap();
+    assert_eq!(r.server_tls_probe(), Some("TLSv1.3"), "{}", r.diagnostics());
     assert_connected_and_clean(&r, 5);
 }
 
