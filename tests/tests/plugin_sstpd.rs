@@ -179,6 +179,9 @@ fn run_basic(pppd: Pppd, transport: Transport, pings: u32) -> Report {
         ..Scenario::reference().with_client(plugin_client(pppd, &so, ""))
     };
     let r = sc.run().expect("test bed run");
+    if std::env::var_os("SSTP_RS_DIAG").is_some() {
+        eprintln!("{}\n--- sstpd.log (all) ---\n{}", r.diagnostics(), r.sstpd_log);
+    }
     // The plugin's load message (on stderr before `logfile` takes over) names the pppd it was
     // built for, and that pppd accepted it (pppd_version matched).
     assert!(
