@@ -6,7 +6,7 @@
 //! `RUSTC_BOOTSTRAP=1`, which unlocks the `-Z` flags cargo-fuzz passes. `cargo-fuzz` itself is
 //! installed with `cargo install cargo-fuzz` when missing (set `XTASK_FUZZ_NO_INSTALL=1` to
 //! forbid that). Corpora go to `fuzz/corpus/<target>`, crash inputs to `fuzz/artifacts/<target>`
-//! (both ignored by git). `XTASK_FUZZ_DIR` points at another cargo-fuzz crate (used to test
+//! (both ignored by git); `fuzz/seeds/<target>` (checked in) seeds each run. `XTASK_FUZZ_DIR` points at another cargo-fuzz crate (used to test
 //! this command against a deliberately crashing target).
 
 use std::path::{Path, PathBuf};
@@ -66,8 +66,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(&corpus)
             .map_err(|e| format!("create {}: {e}", corpus.display()))?;
         let mut cmd = toolchain.cargo_fuzz(&fuzz_dir, "run");
-        cmd.arg(t)
-            .arg("--")
+        cmd.arg(t).arg(&corpus);
+        // Checked-in seed inputs (valid packets, a full handshake, ...), read but never written.
+        let seeds = fuzz_dir.join("seeds").join(t);
+        if seeds.is_dir() {
+            cmd.arg(&seeds);
+        }
+        cmd.arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .arg("-timeout=10")
             .arg("-rss_limit_mb=2048")
