@@ -198,10 +198,8 @@ mod tests {
     fn writes_through_a_socketpair() {
         let mut fds = [0; 2];
         // SAFETY: valid out array.
-        assert_eq!(
-            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
-            0
-        );
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
         let msg = encode(&[("event", "ip-up".into())]);
         write_bounded(fds[0], &msg, Duration::from_secs(1)).unwrap();
         let mut buf = [0u8; 64];

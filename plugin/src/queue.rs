@@ -129,10 +129,8 @@ mod tests {
     fn commands_wake_the_pipe() {
         let mut p = [0; 2];
         // SAFETY: valid out array.
-        assert_eq!(
-            unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
+        let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        assert_eq!(r, 0);
         let s = Shared::new(p[1]);
         s.send(Command::Disconnect);
         let mut b = [0u8; 4];
