@@ -148,6 +148,9 @@ fn get_password(o: &ConnectOptions) -> Result<Password, (Exit, String)> {
             p
         }),
         None => {
+            if signals_received() > 0 {
+                return Err((Exit::Interrupted, "interrupted".into()));
+            }
             let (host, _) = &o.request.server.server;
             password::prompt(
                 &format!("Password for {}@{host}: ", o.request.user),

@@ -21,6 +21,7 @@ fn probe_reports_every_phase_and_disconnects_politely() {
         "10",
     ]);
     let (stdout, stderr) = texts(&out);
+    println!("--- stderr\n{stderr}--- stdout\n{stdout}");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -125,6 +126,7 @@ fn untrusted_certificate_shows_the_pin_line_and_exits_6() {
     let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
     let out = sstp(&["probe", &server.addr(), "--timeout", "10"]);
     let (_, stderr) = texts(&out);
+    println!("--- stderr\n{stderr}");
     assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("is not trusted"), "{stderr}");
     assert!(
@@ -166,6 +168,7 @@ fn http_1_0_answer_exits_7() {
     let ca = server.write_ca(dir.path());
     let out = sstp(&["probe", &server.addr(), "--ca-file", ca.to_str().unwrap()]);
     let (_, stderr) = texts(&out);
+    println!("--- stderr\n{stderr}");
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("HTTP/1.0"), "{stderr}");
     assert!(stderr.contains("exit code 7"), "{stderr}");
@@ -178,6 +181,7 @@ fn nak_exits_9() {
     let pin = format!("sha256:{}", server.sha256_hex);
     let out = sstp(&["probe", &server.addr(), "--pin", &pin, "--timeout", "10"]);
     let (_, stderr) = texts(&out);
+    println!("--- stderr\n{stderr}");
     assert_eq!(out.status.code(), Some(9), "{stderr}");
     assert!(stderr.contains("CALL_CONNECT_NAK"), "{stderr}");
     let seen = server.finish().unwrap();
@@ -231,4 +235,48 @@ fn refused_port_exits_4_naming_the_address() {
     let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(j["category"], "connect");
     assert_eq!(j["resolved"], serde_json::json!(["127.0.0.1"]));
+}
+
+#[test]
+fn probe_by_name_keeps_the_name_for_sni_host_and_certificate_check() {
+    // The probe connects address by address; the name must still be used for SNI, the Host
+    // header and the certificate check (the SAN has DNS:localhost).
+    let server = Server::start(Mode::Sstp(HashProtocols::SHA256));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.write_ca(dir.path());
+    let out = sstp(&[
+        "probe",
+        &format!("localhost:{}", server.port),
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["peer_address"], server.addr().as_str());
+    let resolved: Vec<String> = j["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(resolved.contains(&"127.0.0.1".to_owned()), "{resolved:?}");
+    let ipv6_first = resolved.first().is_some_and(|a| a == "::1");
+    if ipv6_first {
+        // the server listens on IPv4 only: ::1 was tried and refused first
+        assert_eq!(
+            j["failed_attempts"][0]["address"],
+            format!("[::1]:{}", server.port)
+        );
+    }
+    let port = server.port;
+    let seen = server.finish().unwrap();
+    assert!(
+        seen.request_head
+            .contains(&format!("\r\nHost: localhost:{port}\r\n")),
+        "{}",
+        seen.request_head
+    );
 }

@@ -145,6 +145,7 @@ fn serve(
 ) -> Result<Seen, String> {
     let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp.set_nodelay(true).unwrap();
     if mode == Mode::NotTls {
         return not_tls(tcp);
     }
