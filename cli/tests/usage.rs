@@ -259,3 +259,53 @@ while :; do sleep 0.1; done
     assert!(stderr.contains("Terminating on signal 15"), "{stderr}");
     assert!(marker.exists(), "sstp did not wait for pppd to finish");
 }
+
+#[test]
+fn connect_prints_the_link_from_the_plugins_ipc_records() {
+    // The plugin's sstp-ipc-fd option is privileged: `sstp connect` uses it only as root.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root (sstp-ipc-fd is a privileged pppd option)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("pppd");
+    // Writes one ip-up message in the plugin's format: u32 BE length + "key=value", 0 ends it.
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+fd=""; prev=""
+for a in "$@"; do [ "$prev" = sstp-ipc-fd ] && fd="$a"; prev="$a"; done
+[ -n "$fd" ] || { echo "no sstp-ipc-fd" >&2; exit 1; }
+eval "printf '\000\000\000\013event=ip-up\000\000\000\013ifname=ppp9\000\000\000\022ip4.local=10.1.0.2\000\000\000\021ip4.peer=10.1.0.1\000\000\000\021ip4.dns=10.1.0.53\000\000\000\000' >&$fd"
+sleep 0.5
+exit 0
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let out = sstp(&[
+        "connect",
+        "127.0.0.1",
+        "-u",
+        "alice",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--pppd",
+        fake.to_str().unwrap(),
+    ]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("tunnel is up on ppp9"), "{stderr}");
+    assert!(stderr.contains("local address: 10.1.0.2"), "{stderr}");
+    assert!(stderr.contains("peer address:  10.1.0.1"), "{stderr}");
+    assert!(stderr.contains("DNS:           10.1.0.53"), "{stderr}");
+}
