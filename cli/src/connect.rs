@@ -549,6 +549,15 @@ pub fn run(mut o: ConnectOptions) -> Exit {
             code.meaning(),
             code.code()
         ));
+        if matches!(
+            code,
+            Exit::ConnectPhase | Exit::Trust | Exit::PppNegotiation
+        ) {
+            err(format!(
+                "for a step-by-step diagnosis run: sstp probe {}",
+                o.request.server.server_option_value()
+            ));
+        }
     }
     code
 }

@@ -33,7 +33,8 @@ pub enum Exit {
     CryptoBinding = 11,
     /// The connection was lost (I/O error, peer dead, hang-up).
     ConnectionLost = 12,
-    /// PPP negotiation (LCP/IPCP) failed.
+    /// Negotiation failed inside pppd: the SSTP call (the plugin's diagnosis says which) or
+    /// PPP LCP/IPCP.
     PppNegotiation = 13,
     /// pppd could not run: not found, not root, no kernel PPP, plugin not loadable, lock/open.
     PppdEnvironment = 14,
@@ -68,7 +69,7 @@ impl Exit {
             Exit::Auth => "authentication failed",
             Exit::CryptoBinding => "crypto binding rejected",
             Exit::ConnectionLost => "connection lost",
-            Exit::PppNegotiation => "PPP negotiation failed",
+            Exit::PppNegotiation => "negotiation failed in pppd (SSTP call or PPP LCP/IPCP)",
             Exit::PppdEnvironment => "pppd could not run",
             Exit::ConnectPhase => "connect phase failed in pppd",
             Exit::PppdLimit => "link ended on a pppd limit",
