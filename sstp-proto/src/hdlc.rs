@@ -216,23 +216,52 @@ impl Decoder {
                 self.push_byte(b ^ 0x20);
                 continue;
             }
-            // Copy the run of ordinary bytes.
-            let run = find_special(input, false).unwrap_or(input.len());
-            if run > 0 {
-                let room = self.max_frame - self.buf.len();
-                if run > room {
-                    self.overflow();
-                    *input = &input[run..];
+            // Fast path over the chunk: copy runs of ordinary bytes, unescape escape pairs in
+            // place, stop at a flag (or at the end of the chunk).
+            let data = *input;
+            let mut i = 0;
+            let mut at_flag = false;
+            while i < data.len() {
+                let run = find_special(&data[i..], false).unwrap_or(data.len() - i);
+                if run > 0 {
+                    if run > self.max_frame - self.buf.len() {
+                        self.overflow();
+                        i += run;
+                        break;
+                    }
+                    self.buf.extend_from_slice(&data[i..i + run]);
+                    i += run;
                     continue;
                 }
-                self.buf.extend_from_slice(&input[..run]);
-                *input = &input[run..];
-                continue;
+                if data[i] == FLAG {
+                    i += 1;
+                    at_flag = true;
+                    break;
+                }
+                // An escape.
+                match data.get(i + 1) {
+                    None => {
+                        self.escaped = true;
+                        i += 1;
+                    }
+                    Some(&FLAG) => {
+                        // 7D 7E: abort sequence; the flag starts the next frame.
+                        self.stats.aborted += 1;
+                        self.buf.clear();
+                        i += 2;
+                    }
+                    Some(&b) => {
+                        i += 2;
+                        if self.buf.len() >= self.max_frame {
+                            self.overflow();
+                            break;
+                        }
+                        self.buf.push(b ^ 0x20);
+                    }
+                }
             }
-            let b = input[0];
-            *input = &input[1..];
-            if b == ESCAPE {
-                self.escaped = true;
+            *input = &data[i..];
+            if !at_flag {
                 continue;
             }
             // Flag: end of frame (or inter-frame fill).

@@ -179,6 +179,32 @@ proptest! {
     }
 
     #[test]
+    fn hdlc_decoder_split_independent(
+        parts in prop::collection::vec(prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..40),
+            Just(vec![0x7E]),
+            Just(vec![0x7D]),
+            Just(vec![0x7D, 0x7E]),
+            prop::collection::vec(any::<u8>(), 1..20).prop_map(|f| { let mut v = Vec::new(); Encoder::new(0).encode(&f, &mut v); v }),
+        ], 0..30),
+        cuts in prop::collection::vec(any::<usize>(), 0..20),
+        max in 4usize..80,
+    ) {
+        let stream = parts.concat();
+        let mut whole = Decoder::new(max);
+        let mut a = Vec::new();
+        whole.push(&stream, |f| a.push(f.to_vec()));
+        let mut split_dec = Decoder::new(max);
+        let mut b = Vec::new();
+        for chunk in split(&stream, &cuts) {
+            split_dec.push(chunk, |f| b.push(f.to_vec()));
+        }
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(whole.stats(), split_dec.stats());
+        prop_assert_eq!(whole.buffered(), split_dec.buffered());
+    }
+
+    #[test]
     fn hdlc_decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..2000), max in 0usize..600) {
         let mut d = Decoder::new(max);
         let mut n = 0u64;
