@@ -225,6 +225,7 @@ fn connection(
     }
     let mut session = Session::new(scfg, nonce, Instant::now());
     let mut peer = Peer::None;
+    let mut retired = None;
     let end = pump(
         inner,
         &mut tls,
@@ -233,14 +234,14 @@ fn connection(
         &mut peer,
         &leftover,
         log,
+        &mut retired,
     );
     report.binding = session.binding();
     report.stats = session.stats();
-    if let Peer::Stream(p) = &mut peer {
-        report.ppp_bytes = (p.bytes_in, p.bytes_out);
-    }
+    retire(&mut peer, &mut retired);
     // Close the PPP side, reap pppd.
-    if let Peer::Stream(p) = peer {
+    if let Some(p) = retired {
+        report.ppp_bytes = (p.bytes_in, p.bytes_out);
         let Ppp { io, child, .. } = *p;
         drop(io);
         if let Some(mut c) = child {
@@ -447,6 +448,7 @@ fn pump(
     peer: &mut Peer,
     leftover: &[u8],
     log: &mut Log,
+    retired: &mut Option<Box<Ppp>>,
 ) -> EndReason {
     if let Err(e) = tcp.set_nonblocking(true) {
         return EndReason::Io(e.to_string());
@@ -518,7 +520,7 @@ fn pump(
         }
         if ppp_ended {
             log.line("PPP peer closed");
-            *peer = Peer::None;
+            retire(peer, retired);
             session.disconnect(now);
             continue;
         }
@@ -655,13 +657,20 @@ fn pump(
         }
         if ppp_closed {
             log.line("PPP peer closed (pppd exited?): disconnecting");
-            *peer = Peer::None;
+            retire(peer, retired);
             session.disconnect(now);
         }
         // Timers.
         if session.poll_timeout().is_some_and(|t| t <= Instant::now()) {
             session.handle_timeout(Instant::now());
         }
+    }
+}
+
+/// Detaches a closed PPP stream (its child is reaped at the end).
+fn retire(peer: &mut Peer, retired: &mut Option<Box<Ppp>>) {
+    if let Peer::Stream(p) = std::mem::replace(peer, Peer::None) {
+        *retired = Some(p);
     }
 }
 

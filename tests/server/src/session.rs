@@ -436,9 +436,14 @@ impl Session {
     }
 
     /// A PPP frame from PPP (pppd) for the client. Dropped (and counted) when the call is not
-    /// open or the fault mode is silent.
+    /// open, the fault mode is silent, or it is not a PPP control frame before CALL_CONNECTED.
     pub fn send_ppp_frame(&mut self, frame: &[u8]) {
-        if !self.ppp_open() || frame.is_empty() || frame.len() > MAX_DATA_LEN {
+        let allowed = match self.state {
+            ServerState::CallConnected => true,
+            ServerState::CallConnectedPending => is_ppp_control_frame(frame),
+            _ => false,
+        };
+        if !allowed || frame.is_empty() || frame.len() > MAX_DATA_LEN {
             self.stats.frames_dropped += 1;
             return;
         }

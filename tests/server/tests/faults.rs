@@ -14,6 +14,9 @@ use sstp_test_server::request::RequestError;
 use sstp_test_server::{AbortCause, EndReason, Fault, Outcome};
 use sstp_tunnel::{connect, BridgeEnd, Command, FailureCategory, TrustFailureKind, TunnelError};
 
+type KindCheck = fn(&TrustFailureKind) -> bool;
+type RequestCheck = fn(&RequestError) -> bool;
+
 fn http_error(e: TunnelError) -> HttpError {
     match e {
         TunnelError::Http { source, .. } => source,
@@ -327,7 +330,7 @@ fn silent_after_connect_is_an_echo_timeout() {
 #[test]
 fn certificates_from_the_helper_give_each_trust_error() {
     let p = pki();
-    let cases: Vec<(certs::CertKey, fn(&TrustFailureKind) -> bool)> = vec![
+    let cases: Vec<(certs::CertKey, KindCheck)> = vec![
         (
             p.ca.issue(&CertSpec::localhost().with_eku(Eku::ClientAuthOnly))
                 .unwrap(),
@@ -368,7 +371,7 @@ fn bad_requests_are_refused_with_the_right_status() {
     use std::io::{Read, Write};
     let p = pki();
     let s = server_with(&p.leaf, |_| {});
-    let cases: [(&str, &str, fn(&RequestError) -> bool); 3] = [
+    let cases: [(&str, &str, RequestCheck); 3] = [
         ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501 ", |e| {
             matches!(e, RequestError::Method(_))
         }),
