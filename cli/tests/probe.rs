@@ -280,3 +280,58 @@ fn probe_by_name_keeps_the_name_for_sni_host_and_certificate_check() {
         seen.request_head
     );
 }
+
+#[test]
+fn probe_through_a_proxy_reports_the_proxy_phase() {
+    let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
+    let proxy = common::Proxy::start(common::ProxyMode::Allow);
+    let pin = format!("sha256:{}", server.sha256_hex);
+    let out = sstp(&[
+        "probe",
+        &server.addr(),
+        "--pin",
+        &pin,
+        "--proxy",
+        &proxy.url(),
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("through the HTTP proxy 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("CONNECT accepted"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("connected to 127.0.0.1:{} (proxy)", proxy.port)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CALL_DISCONNECT, acknowledged"), "{stdout}");
+    let head = proxy.finish();
+    assert!(
+        head.starts_with(&format!("CONNECT {} HTTP/1.1\r\n", server.addr())),
+        "{head}"
+    );
+    server.finish().unwrap();
+}
+
+#[test]
+fn proxy_refusals_exit_8() {
+    for (status, want) in [
+        (403, "refused the CONNECT with HTTP 403"),
+        (407, "demands authentication"),
+    ] {
+        let proxy = common::Proxy::start(common::ProxyMode::Refuse(status));
+        let out = sstp(&[
+            "probe",
+            "127.0.0.1:9",
+            "--proxy",
+            &proxy.url(),
+            "--timeout",
+            "5",
+        ]);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(8), "{status}: {stderr}");
+        assert!(stderr.contains(want), "{status}: {stderr}");
+        proxy.finish();
+    }
+}

@@ -254,3 +254,96 @@ pub fn texts(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// A one-connection HTTP CONNECT proxy on 127.0.0.1.
+pub struct Proxy {
+    /// Its port.
+    pub port: u16,
+    handle: Option<JoinHandle<String>>,
+}
+
+/// What the proxy answers to CONNECT.
+#[derive(Clone, Copy, Debug)]
+pub enum ProxyMode {
+    /// `200 Connection established`, then relay to the requested 127.0.0.1 port.
+    Allow,
+    /// This status (403, 407, ...).
+    Refuse(u16),
+}
+
+impl Proxy {
+    /// Starts the proxy.
+    pub fn start(mode: ProxyMode) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::spawn(move || {
+            let Ok((mut c, _)) = listener.accept() else {
+                return String::new();
+            };
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                match c.read(&mut b) {
+                    Ok(1) => head.push(b[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            match mode {
+                ProxyMode::Refuse(status) => {
+                    let extra = if status == 407 {
+                        "Proxy-Authenticate: Basic realm=\"test\"\r\n"
+                    } else {
+                        ""
+                    };
+                    let _ = c.write_all(
+                        format!(
+                            "HTTP/1.1 {status} Nope\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                }
+                ProxyMode::Allow => {
+                    // CONNECT 127.0.0.1:PORT HTTP/1.1
+                    let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let Some(port) = target
+                        .strip_prefix("127.0.0.1:")
+                        .and_then(|p| p.parse::<u16>().ok())
+                    else {
+                        let _ = c.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+                        return head;
+                    };
+                    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    c.set_read_timeout(None).unwrap();
+                    let (mut c2, mut s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
+                    let t = thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut s2);
+                        let _ = s2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let (mut s3, mut c3) = (s, c);
+                    let _ = std::io::copy(&mut s3, &mut c3);
+                    let _ = c3.shutdown(std::net::Shutdown::Write);
+                    let _ = t.join();
+                }
+            }
+            head
+        });
+        Proxy {
+            port,
+            handle: Some(handle),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The CONNECT request head it received.
+    pub fn finish(mut self) -> String {
+        self.handle.take().unwrap().join().unwrap_or_default()
+    }
+}
