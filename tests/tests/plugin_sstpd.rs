@@ -225,3 +225,138 @@ fn plugin_pppd252_against_sstpd_ipv4() {
         r.ping()
     );
 }
+
+/// A scenario whose client cannot connect: returns the report; checks that it was cleaned up.
+fn run_failing(pppd: Pppd, extra: &str, server_arg: Option<&str>) -> Report {
+    let so = build_plugin(pppd);
+    let mut client = plugin_client(pppd, &so, extra);
+    if let (Some(arg), Client::Command(cmd)) = (server_arg, &mut client) {
+        *cmd = cmd.replace("\"$SSTP_HOST:$SSTP_PORT\"", arg);
+    }
+    let sc = Scenario {
+        pings: 3,
+        timeout: Duration::from_secs(120),
+        stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
+        ..Scenario::reference().with_client(client)
+    };
+    let r = sc.run().expect("test bed run");
+    if std::env::var_os("SSTP_RS_DIAG").is_some() {
+        eprintln!("{}", r.diagnostics());
+    }
+    let diag = r.diagnostics();
+    assert!(r.flag("server_started"), "{diag}");
+    assert!(!r.flag("ppp_up"), "{diag}");
+    assert!(r.leftovers().is_empty(), "{:?}\n{diag}", r.leftovers());
+    r
+}
+
+fn pppd_log(r: &Report) -> String {
+    format!("{}\n{}", r.client_log, r.client_pppd_log)
+}
+
+#[test]
+fn plugin_untrusted_certificate_names_subject_and_sha256() {
+    if skip() {
+        return;
+    }
+    // The system CA store does not contain the test CA.
+    let r = run_failing(Pppd::V249, "sstp-ca-file /etc/ssl/certs/ca-certificates.crt", None);
+    let diag = r.diagnostics();
+    let log = pppd_log(&r);
+    let sha = r.fact("server_cert_sha256").expect("cert sha256 fact");
+    assert!(log.contains("sstp-server.test"), "{diag}");
+    assert!(log.to_lowercase().contains(sha), "certificate SHA-256 not named\n{diag}");
+    // EXIT_PEER_AUTH_FAILED: the server failed to prove its identity.
+    assert_eq!(r.fact("client_exit"), Some("11"), "{diag}");
+    // No SSTP call was attempted.
+    assert!(!r.sstpd_log.contains("CALL_CONNECT_REQUEST"), "{diag}");
+}
+
+#[test]
+fn plugin_connection_refused_is_exit_8() {
+    if skip() {
+        return;
+    }
+    let r = run_failing(Pppd::V249, "", Some("\"$SSTP_HOST:4444\""));
+    let diag = r.diagnostics();
+    let log = pppd_log(&r);
+    assert!(log.contains("192.0.2.2:4444"), "address not named\n{diag}");
+    assert!(log.to_lowercase().contains("refused"), "{diag}");
+    assert_eq!(r.fact("client_exit"), Some("8"), "{diag}");
+}
+
+#[test]
+fn plugin_cert_pin_replaces_the_ca() {
+    if skip() {
+        return;
+    }
+    let so = build_plugin(Pppd::V249);
+    // The pin of the server certificate the scenario just created; no CA file at all.
+    let pin = "sstp-cert-pin \"sha256:$(openssl x509 -in /tmp/sstp-scenario/pki/server.pem \
+               -outform der | sha256sum | cut -d' ' -f1)\"";
+    let Client::Command(cmd) = plugin_client(Pppd::V249, &so, pin) else {
+        unreachable!()
+    };
+    let cmd = cmd.replace("sstp-ca-file \"$SSTP_CA\" ", "");
+    let sc = Scenario {
+        pings: 3,
+        ..Scenario::reference().with_client(Client::Command(cmd))
+    };
+    let r = sc.run().expect("test bed run");
+    assert_connected_and_clean(&r, 3);
+}
+
+/// The server goes away mid-session (sstpd killed): pppd ends with EXIT_HANGUP and the log
+/// says the server closed TLS without CALL_DISCONNECT; nothing is left behind.
+fn server_killed(pppd: Pppd) {
+    let so = build_plugin(pppd);
+    let Client::Command(cmd) = plugin_client(pppd, &so, "") else {
+        unreachable!()
+    };
+    let sc = Scenario::reference();
+    let script = format!(
+        ". /run/bed/sstp-scenario.sh\n\
+         SC_CLIENT_CMD={}\n\
+         sc_net_up && sc_pki && sc_server_start || exit 1\n\
+         sc_client_start\n\
+         sc_client_wait_up 30 || exit 1\n\
+         sc_step 'kill -KILL sstpd'\n\
+         kill -KILL \"$SC_SERVER_PID\"\n\
+         if sc_wait 20 sc_not_running \"$SC_CLIENT_PID\"; then sc_fact client_ended 1; else sc_fact client_ended 0; fi\n\
+         wait \"$SC_CLIENT_PID\"; sc_fact client_exit $?\n\
+         sc_client_stop >/dev/null\n\
+         for p in $(pgrep -x pppd); do kill -TERM $p; done; sleep 1\n\
+         sc_leftovers\n\
+         exit 0\n",
+        shell_quote(&cmd)
+    );
+    let run = integration_tests::testbed::run(&script, &sc.boot_options()).expect("test bed run");
+    let facts = scenario::parse_facts(&run.output);
+    let log = run.read("client-pppd.log").unwrap_or_default();
+    let diag = format!("{}\n--- client-pppd.log ---\n{log}", run.diagnostics());
+    assert!(run.success(), "{diag}");
+    assert_eq!(facts.get("client_ended").map(String::as_str), Some("1"), "{diag}");
+    assert_eq!(facts.get("client_exit").map(String::as_str), Some("16"), "{diag}");
+    assert!(
+        log.contains("sstp-rs: connection to the server lost: the server closed the TLS connection"),
+        "{diag}"
+    );
+    assert!(log.contains("Modem hangup"), "{diag}");
+    assert_eq!(facts.get("leftovers").map(String::as_str), Some(""), "{diag}");
+}
+
+#[test]
+fn plugin_pppd249_server_killed_is_exit_16() {
+    if skip() {
+        return;
+    }
+    server_killed(Pppd::V249);
+}
+
+#[test]
+fn plugin_pppd252_server_killed_is_exit_16() {
+    if skip() {
+        return;
+    }
+    server_killed(Pppd::V252);
+}
