@@ -95,7 +95,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
     let mut it = argv.into_iter().peekable();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") && f != "--fault" => (f.to_owned(), Some(v.into())),
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.into())),
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
