@@ -103,29 +103,31 @@ fn locate(o: &ConnectOptions) -> Result<(PathBuf, PathBuf), (Exit, String)> {
         return Ok((pppd, absolute(p)));
     }
     let version = pppd::pppd_version(&pppd, Duration::from_secs(10)).ok();
+    let candidates = pppd::plugin_candidates(pppd::BUILD_PLUGIN_DIR, version.as_deref());
+    if let Some(c) = candidates.iter().find(|c| c.is_file()) {
+        return Ok((pppd, c.clone()));
+    }
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf));
-    let candidates = pppd::plugin_candidates(
-        pppd::BUILD_PLUGIN_DIR,
-        version.as_deref(),
-        exe_dir.as_deref(),
-    );
-    match candidates.iter().find(|c| c.is_file()) {
-        Some(c) => Ok((pppd, c.clone())),
-        None => Err((
-            Exit::PppdEnvironment,
-            format!(
-                "the sstp-rs pppd plugin was not found (looked at: {}); install it or pass \
-                 --plugin PATH",
-                candidates
-                    .iter()
-                    .map(|c| c.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+    if let Some(dev) = exe_dir.as_deref().and_then(pppd::dev_plugin) {
+        return Ok((pppd, dev));
     }
+    Err((
+        Exit::PppdEnvironment,
+        format!(
+            "the sstp-rs pppd plugin was not found (looked at: {}{}); install it or pass \
+             --plugin PATH",
+            candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            exe_dir
+                .map(|d| format!(", {}", d.join(pppd::PLUGIN_BUILD_FILE).display()))
+                .unwrap_or_default()
+        ),
+    ))
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -276,13 +276,9 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Candidate plugin paths, best first: the build-time directory, pppd's plugin directory for
-/// `version`, then (development) the cdylib next to this executable.
-pub fn plugin_candidates(
-    build_dir: Option<&str>,
-    version: Option<&str>,
-    exe_dir: Option<&Path>,
-) -> Vec<PathBuf> {
+/// Candidate plugin paths, best first: the build-time directory, then pppd's plugin directory
+/// for `version`. Development builds are found with [`dev_plugin`].
+pub fn plugin_candidates(build_dir: Option<&str>, version: Option<&str>) -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(d) = build_dir.filter(|d| !d.is_empty()) {
         v.push(Path::new(d).join(PLUGIN_FILE));
@@ -290,14 +286,22 @@ pub fn plugin_candidates(
     if let Some(ver) = version {
         v.push(PathBuf::from(format!("/usr/lib/pppd/{ver}")).join(PLUGIN_FILE));
     }
-    if let Some(d) = exe_dir {
-        v.push(d.join(PLUGIN_BUILD_FILE));
-        if let Some(parent) = d.parent() {
-            // target/debug/deps/.. layouts of test binaries
-            v.push(parent.join(PLUGIN_BUILD_FILE));
-        }
-    }
     v
+}
+
+/// Development fallback: the newest `libsstp_rs.so` in the cargo target directory this
+/// executable runs from (`exe_dir` and `exe_dir/deps`; cargo does not always refresh the
+/// uplifted copy).
+pub fn dev_plugin(exe_dir: &Path) -> Option<PathBuf> {
+    let dirs = [exe_dir.to_path_buf(), exe_dir.join("deps")];
+    dirs.iter()
+        .map(|d| d.join(PLUGIN_BUILD_FILE))
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?;
+            m.is_file().then(|| (m.modified().ok(), p))
+        })
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
 }
 
 #[cfg(test)]

@@ -1,0 +1,71 @@
+//! The command line `sstp connect` builds, given to the REAL pppd with the REAL plugin (when
+//! both are present and we are root): pppd must accept every option, load passwordfd.so and read
+//! the password from the pipe. This host has no kernel PPP, so pppd stops with
+//! EXIT_NO_KERNEL_SUPPORT (sstp exit 14); with kernel PPP the connect to a closed loopback port
+//! fails instead (pppd 8, sstp exit 15). An option error would be pppd 2 (sstp exit 2).
+
+mod common;
+
+use std::path::Path;
+
+#[test]
+fn real_pppd_accepts_the_command_line() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/pppd").is_file() {
+        eprintln!("skipped: needs root and /usr/sbin/pppd");
+        return;
+    }
+    let exe_dir = Path::new(env!("CARGO_BIN_EXE_sstp")).parent().unwrap();
+    let Some(plugin) = sstp_cli::pppd::dev_plugin(exe_dir) else {
+        eprintln!("skipped: the plugin is not built (cargo build -p sstp-pppd-plugin)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    let refused_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let server = format!("127.0.0.1:{refused_port}");
+    let out = common::sstp(&[
+        "connect",
+        &server,
+        "-u",
+        "alice",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--pppd",
+        "/usr/sbin/pppd",
+        "--pin",
+        &format!("sha256:{}", "ab".repeat(32)),
+        "--sni",
+        "vpn.example.test",
+        "--tls-min",
+        "1.2",
+        "--ip-family",
+        "ipv4",
+        "--timeout",
+        "5",
+        "--log-level",
+        "3",
+        "--peer-dns",
+        "--",
+        "mtu",
+        "1400",
+    ]);
+    let (_, stderr) = common::texts(&out);
+    if stderr.contains("is for pppd version") {
+        eprintln!("skipped: the plugin was built for another pppd version: {stderr}");
+        return;
+    }
+    assert!(stderr.contains("Plugin passwordfd.so loaded"), "{stderr}");
+    assert!(!stderr.contains("unrecognized option"), "{stderr}");
+    let code = out.status.code();
+    assert!(
+        code == Some(14) || code == Some(15),
+        "expected exit 14 (no kernel PPP) or 15 (connect failed): {code:?}\n{stderr}"
+    );
+}
