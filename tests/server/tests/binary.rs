@@ -29,11 +29,23 @@ struct Running {
     port: u16,
 }
 
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave the server behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts the server binary on 127.0.0.1:0 with `--once` and waits for its port file.
+// The child is waited for in `finish` or in `Running`'s Drop.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path, cert: &str, extra: &[&str]) -> Running {
     let port_file = dir.join(format!("port-{cert}-{}", extra.join("_").replace('/', "")));
     let _ = std::fs::remove_file(&port_file);
-    let child = Command::new(SERVER)
+    let mut child = Command::new(SERVER)
         .args(["--listen", "127.0.0.1:0", "--once", "--quiet"])
         .arg("--cert")
         .arg(dir.join(format!("{cert}.pem")))
@@ -53,7 +65,11 @@ fn start(dir: &std::path::Path, cert: &str, extra: &[&str]) -> Running {
                 return Running { child, port };
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "no port file");
+        if t0.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no port file");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
