@@ -443,16 +443,35 @@ mod tests {
         );
         assert_eq!(parse_pppd_version("pppd version ../../etc"), None);
         assert_eq!(parse_pppd_version(""), None);
-        let c = plugin_candidates(
-            Some("/opt/sstp"),
-            Some("2.4.9"),
-            Some(Path::new("/t/debug")),
+        let c = plugin_candidates(Some("/opt/sstp"), Some("2.4.9"));
+        assert_eq!(
+            c,
+            [
+                Path::new("/opt/sstp/sstp-rs.so"),
+                Path::new("/usr/lib/pppd/2.4.9/sstp-rs.so")
+            ]
         );
-        assert_eq!(c[0], Path::new("/opt/sstp/sstp-rs.so"));
-        assert_eq!(c[1], Path::new("/usr/lib/pppd/2.4.9/sstp-rs.so"));
-        assert_eq!(c[2], Path::new("/t/debug/libsstp_rs.so"));
-        let c = plugin_candidates(None, None, None);
-        assert!(c.is_empty());
+        assert!(plugin_candidates(Some(""), None).is_empty());
+    }
+
+    #[test]
+    fn dev_plugin_prefers_the_newest_build() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(dev_plugin(dir.path()), None);
+        let top = dir.path().join(PLUGIN_BUILD_FILE);
+        std::fs::write(&top, b"old").unwrap();
+        assert_eq!(dev_plugin(dir.path()), Some(top.clone()));
+        std::fs::create_dir(dir.path().join("deps")).unwrap();
+        let deps = dir.path().join("deps").join(PLUGIN_BUILD_FILE);
+        std::fs::write(&deps, b"new").unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(600);
+        std::fs::File::options()
+            .write(true)
+            .open(&top)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(dev_plugin(dir.path()), Some(deps));
     }
 
     #[test]
