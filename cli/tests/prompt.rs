@@ -168,3 +168,35 @@ fn echo_on(tty: &OwnedFd) -> bool {
     assert_eq!(r, 0);
     t.c_lflag & libc::ECHO != 0
 }
+
+#[test]
+fn without_a_terminal_or_password_file_it_says_how_to_give_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, plugin) = setup(dir.path());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sstp"));
+    cmd.args([
+        "connect",
+        "127.0.0.1",
+        "-u",
+        "alice",
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--pppd",
+        fake.to_str().unwrap(),
+    ])
+    .stdin(Stdio::null());
+    // SAFETY: setsid is async-signal-safe: the child has no controlling terminal afterwards.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no terminal"), "{stderr}");
+    assert!(stderr.contains("--password-file"), "{stderr}");
+}
