@@ -241,9 +241,12 @@ pub struct BridgeOptions {
     pub high_water: usize,
     /// Largest HDLC frame accepted from the pty (FCS included).
     pub max_hdlc_frame: usize,
-    /// ACCM used when encoding towards pppd (0xFFFFFFFF: escape all control characters, safe
-    /// before and after LCP).
+    /// Initial ACCM used when encoding towards pppd (0xFFFFFFFF: escape all control characters,
+    /// the RFC 1662 default before LCP).
     pub accm: u32,
+    /// Follow pppd's LCP ([`hdlc::AccmTracker`]) and escape only what pppd's negotiated receive
+    /// ACCM requires (fewer bytes on the pty with `asyncmap 0`).
+    pub track_accm: bool,
     /// Bytes read per read(2)/SSL_read call.
     pub read_chunk: usize,
 }
@@ -254,6 +257,7 @@ impl Default for BridgeOptions {
             high_water: 256 * 1024,
             max_hdlc_frame: hdlc::DEFAULT_MAX_FRAME,
             accm: 0xFFFF_FFFF,
+            track_accm: true,
             read_chunk: 64 * 1024,
         }
     }
@@ -463,7 +467,8 @@ fn pump(
         client.handle_input(Instant::now(), &leftover);
     }
     let mut decoder = hdlc::Decoder::new(opts.max_hdlc_frame);
-    let encoder = hdlc::Encoder::new(opts.accm);
+    let mut encoder = hdlc::Encoder::new(opts.accm);
+    let mut tracker = opts.track_accm.then(hdlc::AccmTracker::new);
     let mut pty_out: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut pty_off = 0usize;
     let mut rbuf = vec![0u8; opts.read_chunk.max(4096)];
@@ -491,6 +496,9 @@ fn pump(
             let Some(frame) = client.next_ppp_frame() else {
                 break;
             };
+            if let Some(accm) = tracker.as_mut().and_then(|t| t.to_pppd(frame)) {
+                encoder.set_accm(accm);
+            }
             encoder.encode(frame, &mut pty_out);
             p.counters.frames_from_server += 1;
         }
@@ -649,11 +657,16 @@ fn pump(
                         let mut refused: Option<SendError> = None;
                         let mut accepted = 0u64;
                         let mut refused_n = 0u64;
-                        decoder.push(&rbuf[..n], |frame| match client.send_ppp_frame(frame) {
-                            Ok(()) => accepted += 1,
-                            Err(e) => {
-                                refused_n += 1;
-                                refused.get_or_insert(e);
+                        decoder.push(&rbuf[..n], |frame| {
+                            if let Some(accm) = tracker.as_mut().and_then(|t| t.from_pppd(frame)) {
+                                encoder.set_accm(accm);
+                            }
+                            match client.send_ppp_frame(frame) {
+                                Ok(()) => accepted += 1,
+                                Err(e) => {
+                                    refused_n += 1;
+                                    refused.get_or_insert(e);
+                                }
                             }
                         });
                         p.counters.frames_to_server += accepted;

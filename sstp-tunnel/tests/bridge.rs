@@ -282,6 +282,23 @@ impl Running {
     }
 }
 
+impl Running {
+    /// The next frame and the raw HDLC bytes it came in.
+    fn recv_raw(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = self.pty.read(&mut buf).expect("bytes from the bridge");
+            assert!(n > 0);
+            raw.extend_from_slice(&buf[..n]);
+            let mut input = &buf[..n];
+            if let Some(f) = self.decoder.next_frame(&mut input) {
+                return (f.to_vec(), raw);
+            }
+        }
+    }
+}
+
 fn lcp(id: u8) -> Vec<u8> {
     vec![0xFF, 0x03, 0xC0, 0x21, 0x01, id, 0x00, 0x04]
 }
@@ -734,4 +751,53 @@ fn backpressure_from_a_stalled_pty() {
         t >= Duration::from_millis(600),
         "server was held back: {t:?}"
     );
+}
+
+/// The encoder towards pppd follows pppd's LCP: after pppd's Configure-Request for ACCM 0 is
+/// acknowledged and pppd sends a non-LCP frame, control characters are no longer escaped.
+#[test]
+fn accm_follows_pppd_lcp() {
+    let (addr, ca, server) = fake_sstp_server(Hlak::zero(), ServerMode::Echo);
+    let mut r = start(addr, &ca);
+    r.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    thread::sleep(Duration::from_millis(30));
+    let data = {
+        let mut f = vec![0xFF, 0x03, 0x00, 0x21];
+        f.extend_from_slice(&[0x01, 0x02, 0x11, 0x13, 0x41, 0x42]);
+        f
+    };
+    let has_raw_control = |raw: &[u8]| raw.iter().any(|&b| b < 0x20);
+    r.send(&data);
+    let (f, raw) = r.recv_raw();
+    assert_eq!(f, data);
+    assert!(
+        !has_raw_control(&raw),
+        "before LCP: every control character escaped"
+    );
+
+    // pppd: Configure-Request {ACCM 0}; the echo server returns it (a request from the "server").
+    let conf_req = vec![
+        0xFF, 0x03, 0xC0, 0x21, 0x01, 0x07, 0x00, 0x0A, 0x02, 0x06, 0, 0, 0, 0,
+    ];
+    r.send(&conf_req);
+    assert_eq!(r.recv(), conf_req);
+    // pppd acks it; the echo is the server's Configure-Ack of pppd's request (same id/options).
+    let mut conf_ack = conf_req.clone();
+    conf_ack[4] = 0x02;
+    r.send(&conf_ack);
+    assert_eq!(r.recv(), conf_ack);
+    // pppd's first non-LCP frame: its LCP is up with receive ACCM 0.
+    r.send(&data);
+    let (f, raw) = r.recv_raw();
+    assert_eq!(f, data);
+    assert!(
+        has_raw_control(&raw),
+        "after LCP with asyncmap 0: control bytes sent raw"
+    );
+    r.ctl.send(Command::Disconnect).unwrap();
+    let report = r.handle.join().unwrap();
+    assert_eq!(report.counters.hdlc.dropped(), 0);
+    let _ = server.join();
 }
