@@ -12,6 +12,7 @@ fn probe_reports_every_phase_and_disconnects_politely() {
     let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
     let dir = tempfile::tempdir().unwrap();
     let ca = server.write_ca(dir.path());
+    let t0 = std::time::Instant::now();
     let out = sstp(&[
         "probe",
         &server.addr(),
@@ -20,8 +21,9 @@ fn probe_reports_every_phase_and_disconnects_politely() {
         "--timeout",
         "10",
     ]);
+    let wall = t0.elapsed();
     let (stdout, stderr) = texts(&out);
-    println!("--- stderr\n{stderr}--- stdout\n{stdout}");
+    println!("--- stderr\n{stderr}--- stdout\n{stdout}--- wall time {wall:?}");
     assert_eq!(
         out.status.code(),
         Some(0),
