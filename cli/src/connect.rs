@@ -522,17 +522,20 @@ pub fn run(mut o: ConnectOptions) -> Exit {
             }
         }
     };
-    // Show what pppd wrote last (the reader ends at EOF: every writer is gone now).
-    let _ = out_thread.join();
-    while let Ok(m) = rx.try_recv() {
-        if let Msg::Line(l) = m {
-            say(&l);
+    // Show what pppd wrote last. The reader ends at EOF unless a process started by pppd (an
+    // ip-up script's daemon) still holds the pipe: wait for EOF only briefly, never join.
+    let drain_until = Instant::now() + Duration::from_secs(1);
+    loop {
+        let left = drain_until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Msg::Line(l)) => say(&l),
+            Ok(Msg::OutputClosed) => break,
+            Ok(_) => {}
+            Err(_) => break,
         }
     }
-    if let Some(t) = ipc_thread {
-        // pppd exited: its end of the socket is closed, so the reader ends.
-        let _ = t.join();
-    }
+    drop(out_thread);
+    drop(ipc_thread);
     let interrupted = forwarded > 0;
     let code = match status.code() {
         Some(c) => exit::for_pppd_status(c, interrupted),

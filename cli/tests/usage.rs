@@ -309,3 +309,52 @@ exit 0
     assert!(stderr.contains("peer address:  10.1.0.1"), "{stderr}");
     assert!(stderr.contains("DNS:           10.1.0.53"), "{stderr}");
 }
+
+#[test]
+fn a_lingering_child_of_pppd_does_not_keep_sstp_waiting() {
+    // An ip-up script may start a daemon that inherits pppd's output pipe; sstp must still
+    // return once pppd itself has exited.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("pppd");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'Using interface ppp0'\n(sleep 30 &)\nexit 0\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+        .args([
+            "connect",
+            "127.0.0.1",
+            "-u",
+            "alice",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--pppd",
+            fake.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // read stderr until sstp closes its end (not the lingering sleep, which inherited
+    // only pppd's pipe)
+    let out = out.wait_with_output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Using interface ppp0"), "{stderr}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "sstp waited for pppd's child: {:?}",
+        t0.elapsed()
+    );
+}
