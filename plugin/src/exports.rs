@@ -76,6 +76,7 @@ pub fn init() {
 
 unsafe extern "C" fn option_handler(index: u32, value: *const c_char) -> c_int {
     guard::enter("option handler", 0, || {
+        guard::fault_point("option");
         let v = if value.is_null() {
             String::new()
         } else {
@@ -99,7 +100,10 @@ unsafe extern "C" fn ch_check_options() {
 }
 
 unsafe extern "C" fn ch_connect() -> c_int {
-    guard::enter("connect", -1, channel::connect)
+    guard::enter("connect", -1, || {
+        guard::fault_point("connect");
+        channel::connect()
+    })
 }
 
 unsafe extern "C" fn ch_disconnect() {
@@ -119,6 +123,7 @@ unsafe extern "C" fn ch_close() {
 /// is active.
 pub unsafe extern "C" fn drain_timer(_arg: *mut c_void) {
     guard::enter("drain timer", (), || {
+        guard::fault_point("timer");
         if channel::drain() {
             host::timeout(drain_timer, channel::DRAIN_MS);
         }
@@ -126,7 +131,10 @@ pub unsafe extern "C" fn drain_timer(_arg: *mut c_void) {
 }
 
 unsafe extern "C" fn notify_auth_up(_arg: *mut c_void, _v: c_int) {
-    guard::enter("auth-up notifier", (), channel::auth_up)
+    guard::enter("auth-up notifier", (), || {
+        guard::fault_point("auth-up");
+        channel::auth_up()
+    })
 }
 
 unsafe extern "C" fn notify_phase(_arg: *mut c_void, phase: c_int) {

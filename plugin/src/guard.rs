@@ -139,6 +139,20 @@ fn fail_closed(name: &'static str) {
     host::die(host::ExitStatus::FatalError);
 }
 
+/// Fault injection for the guard tests (debug builds only): panics when the environment
+/// variable `SSTP_RS_FAULT` equals `point`. Release builds compile this to nothing.
+#[cfg(debug_assertions)]
+pub fn fault_point(point: &str) {
+    if std::env::var("SSTP_RS_FAULT").as_deref() == Ok(point) {
+        panic!("fault injected at {point}");
+    }
+}
+
+/// Release builds: no fault injection.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn fault_point(_point: &str) {}
+
 #[cfg(test)]
 pub(crate) fn reset_for_tests() {
     POISONED.store(false, Ordering::SeqCst);

@@ -204,6 +204,7 @@ impl IoThread {
     }
 
     fn pump(&mut self) {
+        crate::guard::fault_point("io-thread");
         let sock = self.tls.get_ref().as_raw_fd();
         if let Err(e) = set_nonblocking(sock)
             .and_then(|_| set_nonblocking(self.master))

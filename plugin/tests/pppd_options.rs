@@ -45,6 +45,10 @@ fn pppd_binary() -> Option<PathBuf> {
 }
 
 fn pppd(args: &[&str]) -> Option<Output> {
+    pppd_env(args, &[])
+}
+
+fn pppd_env(args: &[&str], env: &[(&str, &str)]) -> Option<Output> {
     let bin = pppd_binary()?;
     let so = plugin_path();
     let out = Command::new(bin)
@@ -53,6 +57,7 @@ fn pppd(args: &[&str]) -> Option<Output> {
         .arg(&so)
         .args(args)
         .env_clear()
+        .envs(env.iter().copied())
         .output()
         .expect("run pppd");
     Some(out)
@@ -141,4 +146,25 @@ fn missing_argument_is_an_option_error() {
         return;
     };
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// A panic inside an option handler (injected; debug builds only) is caught by the guard: pppd
+/// logs the internal error with its location and exits with status 1 instead of aborting.
+#[test]
+fn panic_in_option_handler_fails_closed() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Some(o) = pppd_env(&["sstp-log-level", "2"], &[("SSTP_RS_FAULT", "option")]) else {
+        return;
+    };
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "sstp-rs: internal error in option handler: fault injected at option at plugin/src/"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("closing the connection"), "{t}");
 }

@@ -49,12 +49,19 @@ impl Pppd {
 
 /// Builds the plugin (release) for `pppd` and returns the path of `sstp-rs.so`.
 fn build_plugin(pppd: Pppd) -> PathBuf {
+    build_plugin_profile(pppd, true)
+}
+
+/// Builds the plugin for `pppd`, release or debug (debug builds have the guard tests' fault
+/// injection: `SSTP_RS_FAULT=<point>`), and returns the path of its copy.
+fn build_plugin_profile(pppd: Pppd, release: bool) -> PathBuf {
     let root = workspace_root();
     let dir = root.join("target").join(format!("pppd-{}", pppd.version()));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "-p", "sstp-pppd-plugin"])
+        .args(["build", "-p", "sstp-pppd-plugin"])
+        .args(release.then_some("--release"))
         .env("CARGO_TARGET_DIR", dir.join("cargo"))
         .env_remove("PPPD_VERSION");
     match pppd {
@@ -80,8 +87,9 @@ fn build_plugin(pppd: Pppd) -> PathBuf {
         "building the plugin for pppd {} failed",
         pppd.version()
     );
-    let built = dir.join("cargo/release/libsstp_rs.so");
-    let so = dir.join("sstp-rs.so");
+    let profile = if release { "release" } else { "debug" };
+    let built = dir.join("cargo").join(profile).join("libsstp_rs.so");
+    let so = dir.join(if release { "sstp-rs.so" } else { "sstp-rs-debug.so" });
     std::fs::copy(&built, &so).expect("copy sstp-rs.so");
     so
 }
@@ -359,4 +367,42 @@ fn plugin_pppd252_server_killed_is_exit_16() {
         return;
     }
     server_killed(Pppd::V252);
+}
+
+/// A panic injected into a pppd callback or the I/O thread (debug build) is caught: pppd logs
+/// the internal error, exits with status 1 (EXIT_FATAL_ERROR), and nothing is left behind.
+fn injected_fault(point: &str, where_: &str) {
+    let so = build_plugin_profile(Pppd::V249, false);
+    let mut sc = Scenario {
+        pings: 2,
+        timeout: Duration::from_secs(120),
+        ..Scenario::reference().with_client(plugin_client(Pppd::V249, &so, ""))
+    };
+    sc.env.push(("SSTP_RS_FAULT".into(), point.into()));
+    let r = sc.run().expect("test bed run");
+    let diag = r.diagnostics();
+    let log = pppd_log(&r);
+    assert!(
+        log.contains(&format!("sstp-rs: internal error in {where_}: fault injected at {point}")),
+        "{diag}"
+    );
+    assert_eq!(r.fact("client_exit"), Some("1"), "{diag}");
+    assert!(!r.flag("ppp_up"), "{diag}");
+    assert!(r.leftovers().is_empty(), "{:?}\n{diag}", r.leftovers());
+}
+
+#[test]
+fn plugin_panic_in_auth_up_notifier_fails_closed() {
+    if skip() {
+        return;
+    }
+    injected_fault("auth-up", "auth-up notifier");
+}
+
+#[test]
+fn plugin_panic_in_io_thread_fails_closed() {
+    if skip() {
+        return;
+    }
+    injected_fault("io-thread", "the I/O thread");
 }
