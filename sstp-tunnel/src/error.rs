@@ -472,3 +472,83 @@ impl std::error::Error for TunnelError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_failure_classification() {
+        let t = Duration::from_secs(3);
+        let e = |code| io::Error::from_raw_os_error(code);
+        assert_eq!(
+            ConnectFailure::from_io(&e(libc::ECONNREFUSED), t),
+            ConnectFailure::Refused
+        );
+        assert_eq!(
+            ConnectFailure::from_io(&e(libc::ETIMEDOUT), t),
+            ConnectFailure::Timeout(t)
+        );
+        assert!(matches!(
+            ConnectFailure::from_io(&e(libc::ENETUNREACH), t),
+            ConnectFailure::Unreachable(_)
+        ));
+        assert!(matches!(
+            ConnectFailure::from_io(&e(libc::EHOSTUNREACH), t),
+            ConnectFailure::Unreachable(_)
+        ));
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "x");
+        assert_eq!(
+            ConnectFailure::from_io(&timed_out, t),
+            ConnectFailure::Timeout(t)
+        );
+        assert!(matches!(
+            ConnectFailure::from_io(&e(libc::EACCES), t),
+            ConnectFailure::Other(_)
+        ));
+    }
+
+    #[test]
+    fn timeout_hint_and_categories() {
+        let addr: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let e = TunnelError::Connect {
+            host: "vpn".into(),
+            port: 443,
+            attempts: vec![ConnectAttempt {
+                addr,
+                failure: ConnectFailure::Timeout(Duration::from_secs(15)),
+            }],
+            proxy: false,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("192.0.2.1:443: timed out after 15.0 s"),
+            "{text}"
+        );
+        assert!(text.contains("firewall"), "{text}");
+        assert_eq!(e.category(), FailureCategory::Connect);
+
+        let abort = TunnelError::Call(CloseReason::PeerAbort {
+            status: None,
+            after_call_connected: true,
+        });
+        assert_eq!(abort.category(), FailureCategory::CryptoBinding);
+        assert!(abort.to_string().contains("crypto binding"), "{abort}");
+        let auth = TunnelError::Call(CloseReason::NegotiationTimeout {
+            phase: NegotiationPhase::Authentication,
+        });
+        assert_eq!(auth.category(), FailureCategory::Auth);
+        let nak = TunnelError::Call(CloseReason::ConnectNak {
+            statuses: vec![],
+            attempts: 4,
+        });
+        assert_eq!(nak.category(), FailureCategory::Negotiation);
+        let proxy_dns = TunnelError::Resolve {
+            host: "proxy".into(),
+            detail: "x".into(),
+            proxy: true,
+        };
+        assert_eq!(proxy_dns.category(), FailureCategory::Proxy);
+        assert!(proxy_dns.to_string().contains("proxy name"));
+    }
+}

@@ -708,3 +708,38 @@ fn ca_dir_hashed_directory() {
     assert_eq!(e.category(), FailureCategory::Config);
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
 }
+
+#[test]
+fn every_address_is_tried_in_turn() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let open = TcpListener::bind("[::1]:0").unwrap();
+    let open_addr = open.local_addr().unwrap();
+    let (_s, used, failed) = sstp_tunnel::connect::connect_any(
+        "dual.example",
+        443,
+        &[closed, open_addr],
+        Duration::from_secs(2),
+        false,
+    )
+    .expect("second address works");
+    assert_eq!(used, open_addr);
+    assert_eq!(
+        failed,
+        vec![ConnectAttempt {
+            addr: closed,
+            failure: ConnectFailure::Refused
+        }]
+    );
+
+    // Family preference orders (and filters) the resolved list.
+    let v = sstp_tunnel::connect::resolve("::1", 443, IpFamily::V4Only, false).unwrap_err();
+    assert!(
+        v.to_string().contains("none of the requested family"),
+        "{v}"
+    );
+    let v = sstp_tunnel::connect::resolve("127.0.0.1", 8443, IpFamily::PreferV6, false).unwrap();
+    assert_eq!(v, vec!["127.0.0.1:8443".parse().unwrap()]);
+}
