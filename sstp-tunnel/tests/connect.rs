@@ -743,3 +743,38 @@ fn every_address_is_tried_in_turn() {
     let v = sstp_tunnel::connect::resolve("127.0.0.1", 8443, IpFamily::PreferV6, false).unwrap();
     assert_eq!(v, vec!["127.0.0.1:8443".parse().unwrap()]);
 }
+
+#[test]
+fn tls_handshake_timeout() {
+    // Accepts TCP, never answers the ClientHello.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        drop(s);
+    });
+    let mut cfg = TunnelConfig::new("127.0.0.1");
+    cfg.port = port;
+    cfg.tls_timeout = Duration::from_millis(300);
+    let t0 = Instant::now();
+    let e = connect(&cfg).unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        matches!(
+            &e,
+            TunnelError::Tls {
+                hint: TlsHint::Timeout,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.category(), FailureCategory::Tls);
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
+    assert!(e.to_string().contains("never completed TLS"), "{e}");
+    let _ = h.join();
+}
