@@ -473,10 +473,11 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                         }
                     }
                 }
-                Change::Down => {
-                    say("sstp: the link is down");
+                Change::Ip4Down => {
+                    say("sstp: IPv4 is down");
                     summary_printed = false;
                 }
+                Change::Ip6Down => say("sstp: IPv6 is down"),
                 _ => {}
             },
             Ok(Msg::IpcError(e)) => err(format!("warning: unreadable sstp-ipc-fd record: {e}")),

@@ -74,8 +74,10 @@ pub enum Change {
     Ip4Up,
     /// IPv6 is up.
     Ip6Up,
-    /// The link went down.
-    Down,
+    /// IPv4 went down.
+    Ip4Down,
+    /// IPv6 went down.
+    Ip6Down,
 }
 
 fn clean(v: &str) -> String {
@@ -113,7 +115,8 @@ impl LinkInfo {
                 Change::Ip4Up
             }
             "ipv6-up" => Change::Ip6Up,
-            "ip-down" | "ipv6-down" => Change::Down,
+            "ip-down" => Change::Ip4Down,
+            "ipv6-down" => Change::Ip6Down,
             _ => Change::Detail,
         }
     }
@@ -232,7 +235,9 @@ mod tests {
         assert_eq!(li.ifname.as_deref(), Some("ppp0"));
         assert_eq!(li.dns, ["10.0.0.53", "10.0.0.54"]);
         let (recs, _) = decode(&two[used..]).unwrap();
-        assert_eq!(li.apply_ipc(&recs), Change::Down);
+        assert_eq!(li.apply_ipc(&recs), Change::Ip4Down);
+        let v6down = encode(&[("event", "ipv6-down")]);
+        assert_eq!(li.apply_ipc(&decode(&v6down).unwrap().0), Change::Ip6Down);
         let s = li.summary(&["10.0.0.1 proto kernel scope link src 10.0.0.2".into()]);
         assert!(s.contains("tunnel is up on ppp0"), "{s}");
         assert!(s.contains("local address: 10.0.0.2"), "{s}");
