@@ -406,3 +406,24 @@ fn plugin_panic_in_io_thread_fails_closed() {
     }
     injected_fault("io-thread", "the I/O thread");
 }
+
+/// Throughput through the tunnel, sstp-rs.so (pppd 2.4.9) vs the sstpc reference against the
+/// same (Python, server-bound) sstpd in the one-CPU guest: figures to compare with each other.
+#[test]
+fn plugin_throughput_vs_sstpc() {
+    if skip() {
+        return;
+    }
+    let so = build_plugin(Pppd::V249);
+    let (ours, r) = scenario::measure_throughput(plugin_client(Pppd::V249, &so, ""), 10)
+        .expect("plugin throughput");
+    assert!(r.crypto_binding_valid(), "{}", r.diagnostics());
+    let (reference, _) =
+        scenario::measure_throughput(Client::Sstpc, 10).expect("sstpc throughput");
+    eprintln!("iperf3 10 s through sstpd: sstp-rs.so {ours:.2} Mbit/s, sstpc {reference:.2} Mbit/s");
+    assert!(ours > 1.0, "sstp-rs.so {ours:.2} Mbit/s");
+    assert!(
+        ours > reference * 0.5,
+        "sstp-rs.so {ours:.2} Mbit/s is far below sstpc's {reference:.2} Mbit/s"
+    );
+}
