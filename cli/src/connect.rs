@@ -372,6 +372,12 @@ pub fn run(mut o: ConnectOptions) -> Exit {
 
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        err(
+            "warning: not running as root: pppd accepts `plugin` (and `sstp-ipc-fd`) only \
+             from root, so expect \"must be root\" errors; run sstp connect with sudo",
+        );
+    }
     let ipc_pair = if o.ipc && root {
         match UnixStream::pair() {
             Ok(p) => Some(p),

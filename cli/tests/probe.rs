@@ -337,3 +337,34 @@ fn proxy_refusals_exit_8() {
         proxy.finish();
     }
 }
+
+#[test]
+fn probe_over_ipv6_loopback() {
+    let Ok(server) = Server::start_on("[::1]:0", Mode::Sstp(HashProtocols::BOTH)) else {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = server.write_ca(dir.path());
+    let addr = server.addr();
+    assert!(addr.starts_with("[::1]:"), "{addr}");
+    let out = sstp(&[
+        "probe",
+        &addr,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["peer_address"], addr.as_str());
+    assert_eq!(j["resolved"], serde_json::json!(["::1"]));
+    let seen = server.finish().unwrap();
+    assert!(
+        seen.request_head.contains("\r\nHost: [::1]:"),
+        "{}",
+        seen.request_head
+    );
+}

@@ -48,8 +48,10 @@ pub struct Seen {
 
 /// A running one-shot server.
 pub struct Server {
-    /// Its port on 127.0.0.1.
+    /// Its port.
     pub port: u16,
+    /// Its address.
+    pub local: std::net::SocketAddr,
     /// The certificate (PEM) — usable as a CA file, it is self-signed.
     pub cert_pem: Vec<u8>,
     /// Lowercase hex SHA-256 of the certificate's DER.
@@ -99,25 +101,32 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl Server {
-    /// Starts a server for one connection.
+    /// Starts a server for one connection on 127.0.0.1.
     pub fn start(mode: Mode) -> Server {
+        Server::start_on("127.0.0.1:0", mode).unwrap()
+    }
+
+    /// Starts a server for one connection on `bind` (e.g. `[::1]:0`).
+    pub fn start_on(bind: &str, mode: Mode) -> std::io::Result<Server> {
         let (cert, key) = self_signed();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = TcpListener::bind(bind)?;
+        let local = listener.local_addr().unwrap();
+        let port = local.port();
         let cert_pem = cert.to_pem().unwrap();
         let sha256_hex = hex(&cert.digest(MessageDigest::sha256()).unwrap());
         let handle = thread::spawn(move || serve(listener, cert, key, mode));
-        Server {
+        Ok(Server {
             port,
+            local,
             cert_pem,
             sha256_hex,
             handle: Some(handle),
-        }
+        })
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `127.0.0.1:PORT` or `[::1]:PORT`.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.local.to_string()
     }
 
     /// Writes the certificate to `dir/ca.pem` and returns the path.
