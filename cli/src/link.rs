@@ -272,6 +272,31 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic() {
+        // xorshift: deterministic pseudo-random inputs, some with plausible length prefixes
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len > 4 && next() % 2 == 0 {
+                let l = (next() % 24) as u32;
+                buf[..4].copy_from_slice(&l.to_be_bytes());
+            }
+            if let Ok((recs, used)) = decode(&buf) {
+                assert!(used <= buf.len());
+                LinkInfo::default().apply_ipc(&recs);
+            }
+            LinkInfo::default().apply_log_line(&String::from_utf8_lossy(&buf));
+        }
+    }
+
+    #[test]
     fn learns_from_pppd_log_lines() {
         let mut li = LinkInfo::default();
         let lines = [

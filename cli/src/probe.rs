@@ -280,7 +280,7 @@ pub fn run(
         tls_version: est.tls_version.clone(),
         cipher: est.cipher.clone(),
         cert: est.cert.clone(),
-        http_status_line: resp.status_line(),
+        http_status_line: sanitize(&resp.status_line()),
         http_headers: resp.headers.clone(),
         http_warnings: est.http.warnings.iter().map(|w| w.to_string()).collect(),
         correlation_id: est.correlation_id.to_string(),
