@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use sstp_proto::client::ClientConfig;
+use sstp_tunnel::{ProxyCredentials, TunnelConfig};
 
 use crate::connect::{self, ConnectOptions};
 use crate::exit::{self, Exit};
 use crate::options::{parse_timeout, ServerArgs};
+use crate::password;
 use crate::pppd::{self, PppdRequest};
 use crate::probe;
 
@@ -57,6 +59,15 @@ pub struct ProbeArgs {
     /// Seconds allowed for each phase (TCP, TLS, HTTP, SSTP); defaults 15/30/60/60.
     #[arg(long, value_name = "S", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+
+    /// Proxy user name (instead of the user in the --proxy URL).
+    #[arg(long, value_name = "USER", requires = "proxy", value_parser = parse_user)]
+    pub proxy_user: Option<String>,
+
+    /// Read the proxy password from the first line of FILE (`-`: standard input), so that it
+    /// is not on the command line.
+    #[arg(long, value_name = "FILE", requires = "proxy")]
+    pub proxy_password_file: Option<PathBuf>,
 
     /// Print the report as JSON on stdout.
     #[arg(long)]
@@ -134,12 +145,46 @@ fn fail(prefix: &str, msg: impl std::fmt::Display, code: Exit) -> Exit {
     code
 }
 
+/// `--proxy-user` / `--proxy-password-file` into the proxy configuration.
+fn apply_proxy_credentials(cfg: &mut TunnelConfig, a: &ProbeArgs) -> Result<(), String> {
+    let Some(proxy) = cfg.proxy.as_mut() else {
+        return Ok(());
+    };
+    if a.proxy_user.is_none() && a.proxy_password_file.is_none() {
+        return Ok(());
+    }
+    let mut creds = proxy.credentials.clone().unwrap_or(ProxyCredentials {
+        user: String::new(),
+        password: String::new(),
+    });
+    if let Some(u) = &a.proxy_user {
+        creds.user = u.clone();
+    }
+    if let Some(f) = &a.proxy_password_file {
+        let (pw, warning) =
+            password::from_file(f).map_err(|e| format!("--proxy-password-file: {e}"))?;
+        if let Some(w) = warning {
+            let _ = writeln!(std::io::stderr(), "sstp probe: {w}");
+        }
+        creds.password = String::from_utf8(pw.expose().to_vec())
+            .map_err(|_| "--proxy-password-file: the password is not UTF-8".to_string())?;
+    }
+    if creds.user.is_empty() {
+        return Err("a proxy password needs a user: --proxy-user USER or http://USER@HOST".into());
+    }
+    proxy.credentials = Some(creds);
+    Ok(())
+}
+
 /// Runs `sstp probe`.
 pub fn probe_main(a: ProbeArgs) -> Exit {
     if let Err(e) = a.server.validate() {
         return fail("sstp probe", e, Exit::Usage);
     }
-    let cfg = a.server.tunnel_config(a.timeout);
+    let mut cfg = a.server.tunnel_config(a.timeout);
+    if let Err(e) = apply_proxy_credentials(&mut cfg, &a) {
+        return fail("sstp probe", e, Exit::Usage);
+    }
     let mut ccfg = ClientConfig::default();
     if let Some(t) = a.timeout {
         ccfg.negotiation_timeout = t;

@@ -368,3 +368,48 @@ fn probe_over_ipv6_loopback() {
         seen.request_head
     );
 }
+
+#[test]
+fn proxy_password_from_a_file_answers_a_basic_challenge() {
+    let server = Server::start(Mode::Sstp(HashProtocols::BOTH));
+    // base64("alice:pr0xy pw")
+    let proxy = common::Proxy::start(common::ProxyMode::Basic("Basic YWxpY2U6cHIweHkgcHc="));
+    let dir = tempfile::tempdir().unwrap();
+    let pwf = dir.path().join("proxy-pw");
+    std::fs::write(&pwf, "pr0xy pw\n").unwrap();
+    let pin = format!("sha256:{}", server.sha256_hex);
+    let out = sstp(&[
+        "probe",
+        &server.addr(),
+        "--pin",
+        &pin,
+        "--proxy",
+        &proxy.url(),
+        "--proxy-user",
+        "alice",
+        "--proxy-password-file",
+        pwf.to_str().unwrap(),
+        "-q",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("CONNECT accepted"), "{stdout}");
+    let heads = proxy.finish();
+    assert!(
+        heads.contains("Proxy-Authorization: Basic YWxpY2U6cHIweHkgcHc="),
+        "{heads}"
+    );
+    server.finish().unwrap();
+
+    // without the password the proxy's 407 is exit 8
+    let proxy = common::Proxy::start(common::ProxyMode::Basic("Basic YWxpY2U6cHIweHkgcHc="));
+    let out = sstp(&["probe", "127.0.0.1:9", "--proxy", &proxy.url(), "-q"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("configure proxy credentials"), "{stderr}");
+    proxy.finish();
+
+    // a password file needs --proxy
+    let out = sstp(&["probe", "h", "--proxy-password-file", pwf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -278,6 +278,46 @@ pub enum ProxyMode {
     Allow,
     /// This status (403, 407, ...).
     Refuse(u16),
+    /// 407 with a Basic challenge until a CONNECT carries this `Proxy-Authorization` value
+    /// (on the same connection), then like `Allow`.
+    Basic(&'static str),
+}
+
+fn read_head(c: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+        match c.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn relay(mut c: TcpStream, head: &str) {
+    // CONNECT 127.0.0.1:PORT HTTP/1.1
+    let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let Some(port) = target
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        let _ = c.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+        return;
+    };
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .unwrap();
+    c.set_read_timeout(None).unwrap();
+    let (mut c2, mut s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
+    let t = thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+        let _ = s2.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut s3, mut c3) = (s, c);
+    let _ = std::io::copy(&mut s3, &mut c3);
+    let _ = c3.shutdown(std::net::Shutdown::Write);
+    let _ = t.join();
 }
 
 impl Proxy {
@@ -290,15 +330,7 @@ impl Proxy {
                 return String::new();
             };
             c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                match c.read(&mut b) {
-                    Ok(1) => head.push(b[0]),
-                    _ => break,
-                }
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
+            let mut head = read_head(&mut c);
             match mode {
                 ProxyMode::Refuse(status) => {
                     let extra = if status == 407 {
@@ -313,29 +345,30 @@ impl Proxy {
                         .as_bytes(),
                     );
                 }
-                ProxyMode::Allow => {
-                    // CONNECT 127.0.0.1:PORT HTTP/1.1
-                    let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let Some(port) = target
-                        .strip_prefix("127.0.0.1:")
-                        .and_then(|p| p.parse::<u16>().ok())
-                    else {
-                        let _ = c.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
-                        return head;
-                    };
-                    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                    c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                        .unwrap();
-                    c.set_read_timeout(None).unwrap();
-                    let (mut c2, mut s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
-                    let t = thread::spawn(move || {
-                        let _ = std::io::copy(&mut c2, &mut s2);
-                        let _ = s2.shutdown(std::net::Shutdown::Write);
-                    });
-                    let (mut s3, mut c3) = (s, c);
-                    let _ = std::io::copy(&mut s3, &mut c3);
-                    let _ = c3.shutdown(std::net::Shutdown::Write);
-                    let _ = t.join();
+                ProxyMode::Allow => relay(c, &head),
+                ProxyMode::Basic(want) => {
+                    let mut all = String::new();
+                    for _ in 0..3 {
+                        all.push_str(&head);
+                        let ok = head.lines().any(|l| {
+                            l.split_once(':').is_some_and(|(k, v)| {
+                                k.eq_ignore_ascii_case("proxy-authorization") && v.trim() == want
+                            })
+                        });
+                        if ok {
+                            relay(c, &head);
+                            return all;
+                        }
+                        let _ = c.write_all(
+                            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                              Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n",
+                        );
+                        head = read_head(&mut c);
+                        if head.is_empty() {
+                            break;
+                        }
+                    }
+                    return all;
                 }
             }
             head
