@@ -461,8 +461,22 @@ fn bulk_echo_throughput() {
         "bulk echo: {frames} x {} B frames each way in {secs:.3} s = {mbit:.0} Mbit/s per direction",
         frame.len()
     );
-    r.ctl.send(Command::Disconnect).unwrap();
+    let sent = r.ctl.send(Command::Disconnect);
     let report = r.handle.join().unwrap();
+    assert!(
+        sent.is_ok(),
+        "bridge ended early: {:?} after {:?}",
+        report.end,
+        t0.elapsed()
+    );
+    assert!(
+        matches!(
+            report.end,
+            BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged: true })
+        ),
+        "{:?}",
+        report.end
+    );
     assert_eq!(report.counters.frames_from_server, frames as u64);
     eprintln!("bridge polls: {}", report.counters.polls);
     let _ = server.join();

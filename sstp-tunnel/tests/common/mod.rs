@@ -46,6 +46,14 @@ pub struct Ca {
     pub file: PathBuf,
 }
 
+impl Drop for Ca {
+    fn drop(&mut self) {
+        if let Some(dir) = self.file.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 impl Ca {
     pub fn new(cn: &str) -> Ca {
         let key = key();
