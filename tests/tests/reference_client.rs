@@ -183,6 +183,8 @@ fn failing_client_is_reported_and_cleaned_up() {
     let sc = Scenario {
         pings: 3,
         timeout: Duration::from_secs(120),
+        // sstpc again: give it the latency it needs so that it reaches authentication.
+        link_delay_ms: scenario::SSTPC_LINK_DELAY_MS,
         ..Scenario::reference().with_client(Client::Command(
             r#"exec sstpc --log-level 2 --log-stderr --ca-cert "$SSTP_CA" --user "$SSTP_USER" \
                  --password wrong-password "$SSTP_HOST:$SSTP_PORT" $SSTP_PPPD_OPTS"#
@@ -196,5 +198,14 @@ fn failing_client_is_reported_and_cleaned_up() {
     assert!(!r.flag("ppp_up"), "{diag}");
     assert!(r.ping().is_none());
     assert!(!r.crypto_binding_valid());
+    // The server refused the password (MS-CHAPv2 E=691), the client saw it.
+    assert!(
+        r.server_pppd_log.contains("failed CHAP authentication"),
+        "{diag}"
+    );
+    assert!(
+        r.client_pppd_log.contains("MS-CHAP authentication failed"),
+        "{diag}"
+    );
     assert!(r.leftovers().is_empty(), "{:?}\n{diag}", r.leftovers());
 }

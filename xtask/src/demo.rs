@@ -1,5 +1,5 @@
-//! `cargo xtask demo [--client-cmd CMD] [--ipv6] [--tls12] [--pings N] [--iperf SECS] [--keep]
-//! [--no-setup]`: sets up the machine, boots the test bed and runs the SSTP scenario step by step:
+//! `cargo xtask demo [--client-cmd CMD] [--delay MS] [--ipv6] [--tls12|--tls13] [--pings N]
+//! [--iperf SECS] [--keep] [--no-setup]`: sets up the machine, boots the test bed and runs the SSTP scenario step by step:
 //! network and certificates, sstpd, the client connecting (address on ppp0), pings and iperf3
 //! through the tunnel, disconnect, leftover check. The client is sstp-client's `sstpc` unless
 //! `--client-cmd` gives another command (see `integration_tests::scenario::Client::Command`).
@@ -19,6 +19,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let mut setup = true;
     let mut keep = false;
+    let mut delay_set = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -27,7 +28,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 .ok_or_else(|| format!("{a} needs {what}"))
         };
         match a.as_str() {
-            "--client-cmd" => sc.client = Client::Command(value("a command")?),
+            "--client-cmd" => {
+                let delay = sc.link_delay_ms;
+                sc = sc.with_client(Client::Command(value("a command")?));
+                if delay_set {
+                    sc.link_delay_ms = delay;
+                }
+            }
+            "--delay" => {
+                let v = value("milliseconds")?;
+                sc.link_delay_ms = v.parse().map_err(|_| format!("bad --delay {v}"))?;
+                delay_set = true;
+            }
             "--ipv6" => sc.transport = Transport::Ipv6,
             "--tls12" => sc.tls_max = Some(TlsVersion::Tls12),
             "--tls13" => sc.tls_min = Some(TlsVersion::Tls13),
@@ -43,8 +55,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--no-setup" => setup = false,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo xtask demo [--client-cmd CMD] [--ipv6] [--tls12|--tls13] \
-                     [--pings N] [--iperf SECS] [--keep] [--no-setup]"
+                    "usage: cargo xtask demo [--client-cmd CMD] [--delay MS] [--ipv6] \
+                     [--tls12|--tls13] [--pings N] [--iperf SECS] [--keep] [--no-setup]"
                 );
                 return Ok(());
             }
@@ -60,7 +72,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Client::Sstpc => "sstpc (sstp-client 1.0.18) + pppd 2.4.9".to_string(),
         Client::Command(c) => format!("`{c}`"),
     };
-    println!("\n==== demo: {client} -> sstpd (sstp-server 0.6.0) in the UML test bed\n");
+    println!(
+        "\n==== demo: {client} -> sstpd (sstp-server 0.6.0) in the UML test bed, link delay {} ms\n",
+        sc.link_delay_ms
+    );
     let mut report = sc.run().map_err(|e| e.to_string())?;
     if keep {
         report.run.keep();
