@@ -188,3 +188,36 @@ fn sha256_only_server_is_reported() {
         .contains("CN=sstp-rs test CA"));
     assert_eq!(j["certificate"]["self_signed"], false);
 }
+
+#[test]
+fn progress_lines_keep_coming_while_the_server_is_silent() {
+    let loud = start(CertSpec::localhost(), |c| c.fault = Fault::SilentAfterHttp);
+    let quiet = start(CertSpec::localhost(), |c| c.fault = Fault::SilentAfterHttp);
+    // both 6-second waits at once
+    let (la, lc) = (loud.addr(), loud.ca_file.clone());
+    let bg = std::thread::spawn(move || {
+        let out = sstp(&[
+            "probe",
+            &la,
+            "--ca-file",
+            lc.to_str().unwrap(),
+            "--timeout",
+            "6",
+        ]);
+        let (o, e) = texts(&out);
+        (out.status.code(), o, e)
+    });
+    let q = probe(&quiet, &["--timeout", "6", "-q"]);
+    let l = bg.join().unwrap();
+    let (code, _, stderr) = l;
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(
+        stderr.contains("... still waiting for CALL_CONNECT_ACK (5 s)"),
+        "{stderr}"
+    );
+    // -q silences them
+    let (code, _, stderr) = q;
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(!stderr.contains("still"), "{stderr}");
+    assert!(!stderr.contains("resolving"), "{stderr}");
+}
