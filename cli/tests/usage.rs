@@ -161,7 +161,7 @@ echo "Using interface ppp7"
 echo "local  IP address 10.9.0.2" >&2
 echo "remote IP address 10.9.0.1" >&2
 echo "primary   DNS address 10.9.0.53" >&2
-sleep 1
+[ "$FAKE_STATUS" = 0 ] && sleep 1
 exit "$FAKE_STATUS"
 "#,
     )
