@@ -328,6 +328,7 @@ pub struct Session {
     state: ServerState,
     deframer: Deframer,
     tx: Vec<u8>,
+    tx_pos: usize,
     events: VecDeque<SessionEvent>,
     deadline: Option<Instant>,
     nonce: [u8; NONCE_LEN],
@@ -347,6 +348,7 @@ impl Session {
             state: ServerState::ConnectRequestPending,
             deframer: Deframer::new(),
             tx: Vec::with_capacity(64 * 1024),
+            tx_pos: 0,
             events: VecDeque::new(),
             deadline,
             nonce,
@@ -393,16 +395,19 @@ impl Session {
 
     /// Bytes to write to TLS.
     pub fn pending_transmit(&self) -> &[u8] {
-        &self.tx
+        self.tx.get(self.tx_pos..).unwrap_or_default()
     }
 
-    /// `n` bytes of [`Session::pending_transmit`] were written.
+    /// `n` bytes of [`Session::pending_transmit`] were written. Partial writes only move an
+    /// offset; the buffer is compacted rarely (amortised, no quadratic copying).
     pub fn consume_transmit(&mut self, n: usize) {
-        let n = n.min(self.tx.len());
-        if n == self.tx.len() {
+        self.tx_pos = (self.tx_pos + n).min(self.tx.len());
+        if self.tx_pos == self.tx.len() {
             self.tx.clear();
-        } else {
-            self.tx.drain(..n);
+            self.tx_pos = 0;
+        } else if self.tx_pos >= 256 * 1024 {
+            self.tx.drain(..self.tx_pos);
+            self.tx_pos = 0;
         }
     }
 
