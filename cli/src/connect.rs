@@ -451,6 +451,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     let mut forwarded = 0u32;
     let mut term_deadline: Option<Instant> = None;
     let mut killed = false;
+    let mut output_closed = false;
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Line(l)) => {
@@ -487,7 +488,8 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                 _ => {}
             },
             Ok(Msg::IpcError(e)) => err(format!("warning: unreadable sstp-ipc-fd record: {e}")),
-            Ok(Msg::OutputClosed) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(Msg::OutputClosed) => output_closed = true,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 thread::sleep(Duration::from_millis(50));
             }
@@ -532,11 +534,11 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     // Show what pppd wrote last. The reader ends at EOF unless a process started by pppd (an
     // ip-up script's daemon) still holds the pipe: wait for EOF only briefly, never join.
     let drain_until = Instant::now() + Duration::from_secs(1);
-    loop {
+    while !output_closed {
         let left = drain_until.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Msg::Line(l)) => say(&l),
-            Ok(Msg::OutputClosed) => break,
+            Ok(Msg::OutputClosed) => output_closed = true,
             Ok(_) => {}
             Err(_) => break,
         }
