@@ -48,6 +48,8 @@ struct Ppp {
     child: Option<Child>,
     decoder: hdlc::Decoder,
     encoder: hdlc::Encoder,
+    /// Follows pppd's LCP so that frames to it escape only what its ACCM needs.
+    accm: hdlc::AccmTracker,
     out: Vec<u8>,
     out_pos: usize,
     bytes_in: u64,
@@ -376,6 +378,7 @@ fn start_peer(inner: &Inner, id: u64, log: &mut Log) -> Peer {
             decoder: hdlc::Decoder::default(),
             // Escape all control characters: safe before and after LCP sets the ACCM.
             encoder: hdlc::Encoder::default(),
+            accm: hdlc::AccmTracker::new(),
             out: Vec::with_capacity(CHUNK),
             out_pos: 0,
             bytes_in: 0,
@@ -637,7 +640,16 @@ fn pump(
                     Ok(n) => {
                         p.bytes_in += n as u64;
                         let mut input = &rbuf[..n];
-                        while let Some(frame) = p.decoder.next_frame(&mut input) {
+                        let Ppp {
+                            decoder,
+                            encoder,
+                            accm,
+                            ..
+                        } = &mut **p;
+                        while let Some(frame) = decoder.next_frame(&mut input) {
+                            if let Some(a) = accm.from_pppd(frame) {
+                                encoder.set_accm(a);
+                            }
                             session.send_ppp_frame(frame);
                         }
                     }
@@ -683,8 +695,15 @@ fn deliver(session: &mut Session, peer: &mut Peer, now: Instant, bytes: &[u8]) {
             q.extend_from_slice(f);
         }),
         Peer::Stream(p) => {
-            let Ppp { encoder, out, .. } = &mut **p;
-            session.handle_input(now, bytes, &mut |f| encoder.encode(f, out));
+            let Ppp {
+                encoder, out, accm, ..
+            } = &mut **p;
+            session.handle_input(now, bytes, &mut |f| {
+                if let Some(a) = accm.to_pppd(f) {
+                    encoder.set_accm(a);
+                }
+                encoder.encode(f, out)
+            });
         }
     }
 }
