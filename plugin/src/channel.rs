@@ -2,32 +2,32 @@
 //! cleanup and the fork-safe close hook.
 
 use std::ffi::c_int;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sstp_proto::client::{Client, ClientConfig};
+use sstp_proto::client::ClientConfig;
 use sstp_proto::Hlak;
+use sstp_tunnel::bridge::{self, Command, ControlSender};
 
 use crate::diag;
 use crate::host::{self, ExitStatus, Level};
-use crate::io_thread::{self, IoThread};
-use crate::queue::{Command, Shared};
+use crate::io_thread::IoThread;
+use crate::queue::Shared;
 use crate::settings::{LogLevel, Settings};
 
 /// How long `disconnect`/`cleanup` wait for the I/O thread (CALL_DISCONNECT waits up to 5 s for
 /// the ACK; then TLS close).
 const JOIN_LIMIT: Duration = Duration::from_secs(7);
-/// Bound on the Connect Request/Ack exchange inside `connect()`.
-const NEGOTIATE_LIMIT: Duration = Duration::from_secs(60);
 /// How often the main-thread timer drains the I/O thread's queue.
 pub const DRAIN_MS: u32 = 100;
 
 /// Process-wide plugin state (touched on pppd's main thread only; the mutex is uncontended).
 pub struct Session {
     shared: Arc<Shared>,
+    control: ControlSender,
     thread: Option<JoinHandle<()>>,
     /// "host:port" of the server as configured.
     pub server: String,
@@ -37,15 +37,10 @@ pub struct Session {
 static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
-/// fds the fork-safe `close` hook closes in children: pty slave, pty master, TLS socket, wake
-/// pipe (read, write). Plain atomics: the hook must not take locks.
-static FDS: [AtomicI32; 5] = [
-    AtomicI32::new(-1),
-    AtomicI32::new(-1),
-    AtomicI32::new(-1),
-    AtomicI32::new(-1),
-    AtomicI32::new(-1),
-];
+/// fds the fork-safe `close` hook closes in children: pty slave, pty master, TLS socket. Plain
+/// atomics: the hook must not take locks. (The control channel's sockets are close-on-exec.)
+static FDS: [AtomicI32; 3] = [AtomicI32::new(-1), AtomicI32::new(-1), AtomicI32::new(-1)];
+const FD_SOCKET: usize = 2;
 const FD_SLAVE: usize = 0;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -145,17 +140,21 @@ pub fn connect() -> c_int {
             est.cert.sha256_hex()
         ),
     );
-    let mut client = Client::new(ClientConfig::default(), Instant::now());
-    let leftover = std::mem::take(&mut est.leftover);
-    let chosen =
-        match io_thread::negotiate(&mut est.stream, &mut client, &leftover, NEGOTIATE_LIMIT) {
-            Ok(n) => n.chosen,
-            Err((status, msg)) => {
-                host::log(Level::Error, &format!("sstp-rs: {msg}"));
-                host::set_status(status);
-                return -1;
-            }
-        };
+    let client = match bridge::negotiate(&mut est, &ClientConfig::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            host::log(
+                Level::Error,
+                &format!("sstp-rs: SSTP negotiation failed: {e}"),
+            );
+            host::set_status(diag::exit_for_category(e.category()));
+            return -1;
+        }
+    };
+    let chosen = client
+        .hash_protocol()
+        .map(|h| h.to_string())
+        .unwrap_or_else(|| "?".into());
     log_at(
         LogLevel::NOTICE,
         Level::Notice,
@@ -181,44 +180,48 @@ pub fn connect() -> c_int {
         &format!("sstp-rs: pty {name}"),
     );
 
-    let mut pipe = [-1; 2];
-    // SAFETY: valid out array.
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        host::log(Level::Error, "sstp-rs: cannot create the wake-up pipe");
-        // SAFETY: our fds.
-        unsafe {
-            libc::close(master);
-            libc::close(slave);
+    let (control_tx, control_rx) = match bridge::control_channel() {
+        Ok(c) => c,
+        Err(e) => {
+            host::log(
+                Level::Error,
+                &format!("sstp-rs: cannot create the control channel: {e}"),
+            );
+            // SAFETY: our fds.
+            unsafe {
+                libc::close(master);
+                libc::close(slave);
+            }
+            host::set_status(ExitStatus::OpenFailed);
+            return -1;
         }
-        host::set_status(ExitStatus::OpenFailed);
-        return -1;
-    }
-    let sock = std::os::fd::AsRawFd::as_raw_fd(est.stream.get_ref());
+    };
+    let sock = est.stream.get_ref().as_raw_fd();
     set_cloexec(sock);
-    for (i, fd) in [slave, master, sock, pipe[0], pipe[1]]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, fd) in [slave, master, sock].into_iter().enumerate() {
         FDS[i].store(fd, Ordering::SeqCst);
     }
 
-    let shared = Arc::new(Shared::new(pipe[1]));
+    let shared = Arc::new(Shared::new());
     let io = IoThread {
-        tls: est.stream,
+        est,
         client,
-        cert_der: est.peer_cert_der,
-        master,
-        wake_rd: pipe[0],
+        // SAFETY: `master` is an open fd that nothing else owns; the bridge closes it.
+        master: unsafe { OwnedFd::from_raw_fd(master) },
+        control: control_rx,
         shared: shared.clone(),
         log_level: s.log_level,
     };
     let thread = match spawn_with_signals_blocked(io) {
         Ok(t) => t,
         Err(e) => {
+            // The IoThread (and with it the master and the TLS socket) was dropped.
             host::log(
                 Level::Error,
                 &format!("sstp-rs: cannot start the I/O thread: {e}"),
             );
+            FDS[1].store(-1, Ordering::SeqCst);
+            FDS[FD_SOCKET].store(-1, Ordering::SeqCst);
             close_fds_all();
             host::set_status(ExitStatus::FatalError);
             return -1;
@@ -226,6 +229,7 @@ pub fn connect() -> c_int {
     };
     *lock(&SESSION) = Some(Session {
         shared,
+        control: control_tx,
         thread: Some(thread),
         server,
         authenticated: false,
@@ -301,7 +305,12 @@ pub fn auth_up() {
             "no MPPE keys (PAP/CHAP/no auth) -> zero HLAK".to_string(),
         ),
     };
-    sess.shared.send(Command::Authenticated(hlak));
+    if let Err(e) = sess.control.send(Command::Authenticated { hlak }) {
+        host::log(
+            Level::Error,
+            &format!("sstp-rs: cannot reach the I/O thread: {e}"),
+        );
+    }
     drop(g);
     log_at(
         LogLevel::INFO,
@@ -317,11 +326,16 @@ fn stop_session(graceful: bool) {
         return;
     };
     host::untimeout(crate::exports::drain_timer);
-    sess.shared.send(if graceful {
-        Command::Disconnect
-    } else {
-        Command::Stop
-    });
+    let _ = sess.control.send(Command::Disconnect);
+    if !graceful {
+        // No goodbye: end the TLS connection under the bridge's feet.
+        let sock = FDS[FD_SOCKET].load(Ordering::SeqCst);
+        if sock >= 0 {
+            // SAFETY: shutdown(2) on the TLS socket (still owned by the I/O thread) only ends
+            // the connection; the fd stays valid until the thread closes it.
+            unsafe { libc::shutdown(sock, libc::SHUT_RDWR) };
+        }
+    }
     let deadline = Instant::now()
         + if graceful {
             JOIN_LIMIT
@@ -348,20 +362,11 @@ fn stop_session(graceful: bool) {
     if let Some((status, _msg)) = sess.shared.take_failure() {
         host::set_status(status);
     }
-    // The slave belongs to pppd's devfd; it is closed below. The master, socket and pipe read
-    // end were closed by the thread.
+    // The master and the socket were closed by the thread (the slave is pppd's devfd, closed
+    // in disconnect()).
     for fd in FDS.iter().skip(1) {
         fd.store(-1, Ordering::SeqCst);
     }
-    let wr = sess_wake_fd(&sess);
-    if wr >= 0 {
-        // SAFETY: our pipe's write end.
-        unsafe { libc::close(wr) };
-    }
-}
-
-fn sess_wake_fd(_s: &Session) -> RawFd {
-    FDS[4].swap(-1, Ordering::SeqCst)
 }
 
 /// channel.disconnect: pppd is done with the link.

@@ -20,7 +20,6 @@ pub mod settings;
 
 mod channel;
 mod exports;
-mod hdlc;
 mod io_thread;
 mod queue;
 

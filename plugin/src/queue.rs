@@ -1,36 +1,20 @@
-//! What the I/O thread tells the main thread (log lines, the final failure) and what the main
-//! thread tells the I/O thread (commands + a wake-up pipe). No pppd calls here.
+//! What the I/O thread tells the main thread: log lines and why the call ended. No pppd calls
+//! here. (Commands go the other way through sstp-tunnel's bridge control channel.)
 
 use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-
-use sstp_proto::Hlak;
 
 use crate::host::{ExitStatus, Level};
 
 /// Most log lines kept while the main thread has not drained them.
 pub const MAX_LOG_LINES: usize = 512;
 
-/// Main thread -> I/O thread.
-pub enum Command {
-    /// PPP authentication finished: send CALL_CONNECTED bound to this HLAK.
-    Authenticated(Hlak),
-    /// pppd hung up: CALL_DISCONNECT, wait for the ACK (bounded), close TLS.
-    Disconnect,
-    /// Stop now (cleanup after a failure): close everything without a goodbye.
-    Stop,
-}
-
 /// State shared by the main thread and the I/O thread.
 pub struct Shared {
     logs: Mutex<VecDeque<(Level, String)>>,
     dropped: AtomicU64,
     failure: Mutex<Option<(ExitStatus, String)>>,
-    commands: Mutex<VecDeque<Command>>,
-    /// Write end of the wake-up pipe (main -> I/O thread).
-    wake_fd: RawFd,
     /// Set by the I/O thread when it is about to exit.
     pub finished: AtomicBool,
 }
@@ -41,14 +25,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// New shared state; `wake_fd` is the write end of the I/O thread's wake-up pipe.
-    pub fn new(wake_fd: RawFd) -> Shared {
+    /// New, empty shared state.
+    pub fn new() -> Shared {
         Shared {
             logs: Mutex::new(VecDeque::new()),
             dropped: AtomicU64::new(0),
             failure: Mutex::new(None),
-            commands: Mutex::new(VecDeque::new()),
-            wake_fd,
             finished: AtomicBool::new(false),
         }
     }
@@ -81,21 +63,11 @@ impl Shared {
     pub fn take_failure(&self) -> Option<(ExitStatus, String)> {
         lock(&self.failure).take()
     }
+}
 
-    /// Queues a command for the I/O thread and wakes it.
-    pub fn send(&self, c: Command) {
-        lock(&self.commands).push_back(c);
-        let b = 1u8;
-        // SAFETY: writing one byte from a valid buffer; a full pipe (EAGAIN) already means a
-        // wake-up is pending, so the result can be ignored.
-        unsafe {
-            libc::write(self.wake_fd, (&b as *const u8).cast(), 1);
-        }
-    }
-
-    /// Takes the queued commands (I/O thread).
-    pub fn take_commands(&self) -> Vec<Command> {
-        lock(&self.commands).drain(..).collect()
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
     }
 }
 
@@ -105,7 +77,7 @@ mod tests {
 
     #[test]
     fn log_queue_is_bounded_and_counts_drops() {
-        let s = Shared::new(-1);
+        let s = Shared::new();
         for i in 0..MAX_LOG_LINES + 10 {
             s.log(Level::Info, format!("line {i}"));
         }
@@ -118,32 +90,10 @@ mod tests {
 
     #[test]
     fn first_failure_wins() {
-        let s = Shared::new(-1);
+        let s = Shared::new();
         s.set_failure(ExitStatus::PeerDead, "a".into());
         s.set_failure(ExitStatus::Hangup, "b".into());
         assert_eq!(s.take_failure(), Some((ExitStatus::PeerDead, "a".into())));
         assert_eq!(s.take_failure(), None);
-    }
-
-    #[test]
-    fn commands_wake_the_pipe() {
-        let mut p = [0; 2];
-        // SAFETY: valid out array.
-        let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-        assert_eq!(r, 0);
-        let s = Shared::new(p[1]);
-        s.send(Command::Disconnect);
-        let mut b = [0u8; 4];
-        // SAFETY: valid buffer.
-        assert_eq!(unsafe { libc::read(p[0], b.as_mut_ptr().cast(), 4) }, 1);
-        assert!(matches!(
-            s.take_commands().as_slice(),
-            [Command::Disconnect]
-        ));
-        // SAFETY: own fds.
-        unsafe {
-            libc::close(p[0]);
-            libc::close(p[1]);
-        }
     }
 }
