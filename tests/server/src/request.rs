@@ -306,6 +306,31 @@ mod tests {
     }
 
     #[test]
+    fn hostile_heads_never_panic() {
+        let base = b"SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\n\
+                     Host: a\r\nContent-Length: 18446744073709551615\r\n\r\n";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut b = base.to_vec();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % b.len();
+                b[i] = (x >> 32) as u8;
+            }
+            x ^= x << 13;
+            b.truncate((x as usize) % (b.len() + 1));
+            if let Some(end) = head_end(&b) {
+                if let Ok(r) = parse(&b[..end]) {
+                    let _ = validate(&r);
+                    let _ = warnings(&r);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn head_end_forms() {
         assert_eq!(head_end(b"a\r\n\r\nrest"), Some(5));
         assert_eq!(head_end(b"a\n\nrest"), Some(3));

@@ -998,6 +998,86 @@ mod tests {
         assert!(take(&mut s).is_empty(), "closed without CALL_ABORT");
     }
 
+    /// xorshift64*: deterministic pseudo-random bytes for the robustness tests.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let mut rng = Rng(0x5EED_1234_ABCD_0001);
+        let valid: Vec<Vec<u8>> = vec![
+            req(),
+            crypto_binding::call_connected(
+                HashProtocol::Sha1,
+                &[7; 32],
+                b"certificate",
+                &Hlak::zero(),
+            )
+            .to_vec(),
+            ControlMessage::new(MessageType::EchoRequest)
+                .to_bytes()
+                .unwrap(),
+            ControlMessage::call_abort(Some(StatusInfo::new(
+                AttributeId::NoError,
+                StatusCode::NoError,
+            )))
+            .to_bytes()
+            .unwrap(),
+            ControlMessage::call_disconnect(None).to_bytes().unwrap(),
+            vec![0x10, 0, 0, 8, 0xFF, 3, 0xC0, 0x21],
+        ];
+        let faults = [
+            SessionFault::None,
+            SessionFault::SilentAfterConnect,
+            SessionFault::AbortAfterConnected,
+            SessionFault::Nak(StatusCode::ValueNotSupported),
+        ];
+        for round in 0..3000 {
+            let (mut s, mut now) = session(faults[round % faults.len()], (round % 3 + 1) as u8);
+            let mut stream = Vec::new();
+            for _ in 0..rng.below(8) + 1 {
+                let mut p = valid[rng.below(valid.len())].clone();
+                match rng.below(4) {
+                    0 => {}
+                    1 => {
+                        // Flip a few bytes (header fields included).
+                        for _ in 0..rng.below(4) + 1 {
+                            let i = rng.below(p.len());
+                            p[i] ^= 1 << rng.below(8);
+                        }
+                    }
+                    2 => p.truncate(rng.below(p.len())),
+                    _ => p = (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+                }
+                stream.extend_from_slice(&p);
+            }
+            let mut rest = &stream[..];
+            while !rest.is_empty() {
+                let k = rng.below(rest.len()) + 1;
+                feed(&mut s, now, &rest[..k]);
+                rest = &rest[k..];
+                s.send_ppp_frame(&[0xFF, 3, 0, 0x21, 1]);
+                now += Duration::from_millis(rng.below(5000) as u64);
+                s.handle_timeout(now);
+                take(&mut s);
+            }
+            while s.poll_event().is_some() {}
+            if s.is_closed() {
+                assert!(s.end_reason().is_some());
+            }
+        }
+    }
+
     #[test]
     fn client_disconnect_and_garbage() {
         let (mut s, now) = session(SessionFault::None, 3);

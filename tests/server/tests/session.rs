@@ -291,3 +291,28 @@ fn several_clients_at_once() {
         assert_eq!(r.stats.frames_sent, 50);
     }
 }
+
+#[test]
+fn garbage_after_http_closes_silently() {
+    use sstp_proto::wire::WireError;
+    use std::io::{Read, Write};
+    let p = pki();
+    let s = server_with(&p.leaf, |_| {});
+    let mut est = sstp_tunnel::connect(&client_cfg(&p, s.addr())).unwrap();
+    // Not SSTP: version byte 0x11.
+    est.stream
+        .write_all(&[0x11, 0x01, 0x00, 0x08, 0, 1, 0, 0])
+        .unwrap();
+    est.stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // §3.1.5.1: the server closes without sending anything.
+    let n = est.stream.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0);
+    assert_eq!(
+        report(&s).outcome,
+        Outcome::Session(EndReason::Framing(WireError::BadVersion(0x11)))
+    );
+}
