@@ -1,0 +1,173 @@
+//! sstp-rs.so (pppd 2.4.9) against the project's fault-mode SSTP test server in the UML test bed:
+//! a PAP session with a zero HLAK whose Compound MAC the server verifies, and one failure per
+//! fault mode, each ending pppd with the documented exit status and a message naming the cause.
+//! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use integration_tests::scenario::{parse_facts, SCENARIO_LIB};
+use integration_tests::testbed::{self, workspace_root, BootOptions, TestbedError};
+
+fn skip() -> bool {
+    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
+        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
+        return true;
+    }
+    false
+}
+
+/// Builds the plugin for pppd 2.4.9 (release) and the test server, in target/pppd-2.4.9/cargo.
+fn build() -> (PathBuf, PathBuf) {
+    let root = workspace_root();
+    let dir = root.join("target/pppd-2.4.9");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "sstp-pppd-plugin"])
+        .args(["-p", "sstp-test-server", "--bin", "sstp-test-server"])
+        .env("CARGO_TARGET_DIR", dir.join("cargo"))
+        .env("PPPD_INCLUDE_DIR", "/usr/include")
+        .env_remove("PPPD_VERSION")
+        .status()
+        .expect("cargo build");
+    assert!(st.success(), "build failed");
+    let so = dir.join("sstp-rs-faults.so");
+    let built = dir.join("cargo/release/libsstp_rs.so");
+    if std::fs::read(&built).ok() != std::fs::read(&so).ok() {
+        let tmp = so.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::copy(&built, &tmp).expect("copy plugin");
+        std::fs::rename(&tmp, &so).expect("rename plugin");
+    }
+    (so, dir.join("cargo/release/sstp-test-server"))
+}
+
+fn script(so: &Path, server: &Path) -> String {
+    format!(
+        r#"
+. /run/bed/sstp-scenario.sh
+SO={so}
+SERVER={server}
+sc_net_up || exit 1
+sc_pki || exit 1
+printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/pap-secrets
+printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
+chmod 600 /etc/ppp/pap-secrets /etc/ppp/chap-secrets
+common="name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local nodetach nologfd debug"
+printf '%s\n' "$common" require-pap refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap "logfile $SC_OUT/server-pppd-pap.log" "$SC_PPP_SERVER:198.51.100.3" >/etc/ppp/options.pap
+printf '%s\n' "$common" require-mschap-v2 refuse-pap refuse-chap refuse-eap "logfile $SC_OUT/server-pppd-mschap.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.mschap
+start_server() {{ # port log args...
+    port=$1; log=$2; shift 2
+    ip netns exec srv "$SERVER" --listen "[::]:$port" --cert "$SC_WORK/pki/server.pem" \
+        --key "$SC_WORK/pki/server.key" --pppd-cmd /usr/sbin/pppd "$@" >"$SC_OUT/$log" 2>&1 &
+    echo $! >>"$SC_WORK/servers"
+}}
+start_server 443 server-pap.log --hlak-zero --pppd-arg file --pppd-arg /etc/ppp/options.pap
+start_server 445 server-abort.log --fault abort-after-connected --pppd-arg file --pppd-arg /etc/ppp/options.mschap
+start_server 446 server-nak.log --fault nak=4 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
+start_server 447 server-403.log --fault http-status=403 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
+start_server 448 server-http10.log --fault http-1.0 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
+for p in 443 445 446 447 448; do
+    SC_PORT=$p sc_wait 20 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
+done
+sc_fact server_started 1
+
+plugin() {{ # tag port
+    /usr/sbin/pppd plugin "$SO" sstp-server "$SC_SERVER_NAME:$2" sstp-ca-file "$SC_OUT/ca.pem" \
+        sstp-log-level 3 user "$SC_USER" password "$SC_PASSWORD" noauth noccp nobsdcomp \
+        nodeflate refuse-eap nodefaultroute noipdefault lcp-echo-interval 0 debug nodetach \
+        logfile "$SC_OUT/plugin-$1.log" >"$SC_OUT/plugin-$1.out" 2>&1 &
+    PID=$!
+}}
+
+echo "== PAP, zero HLAK, MAC verified (443)"
+plugin pap 443
+if sc_wait 30 sc_ppp_up; then
+    sc_fact pap_up 1
+    SC_PPP_IF=$(sc_ppp_if)
+    ping -n -c 5 -i 0.2 -W 3 -I "$SC_PPP_IF" "$SC_PPP_SERVER" >"$SC_WORK/ping.txt" 2>&1
+    sc_fact pap_pings "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_WORK/ping.txt")"
+fi
+kill -TERM $PID; sc_wait 15 sc_not_running $PID; wait $PID; sc_fact exit_pap $?
+
+for f in abort:445 nak:446 403:447 http10:448; do
+    tag=${{f%%:*}}; port=${{f#*:}}
+    echo "== fault $tag ($port)"
+    plugin "$tag" "$port"
+    if sc_wait 40 sc_not_running $PID; then sc_fact ended_$tag 1; else sc_fact ended_$tag 0; kill -KILL $PID; fi
+    wait $PID; sc_fact exit_$tag $?
+done
+for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
+for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
+sleep 1
+sc_leftovers
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+    )
+}
+
+#[test]
+fn plugin_against_fault_modes() {
+    if skip() {
+        return;
+    }
+    let (so, server) = build();
+    let opts = BootOptions {
+        timeout: Duration::from_secs(240),
+        files: vec![("sstp-scenario.sh".to_string(), SCENARIO_LIB.as_bytes().to_vec())],
+        stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
+        ..BootOptions::default()
+    };
+    let run = match testbed::run(&script(&so, &server), &opts) {
+        Ok(r) => r,
+        Err(TestbedError::Unavailable(why)) => {
+            eprintln!("test bed unavailable, skipped: {why}");
+            return;
+        }
+        Err(e) => panic!("test bed: {e}"),
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let fact = |k: &str| facts.get(k).cloned().unwrap_or_default();
+    let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
+    for n in [
+        "server-pap.log", "plugin-pap.log", "server-abort.log", "plugin-abort.log",
+        "plugin-nak.log", "plugin-403.log", "plugin-http10.log", "plugin-pap.out",
+    ] {
+        diag.push_str(&format!("--- {n} ---\n{}\n", get(n)));
+    }
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact("server_started"), "1", "{diag}");
+
+    // PAP: no MPPE keys -> zero HLAK; the server verifies the whole binding including the MAC.
+    assert_eq!(fact("pap_up"), "1", "{diag}");
+    assert_eq!(fact("pap_pings"), "5", "{diag}");
+    assert!(get("server-pap.log").contains("certificate hash ok, compound MAC ok"), "{diag}");
+    assert!(get("plugin-pap.log").contains("no MPPE keys (PAP/CHAP/no auth) -> zero HLAK"), "{diag}");
+    // pppd ends on SIGTERM with its own status (5 = EXIT_USER_REQUEST): the plugin keeps it.
+    assert_eq!(fact("exit_pap"), "5", "{diag}");
+
+    // Abort right after CALL_CONNECTED: crypto binding rejected, EXIT_AUTH_TOPEER_FAILED.
+    assert_eq!(fact("ended_abort"), "1", "{diag}");
+    assert_eq!(fact("exit_abort"), "19", "{diag}");
+    assert!(get("plugin-abort.log").contains("rejected the crypto binding"), "{diag}");
+
+    // CALL_CONNECT_NAK with status 4: negotiation failed (EXIT_NEGOTIATION_FAILED), status named.
+    assert_eq!(fact("exit_nak"), "10", "{diag}");
+    let nak = get("plugin-nak.log");
+    assert!(nak.contains("CALL_CONNECT_NAK"), "{diag}");
+    assert!(nak.to_lowercase().contains("not supported") || nak.contains("4"), "{diag}");
+
+    // HTTP 403: refused with status N (EXIT_CONNECT_FAILED).
+    assert_eq!(fact("exit_403"), "8", "{diag}");
+    assert!(get("plugin-403.log").contains("403"), "{diag}");
+
+    // HTTP/1.0: "HTTP version not 1.1" (EXIT_CONNECT_FAILED).
+    assert_eq!(fact("exit_http10"), "8", "{diag}");
+    assert!(get("plugin-http10.log").contains("1.0"), "{diag}");
+
+    assert_eq!(fact("leftovers"), "", "{diag}");
+}
