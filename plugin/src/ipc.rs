@@ -77,8 +77,13 @@ pub fn ip4_records(
         ("ip4.local", ip(local)),
         ("ip4.peer", ip(peer)),
     ];
+    // pppd repeats the primary when the peer offered one server only: report each once.
+    let mut seen = Vec::with_capacity(2);
     for d in dns.into_iter().filter(|d| *d != 0) {
-        r.push(("ip4.dns", ip(d)));
+        if !seen.contains(&d) {
+            seen.push(d);
+            r.push(("ip4.dns", ip(d)));
+        }
     }
     r
 }
@@ -174,6 +179,17 @@ mod tests {
         assert_eq!(get("ip4.peer"), ["10.0.0.1"]);
         assert_eq!(get("ip4.dns"), ["192.0.2.53"]);
         assert_eq!(get("ifname"), ["ppp0"]);
+        let dup = u32::from_ne_bytes([192, 0, 2, 53]);
+        let recs = ip4_records("ppp0", "s:443", 1, 2, [dup, dup]);
+        assert_eq!(recs.iter().filter(|(k, _)| *k == "ip4.dns").count(), 1);
+        let two = ip4_records(
+            "ppp0",
+            "s:443",
+            1,
+            2,
+            [dup, u32::from_ne_bytes([192, 0, 2, 54])],
+        );
+        assert_eq!(two.iter().filter(|(k, _)| *k == "ip4.dns").count(), 2);
     }
 
     #[test]

@@ -436,3 +436,62 @@ fn plugin_throughput_vs_sstpc() {
         "sstp-rs.so {ours:.2} Mbit/s is far below sstpc's {reference:.2} Mbit/s"
     );
 }
+
+/// Decodes `sstp-ipc-fd` messages: records of u32 BE length + `key=value`, a 0 length ends a
+/// message.
+fn decode_ipc(mut b: &[u8]) -> Vec<Vec<(String, String)>> {
+    let mut msgs = Vec::new();
+    let mut cur = Vec::new();
+    while b.len() >= 4 {
+        let n = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        b = &b[4..];
+        if n == 0 {
+            msgs.push(std::mem::take(&mut cur));
+            continue;
+        }
+        assert!(n <= b.len(), "truncated record");
+        let rec = String::from_utf8(b[..n].to_vec()).expect("utf-8 record");
+        let (k, v) = rec.split_once('=').expect("key=value");
+        cur.push((k.to_string(), v.to_string()));
+        b = &b[n..];
+    }
+    assert!(b.is_empty() && cur.is_empty(), "trailing bytes");
+    msgs
+}
+
+/// `sstp-ipc-fd`: the IP/DNS configuration reaches the fd at ip-up (and ipv6-up, ip-down).
+#[test]
+fn plugin_ipc_fd_carries_ip_and_dns_config() {
+    if skip() {
+        return;
+    }
+    let so = build_plugin(Pppd::V249);
+    let Client::Command(cmd) = plugin_client(Pppd::V249, &so, "usepeerdns sstp-ipc-fd 9") else {
+        unreachable!()
+    };
+    let sc = Scenario {
+        pings: 2,
+        ..Scenario::reference().with_client(Client::Command(format!("{cmd} 9>\"$SC_OUT/ipc.bin\"")))
+    };
+    let r = sc.run().expect("test bed run");
+    let diag = r.diagnostics();
+    assert!(r.run.success(), "{diag}");
+    let bytes = std::fs::read(r.run.scratch.join("ipc.bin")).expect("ipc.bin");
+    let msgs = decode_ipc(&bytes);
+    let get = |m: &Vec<(String, String)>, k: &str| -> Vec<String> {
+        m.iter().filter(|(a, _)| a == k).map(|(_, v)| v.clone()).collect()
+    };
+    let up = msgs
+        .iter()
+        .find(|m| get(m, "event") == ["ip-up"])
+        .unwrap_or_else(|| panic!("no ip-up message in {msgs:?}\n{diag}"));
+    let (local, peer) = r.ppp_addresses().expect("addresses");
+    assert_eq!(get(up, "ip4.local"), [local], "{msgs:?}");
+    assert_eq!(get(up, "ip4.peer"), [peer], "{msgs:?}");
+    assert_eq!(get(up, "ip4.dns"), ["192.0.2.53"], "{msgs:?}");
+    assert_eq!(get(up, "ifname"), [r.fact("ppp_if").unwrap_or("").to_string()], "{msgs:?}");
+    assert_eq!(get(up, "server"), ["sstp-server.test:443"], "{msgs:?}");
+    let v6 = msgs.iter().find(|m| get(m, "event") == ["ipv6-up"]).expect("ipv6-up");
+    assert_eq!(get(v6, "ip6.local-id").len(), 1, "{msgs:?}");
+    assert!(msgs.iter().any(|m| get(m, "event") == ["ip-down"]), "{msgs:?}");
+}
