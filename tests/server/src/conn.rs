@@ -394,7 +394,7 @@ fn start_peer(inner: &Inner, id: u64, log: &mut Log) -> Peer {
             log.line("echo PPP peer: frames are sent back");
             Peer::Echo(Vec::with_capacity(CHUNK))
         }
-        PppBackend::Command { program, args } => match pty::spawn_on_pty(program, args) {
+        PppBackend::Command { program, args } => match pty::spawn_on_pty(program, args, id) {
             Ok((child, master, path)) => {
                 log.line(format!(
                     "spawned {program} {} on {} (pid {})",

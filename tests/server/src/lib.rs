@@ -208,7 +208,8 @@ pub enum PppBackend {
     /// Every frame is sent back to the client (data-path benchmarks; not for a real pppd).
     Echo,
     /// A program (pppd, or a wrapper that runs pppd in a network namespace) spawned per call
-    /// on a pty slave (its stdin/stdout); `{tty}` in an argument becomes the slave's path.
+    /// on a pty slave (its stdin/stdout); `{tty}` in an argument becomes the slave's path,
+    /// `{conn}` the connection number (1, 2, …).
     Command {
         /// Program.
         program: String,

@@ -85,13 +85,22 @@ pub fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
 }
 
 /// Spawns `program args…` with the pty slave as stdin and stdout, in a new session with the
-/// slave as controlling terminal (as pppd expects when given no device). Every argument equal to
-/// or containing `{tty}` gets the slave's path substituted (for wrappers that need the name).
+/// slave as controlling terminal (as pppd expects when given no device). In every argument
+/// `{tty}` becomes the slave's path (for wrappers that need the name) and `{conn}` the
+/// connection number (e.g. a per-connection remote address `198.51.100.1:198.51.100.{conn}`).
 /// Returns the child and the master end.
-pub fn spawn_on_pty(program: &str, args: &[String]) -> io::Result<(Child, File, PathBuf)> {
+pub fn spawn_on_pty(
+    program: &str,
+    args: &[String],
+    conn: u64,
+) -> io::Result<(Child, File, PathBuf)> {
     let (master, slave, path) = open_raw_pty()?;
     let tty = path.to_string_lossy().into_owned();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{tty}", &tty)).collect();
+    let conn = conn.to_string();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{tty}", &tty).replace("{conn}", &conn))
+        .collect();
     let stdin = slave.try_clone()?;
     let mut cmd = Command::new(program);
     cmd.args(&args)

@@ -236,7 +236,11 @@ fn program_exit_disconnects_the_call() {
     let s = server_with(&p.leaf, |c| {
         c.ppp = PppBackend::Command {
             program: "sh".into(),
-            args: vec!["-c".into(), "test -t 0 && test -t 1 && sleep 0.3".into()],
+            args: vec![
+                "-c".into(),
+                "test -t 0 && test -t 1 && test -c {tty} && sleep 0.3 && exit $(({conn} + 41))"
+                    .into(),
+            ],
         }
     });
     let (est, client) =
@@ -254,8 +258,9 @@ fn program_exit_disconnects_the_call() {
         r.outcome,
         Outcome::Session(EndReason::ServerDisconnect { acknowledged: true })
     );
-    // The program saw a tty on stdin and stdout and exited 0.
-    assert_eq!(r.ppp_exit.as_deref(), Some("exit status: 0"));
+    // The program saw a tty on stdin and stdout, got the slave's path and the connection
+    // number (1) substituted, and exited 42.
+    assert_eq!(r.ppp_exit.as_deref(), Some("exit status: 42"));
 }
 
 #[test]

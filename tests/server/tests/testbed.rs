@@ -169,5 +169,9 @@ fn sstpc_and_real_pppd_against_the_test_server() {
         get("server-fault.log").contains("server aborted by fault mode abort-after-connected"),
         "{diag}"
     );
+    assert!(
+        get("client-fault.log").contains("Connection was aborted"),
+        "{diag}"
+    );
     assert!(run.success(), "{diag}");
 }

@@ -24,7 +24,8 @@ usage: sstp-test-server --cert FILE --key FILE [options]
   --hash-bitmask 1|2|3    hash protocols offered in CALL_CONNECT_ACK (default 3)
   --hlak-zero             also verify the Compound MAC with the zero HLAK (PAP, no MPPE)
   --pppd-cmd PROG         run PROG per call on a pty (stdin/stdout = pty slave)
-  --pppd-arg ARG          argument for PROG (repeat; {tty} becomes the slave's path)
+  --pppd-arg ARG          argument for PROG (repeat; {tty} becomes the slave's path,
+                          {conn} the connection number 1, 2, ...)
   --no-pppd               no PPP peer: nothing answers LCP (default without --pppd-cmd)
   --echo                  echo PPP frames back (throughput tests; not for a real pppd)
   --once                  serve one connection, print its outcome on stdout, exit
