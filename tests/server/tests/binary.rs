@@ -203,7 +203,7 @@ fn certs_and_server_binaries() {
 fn bad_arguments_are_refused() {
     for args in [
         vec!["--fault", "bogus"],
-        vec!["--hash-bitmask", "4"],
+        vec!["--hash-bitmask", "256"],
         vec!["--cert", "/nonexistent", "--key", "/nonexistent"],
         vec!["--fault", "abort-mid-session"],
         vec!["--what"],

@@ -403,3 +403,29 @@ fn bad_requests_are_refused_with_the_right_status() {
         }
     }
 }
+
+#[test]
+fn no_supported_hash_protocol_is_refused_by_the_client() {
+    use sstp_proto::crypto_binding::HashProtocols;
+    let p = pki();
+    for bits in [0u8, 0x04] {
+        let s = server_with(&p.leaf, |c| {
+            c.hash_protocols = HashProtocols::from_bits(bits)
+        });
+        let e = connect_negotiate(&client_cfg(&p, s.addr()), &ClientConfig::default()).unwrap_err();
+        match e {
+            TunnelError::Call(CloseReason::UnsupportedHashProtocols(h)) => {
+                assert_eq!(h.bits(), bits)
+            }
+            other => panic!("{bits:#x}: {other:?}"),
+        }
+        // The client aborted with Status Info naming the Crypto Binding Request.
+        match report(&s).outcome {
+            Outcome::Session(EndReason::ClientAbort(Some(st))) => {
+                assert_eq!(st.attrib_id, AttributeId::CryptoBindingRequest);
+                assert_eq!(st.status, StatusCode::ValueNotSupported);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

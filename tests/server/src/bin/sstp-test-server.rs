@@ -21,7 +21,8 @@ usage: sstp-test-server --cert FILE --key FILE [options]
                             silent-after-connect, silent-after-http, close-after-tls
   --binding-cert FILE     cert-hash-mismatch: check the binding against this certificate
                           (default: a generated one)
-  --hash-bitmask 1|2|3    hash protocols offered in CALL_CONNECT_ACK (default 3)
+  --hash-bitmask 1|2|3    hash protocols offered in CALL_CONNECT_ACK (default 3; 0 or other
+                          bits, e.g. 0x04, test the client's refusal)
   --hlak-zero             also verify the Compound MAC with the zero HLAK (PAP, no MPPE)
   --pppd-cmd PROG         run PROG per call on a pty (stdin/stdout = pty slave)
   --pppd-arg ARG          argument for PROG (repeat; {tty} becomes the slave's path,
@@ -127,10 +128,15 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
             }
             "--hash-bitmask" => {
                 let v = value("--hash-bitmask")?;
-                a.bits = match v.trim_start_matches("0x").parse::<u8>() {
-                    Ok(b @ 1..=3) => b,
-                    _ => return Err(format!("--hash-bitmask must be 1, 2 or 3, not {v:?}")),
+                let parsed = match v.strip_prefix("0x") {
+                    Some(h) => u8::from_str_radix(h, 16),
+                    None => v.parse::<u8>(),
                 };
+                a.bits = parsed.map_err(|_| {
+                    format!(
+                        "--hash-bitmask must be 1, 2 or 3 (or 0..255 to test refusals), not {v:?}"
+                    )
+                })?;
             }
             "--hlak-zero" => a.hlak_zero = true,
             "--pppd-cmd" => a.pppd_cmd = Some(value("--pppd-cmd")?),
