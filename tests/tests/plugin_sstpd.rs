@@ -495,3 +495,55 @@ fn plugin_ipc_fd_carries_ip_and_dns_config() {
     assert_eq!(get(v6, "ip6.local-id").len(), 1, "{msgs:?}");
     assert!(msgs.iter().any(|m| get(m, "event") == ["ip-down"]), "{msgs:?}");
 }
+
+/// `persist`: the server ends the PPP session (its pppd is killed); the plugin tears the call
+/// down, pppd reconnects through a fresh SSTP call (a second verified crypto binding) and the
+/// tunnel carries pings again.
+#[test]
+fn plugin_persist_reconnects_after_server_side_hangup() {
+    if skip() {
+        return;
+    }
+    let so = build_plugin(Pppd::V249);
+    let Client::Command(cmd) = plugin_client(Pppd::V249, &so, "persist holdoff 1 maxfail 3") else {
+        unreachable!()
+    };
+    let sc = Scenario::reference();
+    let script = format!(
+        ". /run/bed/sstp-scenario.sh\n\
+         SC_CLIENT_CMD={}\n\
+         sc_ppp_down() {{ ! sc_ppp_up; }}\n\
+         srv_pppds() {{ srv_ns=$(ip netns exec srv readlink /proc/self/ns/net); for p in $(pgrep -x pppd); do [ \"$(readlink /proc/$p/ns/net)\" = \"$srv_ns\" ] && echo $p; done; }}\n\
+         sc_net_up && sc_pki && sc_server_start || exit 1\n\
+         sc_client_start\n\
+         sc_client_wait_up 30 || exit 1\n\
+         sc_step 'kill the server pppd'\n\
+         for p in $(srv_pppds); do kill -TERM $p; done\n\
+         if sc_wait 20 sc_ppp_down; then sc_fact went_down 1; else sc_fact went_down 0; fi\n\
+         if sc_wait 40 sc_ppp_up; then sc_fact reconnected 1; else sc_fact reconnected 0; fi\n\
+         SC_PPP_IF=$(sc_ppp_if); [ -n \"$SC_PPP_IF\" ] && sc_ping 3\n\
+         sc_client_stop\n\
+         sc_server_stop\n\
+         sc_collect\n\
+         sc_leftovers\n\
+         exit 0\n",
+        shell_quote(&cmd)
+    );
+    let run = integration_tests::testbed::run(&script, &sc.boot_options()).expect("test bed run");
+    let facts = scenario::parse_facts(&run.output);
+    let log = run.read("client-pppd.log").unwrap_or_default();
+    let sstpd = run.read("sstpd.log").unwrap_or_default();
+    let diag = format!(
+        "{}\n--- client-pppd.log ---\n{log}\n--- sstpd.log ---\n{sstpd}",
+        run.diagnostics()
+    );
+    let fact = |k: &str| facts.get(k).map(String::as_str).unwrap_or("");
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact("went_down"), "1", "{diag}");
+    assert_eq!(fact("reconnected"), "1", "{diag}");
+    assert_eq!(fact("ping_received"), "3", "{diag}");
+    assert_eq!(log.matches("sstp-rs: connecting to").count(), 2, "{diag}");
+    assert_eq!(sstpd.matches("Crypto Binding is valid").count(), 2, "{diag}");
+    assert_eq!(fact("client_stopped"), "1", "{diag}");
+    assert_eq!(fact("leftovers"), "", "{diag}");
+}
