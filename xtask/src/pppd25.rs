@@ -23,10 +23,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for a in args {
         match a.as_str() {
             "--force" => force = true,
-            other => return Err(format!("unknown argument `{other}` (usage: pppd25 [--force])")),
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (usage: pppd25 [--force])"
+                ))
+            }
         }
     }
-    let base = workspace_root().join("target").join(format!("pppd-{VERSION}"));
+    let base = workspace_root()
+        .join("target")
+        .join(format!("pppd-{VERSION}"));
     let prefix = base.join("install");
     if !force && is_built(&prefix) {
         eprintln!("pppd {VERSION} already built");
@@ -37,7 +43,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let src = fetch_source(&base)?;
     build(&src, &prefix)?;
     if !is_built(&prefix) {
-        return Err(format!("build finished but {} is incomplete", prefix.display()));
+        return Err(format!(
+            "build finished but {} is incomplete",
+            prefix.display()
+        ));
     }
     println!("{}", prefix.display());
     Ok(())
@@ -68,7 +77,9 @@ fn archive_uri() -> String {
 
 fn run_cmd(cmd: &mut Command, what: &str) -> Result<(), String> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -93,7 +104,10 @@ fn fetch_source(base: &Path) -> Result<PathBuf, String> {
         fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
     }
     let list = apt.join("etc/sources.list");
-    let line = format!("deb-src [signed-by={KEYRING}] {} {SUITE} main\n", archive_uri());
+    let line = format!(
+        "deb-src [signed-by={KEYRING}] {} {SUITE} main\n",
+        archive_uri()
+    );
     fs::write(&list, line).map_err(|e| format!("write {}: {e}", list.display()))?;
 
     // An empty dpkg status: otherwise `apt-get source ppp` asks for the source of the installed
