@@ -93,6 +93,12 @@ fn skip() -> bool {
         eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
         return true;
     }
+    for tool in ["/usr/sbin/sstpc", "/usr/sbin/pppd", "/usr/bin/iperf3"] {
+        if !std::path::Path::new(tool).exists() {
+            eprintln!("{tool} is missing: test bed test skipped");
+            return true;
+        }
+    }
     false
 }
 
