@@ -495,10 +495,12 @@ impl Session {
                 if self.state == ServerState::CallConnected {
                     self.events
                         .push_back(SessionEvent::Fault("abort-mid-session"));
+                    // A server ending a running call (administrator, policy): no error code
+                    // fits better than NO_ERROR.
                     self.abort(
                         now,
                         AbortCause::Fault("abort-mid-session"),
-                        StatusInfo::new(AttributeId::NoError, StatusCode::NegotiationTimeout),
+                        StatusInfo::new(AttributeId::NoError, StatusCode::NoError),
                     );
                     return;
                 }
