@@ -432,3 +432,29 @@ fn no_supported_hash_protocol_is_refused_by_the_client() {
         }
     }
 }
+
+#[test]
+fn cert_hash_mismatch_uses_the_given_binding_certificate() {
+    // With the server's own certificate as the "other" one the binding passes: proof that the
+    // configured certificate is what the hash is checked against.
+    let p = pki();
+    let own = p.leaf.cert.clone();
+    let s = server_with(&p.leaf, |c| {
+        c.fault = Fault::CertHashMismatch;
+        c.binding_cert = Some(own);
+    });
+    let (est, client) =
+        connect_negotiate(&client_cfg(&p, s.addr()), &ClientConfig::default()).unwrap();
+    let rc = run_bridge(est, client);
+    rc.ctl
+        .send(Command::Authenticated { hlak: Hlak::zero() })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    rc.ctl.send(Command::Disconnect).unwrap();
+    let rep = rc.handle.join().unwrap();
+    assert!(matches!(
+        rep.end,
+        BridgeEnd::Call(CloseReason::LocalDisconnect { acknowledged: true })
+    ));
+    assert!(report(&s).binding.unwrap().cert_hash_ok);
+}
