@@ -491,17 +491,6 @@ fn pump(
             last_state = client.state();
             p.sink.event(BridgeEvent::StateChanged(last_state));
         }
-        // Frames for pppd, bounded by the pty back-pressure.
-        while pty_out.len() - pty_off < opts.high_water {
-            let Some(frame) = client.next_ppp_frame() else {
-                break;
-            };
-            if let Some(accm) = tracker.as_mut().and_then(|t| t.to_pppd(frame)) {
-                encoder.set_accm(accm);
-            }
-            encoder.encode(frame, &mut pty_out);
-            p.counters.frames_from_server += 1;
-        }
         // TLS output.
         let mut write_wants_read = false;
         while !client.pending_transmit().is_empty() {
@@ -528,37 +517,61 @@ fn pump(
                 }
             }
         }
-        // pty output.
-        while pty_off < pty_out.len() {
-            match pty.write(&pty_out[pty_off..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    pty_off += n;
-                    p.counters.pty_bytes_out += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if !pty_eof {
-                        p.log(
-                            Level::Info,
-                            format!("pppd's side of the line is gone ({e})"),
-                        );
-                        pty_eof = true;
-                        client.disconnect(now);
-                    }
-                    pty_out.clear();
-                    pty_off = 0;
+        // Frames for pppd, bounded by the pty back-pressure. Encode and write in rounds until
+        // the pty would block or the client has nothing left: a round that drains the backlog
+        // completely must not leave frames queued in the client with nothing to wake poll(2).
+        loop {
+            while pty_out.len() - pty_off < opts.high_water {
+                let Some(frame) = client.next_ppp_frame() else {
                     break;
+                };
+                if let Some(accm) = tracker.as_mut().and_then(|t| t.to_pppd(frame)) {
+                    encoder.set_accm(accm);
+                }
+                encoder.encode(frame, &mut pty_out);
+                p.counters.frames_from_server += 1;
+            }
+            let mut pty_blocked = false;
+            while pty_off < pty_out.len() {
+                match pty.write(&pty_out[pty_off..]) {
+                    Ok(0) => {
+                        pty_blocked = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        pty_off += n;
+                        p.counters.pty_bytes_out += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        pty_blocked = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        if !pty_eof {
+                            p.log(
+                                Level::Info,
+                                format!("pppd's side of the line is gone ({e})"),
+                            );
+                            pty_eof = true;
+                            client.disconnect(now);
+                        }
+                        pty_out.clear();
+                        pty_off = 0;
+                        break;
+                    }
                 }
             }
-        }
-        if pty_off == pty_out.len() {
-            pty_out.clear();
-            pty_off = 0;
-        } else if pty_off > 64 * 1024 {
-            pty_out.drain(..pty_off);
-            pty_off = 0;
+            if pty_off == pty_out.len() {
+                pty_out.clear();
+                pty_off = 0;
+            } else if pty_off > 64 * 1024 {
+                pty_out.drain(..pty_off);
+                pty_off = 0;
+            }
+            if pty_blocked || pty_eof || client.pending_ppp_bytes() == 0 {
+                break;
+            }
         }
         if client.is_closed() && closed_at.is_none() {
             closed_at = Some(now);
