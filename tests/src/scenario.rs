@@ -411,6 +411,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scenario_library_parses_as_posix_sh() {
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", SCENARIO_LIB])
+            .output()
+            .expect("sh runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
     fn facts_are_parsed() {
         let out = "== step\n@@ ppp_up=1\n@@ route_to_peer=198.51.100.1 dev ppp0 src x\nnoise\n\
                    @@ leftovers=\n@@ =bad\n@@ novalue\n@@ ppp_up=0\n";

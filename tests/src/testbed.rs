@@ -534,6 +534,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn guest_init_parses_as_posix_sh() {
+        let out = Command::new("sh")
+            .args(["-n", "-c", GUEST_INIT])
+            .output()
+            .expect("sh runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
     fn shell_quote_round_trips_through_sh() {
         for s in ["plain", "with space", "it's", "'", "$HOME `x` \"q\"", ""] {
             let out = Command::new("sh")
