@@ -105,8 +105,13 @@ fn sstpc_against_sstpd_ipv4() {
     if skip() {
         return;
     }
+    let host_options = std::fs::read("/etc/ppp/options.sstpd").ok();
+    let host_secrets = std::fs::read("/etc/ppp/chap-secrets").ok();
     let r = Scenario::reference().run().unwrap();
     assert_connected_and_clean(&r, 20);
+    // The server's pppd options and secrets lived in the guest's tmpfs only.
+    assert_eq!(std::fs::read("/etc/ppp/options.sstpd").ok(), host_options);
+    assert_eq!(std::fs::read("/etc/ppp/chap-secrets").ok(), host_secrets);
     // sstpc logs its side of the session.
     assert!(
         r.client_log.contains("Connection Established"),
@@ -208,4 +213,20 @@ fn failing_client_is_reported_and_cleaned_up() {
         "{diag}"
     );
     assert!(r.leftovers().is_empty(), "{:?}\n{diag}", r.leftovers());
+}
+
+/// The throughput helper for later benchmarks: iperf3 through the tunnel (figure printed, not
+/// asserted beyond "something went through").
+#[test]
+fn throughput_helper_measures_through_the_tunnel() {
+    if skip() {
+        return;
+    }
+    let (mbps, r) = scenario::measure_throughput(Client::Sstpc, 3).unwrap();
+    assert!(r.run.success(), "{}", r.diagnostics());
+    assert!(mbps > 0.1, "{mbps} Mbit/s\n{}", r.diagnostics());
+    // The bytes crossed the PPP link: the server's iperf3 listened on its PPP address only.
+    assert_eq!(r.fact("ppp_peer"), Some(scenario::PPP_SERVER_ADDR));
+    assert!(r.leftovers().is_empty(), "{:?}", r.leftovers());
+    eprintln!("reference sstpc/IPv4 iperf3 through the tunnel: {mbps:.2} Mbit/s");
 }
