@@ -349,6 +349,41 @@ fn wait_group_gone(pgid: u32, limit: Duration) -> bool {
     true
 }
 
+/// Kills what runs of dead processes left behind: when a test or xtask process is killed
+/// (SIGKILL, CI timeout), the UML kernel dies with it (PR_SET_PDEATHSIG) but its helper processes
+/// and the scratch directory stay. A run directory is `sstprs-<owner pid>-...`; it is stale when
+/// its owner no longer exists and it still holds `uml.pgid`.
+fn sweep_stale_runs(runs_dir: &Path) {
+    let Ok(entries) = fs::read_dir(runs_dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("sstprs-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if owner == std::process::id() || Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        let Some(pgid) = fs::read_to_string(dir.join("uml.pgid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pgid > 1 {
+            signal_group(pgid, libc::SIGKILL);
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
 /// Boots the guest, runs `script` (POSIX sh, as root, working directory `/run/bed`) and powers
 /// off. Returns once the UML process group is gone.
 pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
@@ -403,9 +438,21 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
         .unwrap_or(Duration::from_secs(timeout_secs) + HOST_MARGIN);
 
     let _lock = BootLock::acquire()?;
+    sweep_stale_runs(&env.runs_dir);
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let mut child = Command::new(&env.kernel)
+    let mut command = Command::new(&env.kernel);
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl(2),
+    // which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            // If this thread (the test, the xtask) dies, the UML kernel dies with it instead of
+            // running on until its own timeout.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
+    let mut child = command
         .arg(format!("mem={}M", opts.mem_mb))
         .arg(format!("umid={umid}"))
         .arg(format!("uml_dir={}/", uml_dir.display()))
@@ -423,6 +470,8 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
         .spawn()
         .map_err(io_err(format!("start {}", env.kernel.display())))?;
     let pgid = child.id();
+    // For `sweep_stale_runs` in case this process is killed before it can clean up.
+    let _ = fs::write(scratch.join("uml.pgid"), pgid.to_string());
 
     let output_path = scratch.join("output.log");
     let mut streamed: u64 = 0;
@@ -461,6 +510,7 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
         wait_group_gone(pgid, Duration::from_secs(5));
     }
     let _ = fs::remove_dir_all(&uml_dir);
+    let _ = fs::remove_file(scratch.join("uml.pgid"));
 
     let status = fs::read_to_string(scratch.join("status"))
         .ok()

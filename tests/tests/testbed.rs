@@ -209,3 +209,79 @@ fn concurrent_boots_do_not_collide() {
         assert!(!scratch.exists());
     }
 }
+
+/// Not a test by itself: the process `killed_owner_leaves_nothing_behind` starts and kills.
+#[test]
+#[ignore = "helper process for killed_owner_leaves_nothing_behind"]
+fn helper_boot_and_sleep() {
+    if std::env::var_os("SSTP_RS_TESTBED_HELPER").is_none() {
+        return;
+    }
+    let _ = testbed::run("sleep 300", &quick());
+}
+
+/// A test process killed in the middle of a boot (CI timeout, Ctrl-C, SIGKILL): the UML kernel
+/// dies with it, and the next boot removes the leftover helper processes and scratch directory.
+#[test]
+fn killed_owner_leaves_nothing_behind() {
+    if skip() {
+        return;
+    }
+    let runs_dir = testbed::environment().unwrap().runs_dir;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "helper_boot_and_sleep",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("SSTP_RS_TESTBED_HELPER", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let prefix = format!("sstprs-{}-", child.id());
+    // Wait until the helper's guest has booted (it may first wait for the boot lock).
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    let scratch = loop {
+        let found = std::fs::read_dir(&runs_dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+                    && p.join("ready").exists()
+            });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "helper never booted");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pgid: i32 = std::fs::read_to_string(scratch.join("uml.pgid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // PR_SET_PDEATHSIG: the UML kernel (the group leader) goes at once.
+    let leader_gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        let stat = std::fs::read_to_string(format!("/proc/{pgid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ")
+    });
+    assert!(leader_gone, "the UML kernel outlived its owner");
+    // The next boot sweeps the rest.
+    let run = testbed::run("true", &quick()).unwrap();
+    assert!(run.success(), "{}", run.diagnostics());
+    assert!(!scratch.exists(), "stale scratch directory not removed");
+    // SAFETY: kill(2) with signal 0 only checks whether the process group exists.
+    let group_alive = unsafe { libc::kill(-pgid, 0) } == 0;
+    assert!(
+        !group_alive,
+        "UML helper processes of the killed run survived"
+    );
+}
