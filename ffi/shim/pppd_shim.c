@@ -76,6 +76,7 @@ void die(int);
 #pragma weak ppp_set_status
 #pragma weak ppp_set_devnam
 #pragma weak ppp_devnam
+#pragma weak ppp_set_pppdevnam
 #pragma weak ppp_timeout
 #pragma weak ppp_untimeout
 #else
@@ -348,6 +349,9 @@ void sstp_shim_set_devnam(const char *name)
         return;
 #if SSTP_PPPD_25
     ppp_set_devnam(name);
+    /* "Connect: ppp0 <--> <ppp_devname>" */
+    if (ppp_set_pppdevnam)
+        ppp_set_pppdevnam(name);
 #else
     snprintf(devnam, sizeof(devnam), "%s", name);
     /* 2.4.9 prints "Connect: ppp0 <--> <ppp_devnam>". */

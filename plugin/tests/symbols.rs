@@ -100,6 +100,7 @@ fn unversioned_undefined_symbols_are_pppd_symbols() {
         "devnam",
         "ppp_devnam",
         "ppp_set_devnam",
+        "ppp_set_pppdevnam",
         "timeout",
         "ppp_timeout",
         "untimeout",
