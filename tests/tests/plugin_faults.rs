@@ -117,7 +117,10 @@ fn plugin_against_fault_modes() {
     let (so, server) = build();
     let opts = BootOptions {
         timeout: Duration::from_secs(240),
-        files: vec![("sstp-scenario.sh".to_string(), SCENARIO_LIB.as_bytes().to_vec())],
+        files: vec![(
+            "sstp-scenario.sh".to_string(),
+            SCENARIO_LIB.as_bytes().to_vec(),
+        )],
         stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
         ..BootOptions::default()
     };
@@ -134,8 +137,14 @@ fn plugin_against_fault_modes() {
     let fact = |k: &str| facts.get(k).cloned().unwrap_or_default();
     let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
     for n in [
-        "server-pap.log", "plugin-pap.log", "server-abort.log", "plugin-abort.log",
-        "plugin-nak.log", "plugin-403.log", "plugin-http10.log", "plugin-pap.out",
+        "server-pap.log",
+        "plugin-pap.log",
+        "server-abort.log",
+        "plugin-abort.log",
+        "plugin-nak.log",
+        "plugin-403.log",
+        "plugin-http10.log",
+        "plugin-pap.out",
     ] {
         diag.push_str(&format!("--- {n} ---\n{}\n", get(n)));
     }
@@ -145,21 +154,33 @@ fn plugin_against_fault_modes() {
     // PAP: no MPPE keys -> zero HLAK; the server verifies the whole binding including the MAC.
     assert_eq!(fact("pap_up"), "1", "{diag}");
     assert_eq!(fact("pap_pings"), "5", "{diag}");
-    assert!(get("server-pap.log").contains("certificate hash ok, compound MAC ok"), "{diag}");
-    assert!(get("plugin-pap.log").contains("no MPPE keys (PAP/CHAP/no auth) -> zero HLAK"), "{diag}");
+    assert!(
+        get("server-pap.log").contains("certificate hash ok, compound MAC ok"),
+        "{diag}"
+    );
+    assert!(
+        get("plugin-pap.log").contains("no MPPE keys (PAP/CHAP/no auth) -> zero HLAK"),
+        "{diag}"
+    );
     // pppd ends on SIGTERM with its own status (5 = EXIT_USER_REQUEST): the plugin keeps it.
     assert_eq!(fact("exit_pap"), "5", "{diag}");
 
     // Abort right after CALL_CONNECTED: crypto binding rejected, EXIT_AUTH_TOPEER_FAILED.
     assert_eq!(fact("ended_abort"), "1", "{diag}");
     assert_eq!(fact("exit_abort"), "19", "{diag}");
-    assert!(get("plugin-abort.log").contains("rejected the crypto binding"), "{diag}");
+    assert!(
+        get("plugin-abort.log").contains("rejected the crypto binding"),
+        "{diag}"
+    );
 
     // CALL_CONNECT_NAK with status 4: negotiation failed (EXIT_NEGOTIATION_FAILED), status named.
     assert_eq!(fact("exit_nak"), "10", "{diag}");
     let nak = get("plugin-nak.log");
     assert!(nak.contains("CALL_CONNECT_NAK"), "{diag}");
-    assert!(nak.to_lowercase().contains("not supported") || nak.contains("4"), "{diag}");
+    assert!(
+        nak.to_lowercase().contains("not supported") || nak.contains("4"),
+        "{diag}"
+    );
 
     // HTTP 403: refused with status N (EXIT_CONNECT_FAILED).
     assert_eq!(fact("exit_403"), "8", "{diag}");

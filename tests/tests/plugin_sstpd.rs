@@ -89,7 +89,11 @@ fn build_plugin_profile(pppd: Pppd, release: bool) -> PathBuf {
     );
     let profile = if release { "release" } else { "debug" };
     let built = dir.join("cargo").join(profile).join("libsstp_rs.so");
-    let so = dir.join(if release { "sstp-rs.so" } else { "sstp-rs-debug.so" });
+    let so = dir.join(if release {
+        "sstp-rs.so"
+    } else {
+        "sstp-rs-debug.so"
+    });
     // Tests run in parallel and a guest may be running pppd with the previous copy mapped:
     // replace the file atomically (new inode) instead of rewriting it in place.
     let same = std::fs::read(&built).ok() == std::fs::read(&so).ok();
@@ -197,7 +201,11 @@ fn run_basic(pppd: Pppd, transport: Transport, pings: u32) -> Report {
     };
     let r = sc.run().expect("test bed run");
     if std::env::var_os("SSTP_RS_DIAG").is_some() {
-        eprintln!("{}\n--- sstpd.log (all) ---\n{}", r.diagnostics(), r.sstpd_log);
+        eprintln!(
+            "{}\n--- sstpd.log (all) ---\n{}",
+            r.diagnostics(),
+            r.sstpd_log
+        );
     }
     // The plugin's load message (on stderr before `logfile` takes over) names the pppd it was
     // built for, and that pppd accepted it (pppd_version matched).
@@ -277,12 +285,19 @@ fn plugin_untrusted_certificate_names_subject_and_sha256() {
         return;
     }
     // The system CA store does not contain the test CA.
-    let r = run_failing(Pppd::V249, "sstp-ca-file /etc/ssl/certs/ca-certificates.crt", None);
+    let r = run_failing(
+        Pppd::V249,
+        "sstp-ca-file /etc/ssl/certs/ca-certificates.crt",
+        None,
+    );
     let diag = r.diagnostics();
     let log = pppd_log(&r);
     let sha = r.fact("server_cert_sha256").expect("cert sha256 fact");
     assert!(log.contains("sstp-server.test"), "{diag}");
-    assert!(log.to_lowercase().contains(sha), "certificate SHA-256 not named\n{diag}");
+    assert!(
+        log.to_lowercase().contains(sha),
+        "certificate SHA-256 not named\n{diag}"
+    );
     // EXIT_PEER_AUTH_FAILED: the server failed to prove its identity.
     assert_eq!(r.fact("client_exit"), Some("11"), "{diag}");
     // No SSTP call was attempted.
@@ -352,14 +367,26 @@ fn server_killed(pppd: Pppd) {
     let log = run.read("client-pppd.log").unwrap_or_default();
     let diag = format!("{}\n--- client-pppd.log ---\n{log}", run.diagnostics());
     assert!(run.success(), "{diag}");
-    assert_eq!(facts.get("client_ended").map(String::as_str), Some("1"), "{diag}");
-    assert_eq!(facts.get("client_exit").map(String::as_str), Some("16"), "{diag}");
+    assert_eq!(
+        facts.get("client_ended").map(String::as_str),
+        Some("1"),
+        "{diag}"
+    );
+    assert_eq!(
+        facts.get("client_exit").map(String::as_str),
+        Some("16"),
+        "{diag}"
+    );
     assert!(
         log.contains("sstp-rs: the server closed the connection without SSTP teardown"),
         "{diag}"
     );
     assert!(log.contains("Modem hangup"), "{diag}");
-    assert_eq!(facts.get("leftovers").map(String::as_str), Some(""), "{diag}");
+    assert_eq!(
+        facts.get("leftovers").map(String::as_str),
+        Some(""),
+        "{diag}"
+    );
 }
 
 #[test]
@@ -392,7 +419,9 @@ fn injected_fault(point: &str, where_: &str) {
     let diag = r.diagnostics();
     let log = pppd_log(&r);
     assert!(
-        log.contains(&format!("sstp-rs: internal error in {where_}: fault injected at {point}")),
+        log.contains(&format!(
+            "sstp-rs: internal error in {where_}: fault injected at {point}"
+        )),
         "{diag}"
     );
     assert_eq!(r.fact("client_exit"), Some("1"), "{diag}");
@@ -427,9 +456,10 @@ fn plugin_throughput_vs_sstpc() {
     let (ours, r) = scenario::measure_throughput(plugin_client(Pppd::V249, &so, ""), 10)
         .expect("plugin throughput");
     assert!(r.crypto_binding_valid(), "{}", r.diagnostics());
-    let (reference, _) =
-        scenario::measure_throughput(Client::Sstpc, 10).expect("sstpc throughput");
-    eprintln!("iperf3 10 s through sstpd: sstp-rs.so {ours:.2} Mbit/s, sstpc {reference:.2} Mbit/s");
+    let (reference, _) = scenario::measure_throughput(Client::Sstpc, 10).expect("sstpc throughput");
+    eprintln!(
+        "iperf3 10 s through sstpd: sstp-rs.so {ours:.2} Mbit/s, sstpc {reference:.2} Mbit/s"
+    );
     assert!(ours > 1.0, "sstp-rs.so {ours:.2} Mbit/s");
     assert!(
         ours > reference * 0.5,
@@ -479,7 +509,10 @@ fn plugin_ipc_fd_carries_ip_and_dns_config() {
     let bytes = std::fs::read(r.run.scratch.join("ipc.bin")).expect("ipc.bin");
     let msgs = decode_ipc(&bytes);
     let get = |m: &Vec<(String, String)>, k: &str| -> Vec<String> {
-        m.iter().filter(|(a, _)| a == k).map(|(_, v)| v.clone()).collect()
+        m.iter()
+            .filter(|(a, _)| a == k)
+            .map(|(_, v)| v.clone())
+            .collect()
     };
     let up = msgs
         .iter()
@@ -489,11 +522,21 @@ fn plugin_ipc_fd_carries_ip_and_dns_config() {
     assert_eq!(get(up, "ip4.local"), [local], "{msgs:?}");
     assert_eq!(get(up, "ip4.peer"), [peer], "{msgs:?}");
     assert_eq!(get(up, "ip4.dns"), ["192.0.2.53"], "{msgs:?}");
-    assert_eq!(get(up, "ifname"), [r.fact("ppp_if").unwrap_or("").to_string()], "{msgs:?}");
+    assert_eq!(
+        get(up, "ifname"),
+        [r.fact("ppp_if").unwrap_or("").to_string()],
+        "{msgs:?}"
+    );
     assert_eq!(get(up, "server"), ["sstp-server.test:443"], "{msgs:?}");
-    let v6 = msgs.iter().find(|m| get(m, "event") == ["ipv6-up"]).expect("ipv6-up");
+    let v6 = msgs
+        .iter()
+        .find(|m| get(m, "event") == ["ipv6-up"])
+        .expect("ipv6-up");
     assert_eq!(get(v6, "ip6.local-id").len(), 1, "{msgs:?}");
-    assert!(msgs.iter().any(|m| get(m, "event") == ["ip-down"]), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| get(m, "event") == ["ip-down"]),
+        "{msgs:?}"
+    );
 }
 
 /// `persist`: the server ends the PPP session (its pppd is killed); the plugin tears the call
@@ -543,7 +586,11 @@ fn plugin_persist_reconnects_after_server_side_hangup() {
     assert_eq!(fact("reconnected"), "1", "{diag}");
     assert_eq!(fact("ping_received"), "3", "{diag}");
     assert_eq!(log.matches("sstp-rs: connecting to").count(), 2, "{diag}");
-    assert_eq!(sstpd.matches("Crypto Binding is valid").count(), 2, "{diag}");
+    assert_eq!(
+        sstpd.matches("Crypto Binding is valid").count(),
+        2,
+        "{diag}"
+    );
     assert_eq!(fact("client_stopped"), "1", "{diag}");
     assert_eq!(fact("leftovers"), "", "{diag}");
 }
