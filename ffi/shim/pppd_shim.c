@@ -129,6 +129,7 @@ static sstp_shim_option_handler opt_handler;
 static option_t *opt_table;
 /* Last value of each option, shown by pppd's `dump` (OPT_A2STRVAL|OPT_STATIC). */
 static char opt_values[SSTP_SHIM_MAX_OPTIONS][SSTP_OPT_VALUE_MAX];
+static unsigned int opt_flags[SSTP_SHIM_MAX_OPTIONS];
 
 static int opt_dispatch(unsigned int index, char **argv, int noarg)
 {
@@ -139,7 +140,8 @@ static int opt_dispatch(unsigned int index, char **argv, int noarg)
         return 0;
     if (!opt_handler(index, value))
         return 0;
-    snprintf(opt_values[index], SSTP_OPT_VALUE_MAX, "%s", noarg ? "" : value);
+    snprintf(opt_values[index], SSTP_OPT_VALUE_MAX, "%s",
+             noarg ? "" : (opt_flags[index] & SSTP_SHIM_OPT_SECRET) ? "??????" : value);
     return 1;
 }
 
@@ -193,6 +195,7 @@ int sstp_shim_add_options(const struct sstp_shim_option *options, unsigned int c
         opt_table[i].flags = OPT_A2STRVAL | OPT_STATIC |
                              ((options[i].flags & SSTP_SHIM_OPT_PRIV) ? OPT_PRIV : 0);
         opt_table[i].addr2 = opt_values[i];
+        opt_flags[i] = options[i].flags;
     }
     opt_handler = handler;
 #if SSTP_PPPD_25

@@ -39,6 +39,7 @@ enum sstp_shim_notify {
 /* Option flags for struct sstp_shim_option. */
 #define SSTP_SHIM_OPT_NOARG 0x1u /* option takes no argument (a flag) */
 #define SSTP_SHIM_OPT_PRIV 0x2u  /* only root / privileged sources may set it */
+#define SSTP_SHIM_OPT_SECRET 0x4u /* value may hold a secret: pppd's `dump` shows ?????? */
 
 /* One plugin option; `name` and `description` must live for the whole process. */
 struct sstp_shim_option {

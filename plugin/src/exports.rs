@@ -35,6 +35,11 @@ fn table() -> &'static [sys::sstp_shim_option] {
                             sys::SSTP_SHIM_OPT_PRIV
                         } else {
                             0
+                        }
+                        | if o.secret {
+                            sys::SSTP_SHIM_OPT_SECRET
+                        } else {
+                            0
                         },
                 }
             }))

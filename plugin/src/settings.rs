@@ -86,6 +86,8 @@ pub struct OptionSpec {
     pub noarg: bool,
     /// Whether only a privileged source may set it.
     pub privileged: bool,
+    /// Whether the value may contain a secret (pppd's `dump` shows `??????`).
+    pub secret: bool,
     apply: fn(&mut Settings, &str) -> Result<(), String>,
 }
 
@@ -103,6 +105,8 @@ macro_rules! opt {
             },
             noarg: $noarg,
             privileged: $priv,
+            // Only the proxy URL can carry credentials (user:password@).
+            secret: matches!($name.as_bytes(), b"sstp-proxy"),
             apply: $f,
         }
     };
@@ -386,6 +390,24 @@ mod tests {
                 assert_ne!(a.name, b.name);
             }
         }
+    }
+
+    #[test]
+    fn only_the_proxy_url_is_secret() {
+        let secret: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.secret)
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(secret, ["sstp-proxy"]);
+        let noarg: Vec<&str> = OPTIONS.iter().filter(|o| o.noarg).map(|o| o.name).collect();
+        assert_eq!(noarg, ["sstp-no-eku-check"]);
+        let privileged: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.privileged)
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(privileged, ["sstp-ipc-fd"]);
     }
 
     #[test]

@@ -73,11 +73,12 @@ for p in 443 445 446 447 448; do
 done
 sc_fact server_started 1
 
-plugin() {{ # tag port
-    /usr/sbin/pppd plugin "$SO" sstp-server "$SC_SERVER_NAME:$2" sstp-ca-file "$SC_OUT/ca.pem" \
+plugin() {{ # tag port [extra pppd args]
+    tag=$1; port=$2; shift 2
+    /usr/sbin/pppd plugin "$SO" sstp-server "$SC_SERVER_NAME:$port" sstp-ca-file "$SC_OUT/ca.pem" \
         sstp-log-level 3 user "$SC_USER" password "$SC_PASSWORD" noauth noccp nobsdcomp \
         nodeflate refuse-eap nodefaultroute noipdefault lcp-echo-interval 0 debug nodetach \
-        logfile "$SC_OUT/plugin-$1.log" >"$SC_OUT/plugin-$1.out" 2>&1 &
+        logfile "$SC_OUT/plugin-$tag.log" "$@" >"$SC_OUT/plugin-$tag.out" 2>&1 &
     PID=$!
 }}
 
@@ -98,6 +99,10 @@ for f in abort:445 nak:446 403:447 http10:448; do
     if sc_wait 40 sc_not_running $PID; then sc_fact ended_$tag 1; else sc_fact ended_$tag 0; kill -KILL $PID; fi
     wait $PID; sc_fact exit_$tag $?
 done
+echo "== proxy with credentials, nothing listening; pppd dump"
+plugin proxy 443 dump sstp-proxy "http://proxyuser:Pr0xy-Secret@192.0.2.2:3999"
+if sc_wait 40 sc_not_running $PID; then sc_fact ended_proxy 1; else sc_fact ended_proxy 0; kill -KILL $PID; fi
+wait $PID; sc_fact exit_proxy $?
 for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
 sleep 1
@@ -189,6 +194,13 @@ fn plugin_against_fault_modes() {
     // HTTP/1.0: "HTTP version not 1.1" (EXIT_CONNECT_FAILED).
     assert_eq!(fact("exit_http10"), "8", "{diag}");
     assert!(get("plugin-http10.log").contains("1.0"), "{diag}");
+
+    // The proxy's credentials never reach the log, not even through pppd's `dump`.
+    let proxy = format!("{}\n{}", get("plugin-proxy.log"), get("plugin-proxy.out"));
+    assert_eq!(fact("exit_proxy"), "8", "{diag}\n{proxy}");
+    assert!(proxy.contains("sstp-proxy ??????"), "{proxy}");
+    assert!(proxy.contains("3999"), "{proxy}");
+    assert!(!proxy.contains("Pr0xy-Secret"), "{proxy}");
 
     assert_eq!(fact("leftovers"), "", "{diag}");
 }
