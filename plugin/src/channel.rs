@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sstp_proto::client::ClientConfig;
 use sstp_proto::Hlak;
 use sstp_tunnel::bridge::{self, Command, ControlSender};
 
@@ -140,7 +139,7 @@ pub fn connect() -> c_int {
             est.cert.sha256_hex()
         ),
     );
-    let client = match bridge::negotiate(&mut est, &ClientConfig::default()) {
+    let client = match bridge::negotiate(&mut est, &s.client_config()) {
         Ok(c) => c,
         Err(e) => {
             host::log(

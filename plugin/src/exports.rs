@@ -18,7 +18,7 @@ unsafe impl Sync for OptionTable {}
 // SAFETY: as above; nothing in the table is tied to a thread.
 unsafe impl Send for OptionTable {}
 
-const OPTIONS_LEN: usize = 13;
+const OPTIONS_LEN: usize = OPTIONS.len();
 
 static TABLE: std::sync::OnceLock<OptionTable> = std::sync::OnceLock::new();
 

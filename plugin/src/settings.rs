@@ -52,6 +52,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// `sstp-no-eku-check`
     pub no_eku_check: bool,
+    /// `sstp-echo-interval` (seconds): SSTP hello timer; `None` = the 60 s of [MS-SSTP].
+    pub echo_interval: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -70,6 +72,7 @@ impl Default for Settings {
             ip_family: IpFamily::Any,
             connect_timeout: Duration::from_secs(15),
             no_eku_check: false,
+            echo_interval: None,
         }
     }
 }
@@ -286,6 +289,23 @@ pub static OPTIONS: &[OptionSpec] = &[
             Ok(())
         }
     ),
+    opt!(
+        "sstp-echo-interval",
+        "Seconds of silence before an SSTP echo request (1..3600, default 60)",
+        false,
+        false,
+        |s, v| {
+            match v.trim().parse::<u64>() {
+                Ok(n) if (1..=3600).contains(&n) => {
+                    s.echo_interval = Some(Duration::from_secs(n));
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "cannot parse {v:?}: expected seconds between 1 and 3600"
+                )),
+            }
+        }
+    ),
 ];
 
 fn set_server(s: &mut Settings, v: &str) -> Result<(), String> {
@@ -366,6 +386,15 @@ impl Settings {
         Ok(c)
     }
 
+    /// The SSTP client's timers these settings describe.
+    pub fn client_config(&self) -> sstp_proto::client::ClientConfig {
+        let mut c = sstp_proto::client::ClientConfig::default();
+        if let Some(d) = self.echo_interval {
+            c.hello_interval = d;
+        }
+        c
+    }
+
     /// Device name shown by pppd ("sstp:host:port").
     pub fn devnam(&self) -> String {
         match &self.server {
@@ -443,6 +472,8 @@ mod tests {
             ("sstp-sni", "bad name"),
             ("sstp-ip-family", "ipx"),
             ("sstp-connect-timeout", "0"),
+            ("sstp-echo-interval", "0"),
+            ("sstp-echo-interval", "3601"),
         ];
         for (name, v) in cases {
             let e = s.apply_named(name, v).unwrap_err();
@@ -472,6 +503,9 @@ mod tests {
         s.apply_named("sstp-connect-timeout", "3").unwrap();
         s.apply_named("sstp-ca-dir", "/etc").unwrap();
         s.apply_named("sstp-no-eku-check", "").unwrap();
+        assert_eq!(s.client_config().hello_interval, Duration::from_secs(60));
+        s.apply_named("sstp-echo-interval", "2").unwrap();
+        assert_eq!(s.client_config().hello_interval, Duration::from_secs(2));
         s.check().unwrap();
         let c = s.tunnel_config().unwrap();
         assert_eq!((c.server.as_str(), c.port), ("10.1.2.3", 4443));
