@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sstp_tunnel::{CertPin, IpFamily, ProxyConfig, TlsVersion, TunnelConfig};
+use sstp_tunnel::{CertPin, IpFamily, ProxyConfig, ProxyCredentials, TlsVersion, TunnelConfig};
 
 /// Plugin log verbosity (`sstp-log-level`): which lines the plugin sends to pppd's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +54,11 @@ pub struct Settings {
     pub no_eku_check: bool,
     /// `sstp-echo-interval` (seconds): SSTP hello timer; `None` = the 60 s of [MS-SSTP].
     pub echo_interval: Option<Duration>,
+    /// `sstp-proxy-auth-file`: the file named and the credentials read from it (they win over
+    /// credentials in the `sstp-proxy` URL).
+    pub proxy_auth_file: Option<(PathBuf, ProxyCredentials)>,
+    /// `sstp-http-timeout` (seconds): how long to wait for the server's HTTP response.
+    pub http_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -73,6 +78,8 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(15),
             no_eku_check: false,
             echo_interval: None,
+            proxy_auth_file: None,
+            http_timeout: sstp_proto::http::RESPONSE_TIMEOUT,
         }
     }
 }
@@ -306,7 +313,81 @@ pub static OPTIONS: &[OptionSpec] = &[
             }
         }
     ),
+    opt!(
+        "sstp-proxy-auth-file",
+        "File with the proxy's user and password (root-owned, not world-readable)",
+        false,
+        false,
+        |s, v| {
+            let creds = read_proxy_auth_file(std::path::Path::new(v))?;
+            s.proxy_auth_file = Some((PathBuf::from(v), creds));
+            Ok(())
+        }
+    ),
+    opt!(
+        "sstp-http-timeout",
+        "Seconds to wait for the server's HTTP response (1..300, default 60)",
+        false,
+        false,
+        |s, v| {
+            match v.trim().parse::<u64>() {
+                Ok(n) if (1..=300).contains(&n) => {
+                    s.http_timeout = Duration::from_secs(n);
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "cannot parse {v:?}: expected seconds between 1 and 300"
+                )),
+            }
+        }
+    ),
 ];
+
+/// Reads `user\npassword\n` or `user:password` from `path`, which must be a regular file owned
+/// by root and not accessible by other users (no bit for "others" in its mode). Ownership and
+/// mode are checked on the opened file, so the file checked is the file read. Errors never
+/// contain the file's contents.
+pub fn read_proxy_auth_file(path: &std::path::Path) -> Result<ProxyCredentials, String> {
+    read_proxy_auth_file_owned_by(path, 0)
+}
+
+fn read_proxy_auth_file_owned_by(
+    path: &std::path::Path,
+    owner: u32,
+) -> Result<ProxyCredentials, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("{shown}: cannot open: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{shown}: cannot stat: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    if meta.uid() != owner {
+        return Err(format!(
+            "{shown}: refused: the file holds a password and must be owned by root \
+             (it is owned by uid {}); run: chown root {shown}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o007 != 0 {
+        return Err(format!(
+            "{shown}: refused: the file holds a password and must not be accessible by other \
+             users (mode {:04o}); run: chmod 600 {shown}",
+            meta.mode() & 0o7777
+        ));
+    }
+    let c = sstp_proxy_auth::Credentials::from_reader(file).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(ProxyCredentials {
+        user: c.username().to_owned(),
+        password: c.expose_password().to_owned(),
+    })
+}
 
 fn set_server(s: &mut Settings, v: &str) -> Result<(), String> {
     let (host, port) = sstp_tunnel::parse_host_port(v, sstp_proto::http::DEFAULT_PORT)
@@ -361,6 +442,11 @@ impl Settings {
         if self.server.is_none() {
             return Err("sstp-server is required (sstp-server HOST[:PORT])".into());
         }
+        if self.proxy_auth_file.is_some() && self.proxy.is_none() {
+            return Err(
+                "sstp-proxy-auth-file needs sstp-proxy (sstp-proxy http://HOST:PORT)".into(),
+            );
+        }
         check_tls_range(self)
     }
 
@@ -380,6 +466,11 @@ impl Settings {
         c.max_tls = self.tls_max;
         c.check_eku = !self.no_eku_check;
         c.proxy = self.proxy.clone();
+        if let (Some(p), Some((_, creds))) = (c.proxy.as_mut(), &self.proxy_auth_file) {
+            // The file wins over credentials in the URL.
+            p.credentials = Some(creds.clone());
+        }
+        c.handshake_timeout = self.http_timeout;
         c.ip_family = self.ip_family;
         c.connect_timeout = self.connect_timeout;
         c.tls_timeout = self.connect_timeout.max(Duration::from_secs(5));
@@ -519,5 +610,157 @@ mod tests {
         assert!(!c.check_eku);
         assert_eq!(s.log_level, LogLevel::DEBUG);
         assert_eq!(s.ipc_fd, Some(7));
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("sstp-plugin-settings-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write_mode(path: &std::path::Path, text: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn proxy_auth_file_wins_over_the_url() {
+        let dir = scratch("auth");
+        let uid = owner_uid(&dir);
+        let f = dir.join("proxy-cred");
+        write_mode(&f, "carol\nPa55 w:rd\n", 0o600);
+        let c = read_proxy_auth_file_owned_by(&f, uid).unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.password.as_str()),
+            ("carol", "Pa55 w:rd")
+        );
+        write_mode(&f, "dave:x:y\n", 0o640);
+        let c = read_proxy_auth_file_owned_by(&f, uid).unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("dave", "x:y"));
+
+        let mut s = Settings::default();
+        s.apply_named("sstp-server", "vpn.test").unwrap();
+        s.apply_named("sstp-proxy", "http://url-user:url-pass@10.0.0.1:3128")
+            .unwrap();
+        s.proxy_auth_file = Some((f.clone(), c));
+        s.check().unwrap();
+        let cfg = s.tunnel_config().unwrap();
+        let p = cfg.proxy.unwrap();
+        let creds = p.credentials.unwrap();
+        assert_eq!(
+            (creds.user.as_str(), creds.password.as_str()),
+            ("dave", "x:y")
+        );
+        assert_eq!(p.port, 3128);
+        // Without the file, the URL's credentials stand.
+        s.proxy_auth_file = None;
+        let creds = s
+            .tunnel_config()
+            .unwrap()
+            .proxy
+            .unwrap()
+            .credentials
+            .unwrap();
+        assert_eq!(creds.user, "url-user");
+        // Debug output of the settings never shows a password.
+        s.proxy_auth_file = Some((
+            f,
+            ProxyCredentials {
+                user: "u".into(),
+                password: "file-secret".into(),
+            },
+        ));
+        let d = format!("{s:?}");
+        assert!(!d.contains("file-secret") && !d.contains("url-pass"), "{d}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The uid owning files this test creates (root when the tests run as root).
+    fn owner_uid(dir: &std::path::Path) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir).unwrap().uid()
+    }
+
+    #[test]
+    fn proxy_auth_file_is_refused_when_others_can_read_it_or_root_does_not_own_it() {
+        let dir = scratch("refuse");
+        let uid = owner_uid(&dir);
+        let f = dir.join("proxy-cred");
+        write_mode(&f, "carol:secret-in-file\n", 0o644);
+        let e = read_proxy_auth_file_owned_by(&f, uid).unwrap_err();
+        assert!(
+            e.contains("must not be accessible by other users (mode 0644)"),
+            "{e}"
+        );
+        assert!(e.contains("chmod 600"), "{e}");
+        assert!(!e.contains("secret-in-file"), "{e}");
+        write_mode(&f, "carol:secret-in-file\n", 0o602);
+        assert!(read_proxy_auth_file_owned_by(&f, uid).is_err());
+        write_mode(&f, "carol:secret-in-file\n", 0o600);
+        let e = read_proxy_auth_file_owned_by(&f, uid.wrapping_add(1)).unwrap_err();
+        assert!(e.contains("must be owned by root"), "{e}");
+        assert!(e.contains(&format!("owned by uid {uid}")), "{e}");
+        // The option itself checks for root ownership.
+        if uid != 0 {
+            assert!(read_proxy_auth_file(&f)
+                .unwrap_err()
+                .contains("owned by root"));
+        } else {
+            assert_eq!(read_proxy_auth_file(&f).unwrap().password, "secret-in-file");
+        }
+        // Not a file, missing, symlink, bad format.
+        let e = read_proxy_auth_file_owned_by(&dir, uid).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = read_proxy_auth_file_owned_by(&dir.join("missing"), uid).unwrap_err();
+        assert!(e.contains("cannot open"), "{e}");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(read_proxy_auth_file_owned_by(&link, uid).is_err());
+        write_mode(&f, "no-separator-secret\n", 0o600);
+        let e = read_proxy_auth_file_owned_by(&f, uid).unwrap_err();
+        assert!(e.contains("user:password"), "{e}");
+        assert!(!e.contains("no-separator-secret"), "{e}");
+        // Through the option: the error names the option.
+        let mut s = Settings::default();
+        let e = s
+            .apply_named(
+                "sstp-proxy-auth-file",
+                &dir.join("missing").to_string_lossy(),
+            )
+            .unwrap_err();
+        assert!(e.starts_with("sstp-proxy-auth-file: "), "{e}");
+        // The file needs a proxy.
+        s.apply_named("sstp-server", "vpn.test").unwrap();
+        s.proxy_auth_file = Some((
+            f,
+            ProxyCredentials {
+                user: "u".into(),
+                password: "p".into(),
+            },
+        ));
+        assert!(s.check().unwrap_err().contains("needs sstp-proxy"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn http_timeout() {
+        let mut s = Settings::default();
+        s.apply_named("sstp-server", "vpn.test").unwrap();
+        assert_eq!(
+            s.tunnel_config().unwrap().handshake_timeout,
+            Duration::from_secs(60)
+        );
+        s.apply_named("sstp-http-timeout", "3").unwrap();
+        assert_eq!(
+            s.tunnel_config().unwrap().handshake_timeout,
+            Duration::from_secs(3)
+        );
+        for bad in ["0", "301", "x", "-1"] {
+            let e = s.apply_named("sstp-http-timeout", bad).unwrap_err();
+            assert!(e.starts_with("sstp-http-timeout: "), "{e}");
+        }
     }
 }
