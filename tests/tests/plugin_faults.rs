@@ -1,7 +1,8 @@
-//! sstp-rs.so (pppd 2.4.9) against the project's fault-mode SSTP test server in the UML test bed:
-//! a PAP session with a zero HLAK whose Compound MAC the server verifies, and one failure per
-//! fault mode, each ending pppd with the documented exit status and a message naming the cause.
-//! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
+//! sstp-rs.so (pppd 2.4.9) against the project's SSTP test server in the UML test bed: a PAP
+//! session with a zero HLAK whose Compound MAC the server verifies, and proxy credentials in the
+//! `sstp-proxy` URL hidden from pppd's `dump`. The failure modes (abort after CALL_CONNECTED, NAK,
+//! HTTP 403 / 1.0 and every other seed condition) moved to `hostile.rs`, which asserts the exact
+//! messages. Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,7 +57,6 @@ printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
 chmod 600 /etc/ppp/pap-secrets /etc/ppp/chap-secrets
 common="name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local nodetach nologfd debug"
 printf '%s\n' "$common" require-pap refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap "logfile $SC_OUT/server-pppd-pap.log" "$SC_PPP_SERVER:198.51.100.3" >/etc/ppp/options.pap
-printf '%s\n' "$common" require-mschap-v2 refuse-pap refuse-chap refuse-eap "logfile $SC_OUT/server-pppd-mschap.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.mschap
 start_server() {{ # port log args...
     port=$1; log=$2; shift 2
     ip netns exec srv "$SERVER" --listen "[::]:$port" --cert "$SC_WORK/pki/server.pem" \
@@ -64,11 +64,7 @@ start_server() {{ # port log args...
     echo $! >>"$SC_WORK/servers"
 }}
 start_server 443 server-pap.log --hlak-zero --pppd-arg file --pppd-arg /etc/ppp/options.pap
-start_server 445 server-abort.log --fault abort-after-connected --pppd-arg file --pppd-arg /etc/ppp/options.mschap
-start_server 446 server-nak.log --fault nak=4 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
-start_server 447 server-403.log --fault http-status=403 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
-start_server 448 server-http10.log --fault http-1.0 --pppd-arg file --pppd-arg /etc/ppp/options.mschap
-for p in 443 445 446 447 448; do
+for p in 443; do
     SC_PORT=$p sc_wait 20 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
 done
 sc_fact server_started 1
@@ -92,13 +88,6 @@ if sc_wait 30 sc_ppp_up; then
 fi
 kill -TERM $PID; sc_wait 15 sc_not_running $PID; wait $PID; sc_fact exit_pap $?
 
-for f in abort:445 nak:446 403:447 http10:448; do
-    tag=${{f%%:*}}; port=${{f#*:}}
-    echo "== fault $tag ($port)"
-    plugin "$tag" "$port"
-    if sc_wait 40 sc_not_running $PID; then sc_fact ended_$tag 1; else sc_fact ended_$tag 0; kill -KILL $PID; fi
-    wait $PID; sc_fact exit_$tag $?
-done
 echo "== proxy with credentials, nothing listening; pppd dump"
 plugin proxy 443 dump sstp-proxy "http://proxyuser:Pr0xy-Secret@192.0.2.2:3999"
 if sc_wait 40 sc_not_running $PID; then sc_fact ended_proxy 1; else sc_fact ended_proxy 0; kill -KILL $PID; fi
@@ -115,7 +104,7 @@ exit 0
 }
 
 #[test]
-fn plugin_against_fault_modes() {
+fn plugin_pap_session_and_proxy_url_hidden() {
     if skip() {
         return;
     }
@@ -141,16 +130,7 @@ fn plugin_against_fault_modes() {
     let get = |n: &str| run.read(n).unwrap_or_default();
     let fact = |k: &str| facts.get(k).cloned().unwrap_or_default();
     let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
-    for n in [
-        "server-pap.log",
-        "plugin-pap.log",
-        "server-abort.log",
-        "plugin-abort.log",
-        "plugin-nak.log",
-        "plugin-403.log",
-        "plugin-http10.log",
-        "plugin-pap.out",
-    ] {
+    for n in ["server-pap.log", "plugin-pap.log", "plugin-pap.out"] {
         diag.push_str(&format!("--- {n} ---\n{}\n", get(n)));
     }
     assert!(run.success(), "{diag}");
@@ -169,31 +149,6 @@ fn plugin_against_fault_modes() {
     );
     // pppd ends on SIGTERM with its own status (5 = EXIT_USER_REQUEST): the plugin keeps it.
     assert_eq!(fact("exit_pap"), "5", "{diag}");
-
-    // Abort right after CALL_CONNECTED: crypto binding rejected, EXIT_AUTH_TOPEER_FAILED.
-    assert_eq!(fact("ended_abort"), "1", "{diag}");
-    assert_eq!(fact("exit_abort"), "19", "{diag}");
-    assert!(
-        get("plugin-abort.log").contains("rejected the crypto binding"),
-        "{diag}"
-    );
-
-    // CALL_CONNECT_NAK with status 4: negotiation failed (EXIT_NEGOTIATION_FAILED), status named.
-    assert_eq!(fact("exit_nak"), "10", "{diag}");
-    let nak = get("plugin-nak.log");
-    assert!(nak.contains("CALL_CONNECT_NAK"), "{diag}");
-    assert!(
-        nak.to_lowercase().contains("not supported") || nak.contains("4"),
-        "{diag}"
-    );
-
-    // HTTP 403: refused with status N (EXIT_CONNECT_FAILED).
-    assert_eq!(fact("exit_403"), "8", "{diag}");
-    assert!(get("plugin-403.log").contains("403"), "{diag}");
-
-    // HTTP/1.0: "HTTP version not 1.1" (EXIT_CONNECT_FAILED).
-    assert_eq!(fact("exit_http10"), "8", "{diag}");
-    assert!(get("plugin-http10.log").contains("1.0"), "{diag}");
 
     // The proxy's credentials never reach the log, not even through pppd's `dump`.
     let proxy = format!("{}\n{}", get("plugin-proxy.log"), get("plugin-proxy.out"));
