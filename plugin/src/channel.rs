@@ -3,7 +3,7 @@
 
 use std::ffi::c_int;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,6 +41,11 @@ static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 static FDS: [AtomicI32; 3] = [AtomicI32::new(-1), AtomicI32::new(-1), AtomicI32::new(-1)];
 const FD_SOCKET: usize = 2;
 const FD_SLAVE: usize = 0;
+
+/// pppd failed to authenticate us to the peer in the current session (set at the phase change
+/// to TERMINATE that `auth_withpeer_fail` causes right after setting EXIT_AUTH_TOPEER_FAILED; a
+/// later "Modem hangup" overwrites pppd's status with EXIT_HANGUP, this flag remembers).
+static AUTH_FAILED: AtomicBool = AtomicBool::new(false);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -92,6 +97,7 @@ fn set_cloexec(fd: RawFd) {
 pub fn connect() -> c_int {
     // A previous session (persist) must be gone.
     stop_session(false);
+    AUTH_FAILED.store(false, Ordering::SeqCst);
     let s = settings();
     let cfg = match s.tunnel_config() {
         Ok(c) => c,
@@ -358,13 +364,42 @@ fn stop_session(graceful: bool) {
     for (level, line) in lines {
         host::log(level, &line);
     }
+    // pppd failed to authenticate us (e.g. MS-CHAP Failure E=691): auth-up never fired, so no
+    // CALL_CONNECTED was sent and the crypto binding never came into play. pppd's own status
+    // (EXIT_AUTH_TOPEER_FAILED) stands; a server hangup that follows must not replace it.
+    let auth_failed = !sess.authenticated
+        && (AUTH_FAILED.swap(false, Ordering::SeqCst)
+            || host::status() == ExitStatus::AuthTopeerFailed as i32);
+    if auth_failed {
+        host::set_status(ExitStatus::AuthTopeerFailed);
+        host::log(
+            Level::Error,
+            "sstp-rs: PPP authentication failed - check user name and password (the server \
+             refused the credentials; no SSTP call was connected, so this is not a crypto \
+             binding problem)",
+        );
+    }
     if let Some((status, _msg)) = sess.shared.take_failure() {
-        host::set_status(status);
+        if !auth_failed {
+            host::set_status(status);
+        }
     }
     // The master and the socket were closed by the thread (the slave is pppd's devfd, closed
     // in disconnect()).
     for fd in FDS.iter().skip(1) {
         fd.store(-1, Ordering::SeqCst);
+    }
+}
+
+/// phase-change notifier: notes an authentication failure (see [`AUTH_FAILED`]).
+pub fn phase_changed(phase: c_int) {
+    if phase != pppd_sys::SSTP_SHIM_PHASE_TERMINATE as c_int
+        || host::status() != ExitStatus::AuthTopeerFailed as i32
+    {
+        return;
+    }
+    if lock(&SESSION).as_ref().is_some_and(|s| !s.authenticated) {
+        AUTH_FAILED.store(true, Ordering::SeqCst);
     }
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use sstp_proto::client::CloseReason;
+use sstp_proto::StatusCode;
 use sstp_tunnel::FailureCategory;
 
 use crate::host::ExitStatus;
@@ -37,12 +38,7 @@ pub fn exit_for_close(
 ) -> Option<ExitStatus> {
     Some(match r {
         CloseReason::LocalDisconnect { .. } | CloseReason::LocalAbort => return None,
-        CloseReason::PeerAbort {
-            after_call_connected: true,
-            ..
-        } if since_call_connected.is_some_and(|d| d <= BINDING_REJECT_WINDOW) => {
-            ExitStatus::AuthTopeerFailed
-        }
+        r if looks_like_binding_reject(r, since_call_connected) => ExitStatus::AuthTopeerFailed,
         CloseReason::PeerAbort { .. } => ExitStatus::Hangup,
         CloseReason::PeerDisconnect(_) => ExitStatus::Hangup,
         CloseReason::EchoTimeout { .. } => ExitStatus::PeerDead,
@@ -50,21 +46,29 @@ pub fn exit_for_close(
     })
 }
 
-/// Whether a close reason suggests the crypto binding was rejected (adds a hint to the log).
+/// Whether a close reason suggests the crypto binding was rejected (adds a hint to the log):
+/// a CALL_ABORT soon after CALL_CONNECTED, unless its status says NO_ERROR (a server ending a
+/// running call on purpose, not a failed check).
 pub fn looks_like_binding_reject(r: &CloseReason, since_call_connected: Option<Duration>) -> bool {
-    matches!(
-        r,
+    match r {
         CloseReason::PeerAbort {
             after_call_connected: true,
-            ..
+            status,
+        } => {
+            since_call_connected.is_some_and(|d| d <= BINDING_REJECT_WINDOW)
+                && status
+                    .as_ref()
+                    .is_none_or(|s| s.status != StatusCode::NoError)
         }
-    ) && since_call_connected.is_some_and(|d| d <= BINDING_REJECT_WINDOW)
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use sstp_proto::client::NegotiationPhase;
+    use sstp_proto::{AttributeId, StatusInfo};
 
     #[test]
     fn categories() {
@@ -119,6 +123,31 @@ mod tests {
         assert!(looks_like_binding_reject(&abort, soon));
         assert_eq!(exit_for_close(&abort, late), Some(ExitStatus::Hangup));
         assert!(!looks_like_binding_reject(&abort, late));
+        // The binding rejection Windows and the test server send, and an abort on purpose.
+        let rejected = CloseReason::PeerAbort {
+            status: Some(StatusInfo::new(
+                AttributeId::CryptoBinding,
+                StatusCode::ValueNotSupported,
+            )),
+            after_call_connected: true,
+        };
+        assert_eq!(
+            exit_for_close(&rejected, soon),
+            Some(ExitStatus::AuthTopeerFailed)
+        );
+        let on_purpose = CloseReason::PeerAbort {
+            status: Some(StatusInfo::new(AttributeId::NoError, StatusCode::NoError)),
+            after_call_connected: true,
+        };
+        assert!(!looks_like_binding_reject(&on_purpose, soon));
+        assert_eq!(exit_for_close(&on_purpose, soon), Some(ExitStatus::Hangup));
+        // Before CALL_CONNECTED (e.g. PPP authentication still running): never the binding.
+        let early = CloseReason::PeerAbort {
+            status: None,
+            after_call_connected: false,
+        };
+        assert!(!looks_like_binding_reject(&early, None));
+        assert_eq!(exit_for_close(&early, None), Some(ExitStatus::Hangup));
         assert_eq!(
             exit_for_close(&CloseReason::PeerDisconnect(None), late),
             Some(ExitStatus::Hangup)

@@ -144,6 +144,7 @@ unsafe extern "C" fn notify_auth_up(_arg: *mut c_void, _v: c_int) {
 
 unsafe extern "C" fn notify_phase(_arg: *mut c_void, phase: c_int) {
     guard::enter("phase-change notifier", (), || {
+        channel::phase_changed(phase);
         channel::log_at(
             crate::settings::LogLevel::DEBUG,
             host::Level::Debug,
