@@ -209,7 +209,14 @@ t_all=$(sc_now)
 
 sc_step "main: 100 pings, clean disconnect"
 plugin main "$SC_SERVER_NAME:443" $CA password "$SC_PASSWORD"
-if up main; then pings main 100 0.05; fi
+if up main; then
+    sc_fact main_route "$(ip route get "$SC_PPP_SERVER" | head -n 1)"
+    sc_fact main_if "$IF"
+    tx0=$(cat "/sys/class/net/$IF/statistics/tx_packets"); rx0=$(cat "/sys/class/net/$IF/statistics/rx_packets")
+    pings main 100 0.05
+    sc_fact main_tx_packets "$(($(cat "/sys/class/net/$IF/statistics/tx_packets") - tx0))"
+    sc_fact main_rx_packets "$(($(cat "/sys/class/net/$IF/statistics/rx_packets") - rx0))"
+fi
 stop main
 
 sc_step "tls12: sstp-tls-max 1.2, IPv4"
@@ -393,6 +400,16 @@ fn check(m: &Matrix, pppd: Pppd) {
     assert_eq!(m.fact("main_up"), "1", "{d}");
     assert_eq!(m.fact("main_ping_tx"), "100", "{d}");
     assert_eq!(m.fact("main_ping_rx"), "100", "packet loss\n{d}");
+    // The pings went through the tunnel: the route to the peer is the ppp interface, whose
+    // counters saw them.
+    let ifname = m.fact("main_if");
+    assert!(ifname.starts_with("ppp"), "{d}");
+    assert!(
+        m.fact("main_route").contains(&format!("dev {ifname}")),
+        "{d}"
+    );
+    assert!(m.num("main_tx_packets") >= 100.0, "{d}");
+    assert!(m.num("main_rx_packets") >= 100.0, "{d}");
     let main = m.log("main");
     let sstpd_main = m.file("sstpd-main.log");
     assert!(
@@ -518,6 +535,14 @@ fn check(m: &Matrix, pppd: Pppd) {
     // Three calls: two sessions, one refused (sstpd stopped), then SIGTERM in the holdoff.
     assert_eq!(m.fact("persist_calls"), "3", "{d}");
     assert!(m.log("persist").to_lowercase().contains("refused"), "{d}");
+    // Both sessions' crypto bindings were verified by sstpd.
+    assert_eq!(
+        m.file("sstpd-persist.log")
+            .matches("Crypto Binding is valid")
+            .count(),
+        2,
+        "{d}"
+    );
     assert_eq!(m.fact("persist_ended"), "1", "{d}");
     assert!(
         m.log("persist")
