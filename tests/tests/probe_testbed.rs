@@ -304,7 +304,7 @@ fn probe_in_the_test_bed() {
     for phase in ["resolve", "tcp", "tls ", "http ", "sstp "] {
         let ms = phase_ms(&ok, phase);
         assert!(
-            ms.is_some_and(|m| m >= 0.0 && m < 30_000.0),
+            ms.is_some_and(|m| (0.0..30_000.0).contains(&m)),
             "{phase}: {diag}"
         );
         timings.push(format!("{}={:.1}ms", phase.trim(), ms.unwrap_or_default()));
