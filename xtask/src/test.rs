@@ -3,8 +3,8 @@
 //! 1. setup: `tests/setup/setup.sh` (Debian packages, patched sstp-server; fast when present)
 //! 2. `cargo fmt --all --check`
 //! 3. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 4. `cargo test --workspace` (unit, property and test-bed tests; the UML boots serialize
-//!    themselves through a lock file)
+//! 4. `cargo test --workspace --no-fail-fast` (unit, property and test-bed tests; the UML boots
+//!    serialize themselves through a lock file; every test binary runs even after a failure)
 //! 5. `cargo xtask fuzz` (every fuzz target briefly)
 //!
 //! Ends with a summary and the line `N passed, N failed` (each test of step 4 counts once, every
@@ -152,13 +152,13 @@ pub(crate) fn setup(root: &Path) -> Result<(), String> {
     }
 }
 
-/// `cargo test --workspace`, echoing its output and counting the tests from its
+/// `cargo test --workspace --no-fail-fast`, echoing its output and counting the tests from its
 /// `test result:` lines.
 fn cargo_test_step(root: &Path) -> Step {
-    banner("cargo test --workspace");
+    banner("cargo test --workspace --no-fail-fast");
     let t = Instant::now();
     let child = Command::new(cargo_bin())
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
