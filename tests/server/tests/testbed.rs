@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use integration_tests::scenario::{parse_facts, SCENARIO_LIB};
+use integration_tests::scenario::{parse_facts, SCENARIO_LIB, SSTPC_LINK_DELAY_MS};
 use integration_tests::testbed::{self, BootOptions, TestbedError};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_sstp-test-server");
@@ -109,7 +109,11 @@ fn sstpc_and_real_pppd_against_the_test_server() {
     }
     let opts = BootOptions {
         timeout: Duration::from_secs(200),
-        env: vec![("SERVER".into(), SERVER.into())],
+        // sstpc (the client here) needs some link latency: see SSTPC_LINK_DELAY_MS.
+        env: vec![
+            ("SERVER".into(), SERVER.into()),
+            ("SC_LINK_DELAY_MS".into(), SSTPC_LINK_DELAY_MS.to_string()),
+        ],
         files: vec![(
             "sstp-scenario.sh".to_string(),
             SCENARIO_LIB.as_bytes().to_vec(),
