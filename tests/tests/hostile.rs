@@ -109,6 +109,19 @@ const CASES: &[Case] = &[
         max_secs: 12,
     },
     Case {
+        tag: "nonet",
+        what: "address in a network without a route: unreachable at once",
+        target: "203.0.113.5:443",
+        extra: "",
+        expect: &[
+            "sstp-rs: cannot connect to the server 203.0.113.5 port 443",
+            "203.0.113.5:443: unreachable (Network is unreachable",
+            "hint: check the address, the port, firewalls and this machine's routes",
+        ],
+        exit: 8,
+        max_secs: 10,
+    },
+    Case {
         tag: "untrusted",
         what: "TLS trust failure: certificate from a CA that is not trusted",
         target: "sstp-server.test:443",

@@ -83,6 +83,9 @@ ip netns exec srv "$SERVER" --listen "[::]:443" --cert "$pki/server.pem" --key "
 echo $! >>"$SC_WORK/servers"
 
 # Two Squids in netns srv (all files in tmpfs): Basic on 3128, Digest on 3129.
+# The guest has no DNS server: give Squid the server name's IPv6 address too (the guest's
+# /etc/hosts is a tmpfs copy), or its AAAA lookup waits for DNS timeouts before each CONNECT.
+printf '%s %s\n' "$SC_SERVER_V6" "$SC_SERVER_NAME" >>/etc/hosts
 sq=$SC_WORK/squid
 mkdir -p "$sq"
 printf 'alice:%s\n' "$(openssl passwd -apr1 "$BASIC_PW")" >"$sq/passwd"
