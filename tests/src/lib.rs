@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests and `cargo xtask testbed|demo|test`: the User-Mode
 //! Linux test bed ([`testbed`]) and SSTP scenarios run inside it ([`scenario`]).
 
+pub mod plugin;
 pub mod scenario;
 pub mod testbed;
 

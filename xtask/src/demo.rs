@@ -1,11 +1,14 @@
-//! `cargo xtask demo [--client-cmd CMD] [--delay MS] [--ipv6] [--tls12|--tls13] [--pings N]
-//! [--iperf SECS] [--keep] [--no-setup]`: sets up the machine, boots the test bed and runs the SSTP scenario step by step:
-//! network and certificates, sstpd, the client connecting (address on ppp0), pings and iperf3
-//! through the tunnel, disconnect, leftover check. The client is sstp-client's `sstpc` unless
-//! `--client-cmd` gives another command (see `integration_tests::scenario::Client::Command`).
+//! `cargo xtask demo [--pppd25] [--sstpc | --client-cmd CMD] [--delay MS] [--ipv6]
+//! [--tls12|--tls13] [--pings N] [--iperf SECS] [--keep] [--no-setup]`: sets up the machine,
+//! builds sstp-rs.so for the test bed's pppd, boots the test bed and runs the SSTP scenario step
+//! by step: network and certificates, sstpd, pppd + sstp-rs.so connecting (address on ppp0),
+//! pings and iperf3 through the tunnel, disconnect, leftover check. `--sstpc` runs the reference
+//! client (sstp-client) instead; `--client-cmd` any command (see
+//! `integration_tests::scenario::Client::Command`).
 
 use std::time::Duration;
 
+use integration_tests::plugin::{self, Pppd};
 use integration_tests::scenario::{Client, Scenario, TlsVersion, Transport};
 
 use crate::testbed::fmt_opt;
@@ -20,6 +23,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut setup = true;
     let mut keep = false;
     let mut delay_set = false;
+    let mut pppd = Pppd::V249;
+    let mut use_plugin = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -28,7 +33,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 .ok_or_else(|| format!("{a} needs {what}"))
         };
         match a.as_str() {
+            "--pppd25" => pppd = Pppd::V252,
+            "--sstpc" => {
+                use_plugin = false;
+                let delay = sc.link_delay_ms;
+                sc = sc.with_client(Client::Sstpc);
+                if delay_set {
+                    sc.link_delay_ms = delay;
+                }
+            }
             "--client-cmd" => {
+                use_plugin = false;
                 let delay = sc.link_delay_ms;
                 sc = sc.with_client(Client::Command(value("a command")?));
                 if delay_set {
@@ -55,8 +70,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--no-setup" => setup = false,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo xtask demo [--client-cmd CMD] [--delay MS] [--ipv6] \
-                     [--tls12|--tls13] [--pings N] [--iperf SECS] [--keep] [--no-setup]"
+                    "usage: cargo xtask demo [--pppd25] [--sstpc | --client-cmd CMD] [--delay MS] \
+                     [--ipv6] [--tls12|--tls13] [--pings N] [--iperf SECS] [--keep] [--no-setup]"
                 );
                 return Ok(());
             }
@@ -67,6 +82,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     if setup {
         crate::test::setup(&integration_tests::testbed::workspace_root())?;
+    }
+    if use_plugin {
+        println!("\n==== building sstp-rs.so for pppd {}", pppd.version());
+        let so = plugin::build_plugin(pppd, true, "sstp-rs.so")?;
+        let delay = sc.link_delay_ms;
+        sc = sc.with_client(plugin::plugin_client(pppd, &so, ""));
+        if delay_set {
+            sc.link_delay_ms = delay;
+        }
     }
     let client = match &sc.client {
         Client::Sstpc => "sstpc (sstp-client 1.0.18) + pppd 2.4.9".to_string(),
