@@ -114,12 +114,17 @@ EOF
     echo $! >>"$SC_WORK/servers"
 }}
 squid_start basic 3128 "auth_param basic program /usr/lib/squid/basic_ncsa_auth $sq/passwd
-auth_param basic realm sstp-basic"
+auth_param basic realm sstp-basic
+auth_param basic children 2 startup=1"
 squid_start digest 3129 "auth_param digest program /usr/lib/squid/digest_file_auth $sq/digestpw
-auth_param digest realm sstp-digest"
+auth_param digest realm sstp-digest
+auth_param digest children 2 startup=1"
 for p in 443 3128 3129; do
     SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
 done
+# Squid starts its auth helpers at start-up (startup=1): wait for them, so that the connect
+# times below are the client's and not a helper fork inside the guest.
+sc_wait 20 sh -c 'pgrep -f basic_ncsa_auth && pgrep -f digest_file_auth' || echo "squid helpers not seen"
 sc_fact servers_started 1
 
 # Credentials files: root-owned, 0600 (one 0644 to be refused).
