@@ -93,6 +93,31 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 
+    /// Proxy user name (instead of the user in the --proxy URL).
+    #[arg(long, value_name = "USER", requires = "proxy", value_parser = parse_user)]
+    pub proxy_user: Option<String>,
+
+    /// Read the proxy password from the first line of FILE (`-`: standard input). It reaches
+    /// the plugin in a private temporary file (`sstp-proxy-auth-file`), never on pppd's
+    /// command line; the file is removed when `sstp` exits.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proxy",
+        conflicts_with = "proxy_auth_file"
+    )]
+    pub proxy_password_file: Option<PathBuf>,
+
+    /// Give the plugin this proxy credentials file as is (`sstp-proxy-auth-file`:
+    /// `user\npassword\n` or `user:password`, owned by root, chmod 600).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proxy",
+        conflicts_with = "proxy_user"
+    )]
+    pub proxy_auth_file: Option<PathBuf>,
+
     /// The sstp-rs pppd plugin (default: found from the build-time directory or pppd's).
     #[arg(long, value_name = "PATH")]
     pub plugin: Option<PathBuf>,
@@ -242,9 +267,36 @@ pub fn probe_main(a: ProbeArgs) -> Exit {
 }
 
 /// Turns parsed `connect` arguments into [`ConnectOptions`], or a usage error.
-pub fn connect_options(a: ConnectArgs) -> Result<ConnectOptions, String> {
+pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
     a.server.validate()?;
     pppd::check_extra(&a.pppd_options)?;
+    let stdin = Some(std::path::Path::new("-"));
+    if a.password_file.as_deref() == stdin && a.proxy_password_file.as_deref() == stdin {
+        return Err(
+            "--password-file - and --proxy-password-file - cannot both read standard input".into(),
+        );
+    }
+    if let (Some(u), Some(p)) = (&a.proxy_user, a.server.proxy.as_mut()) {
+        match p.credentials.as_mut() {
+            Some(c) => c.user = u.clone(),
+            None => {
+                p.credentials = Some(ProxyCredentials {
+                    user: u.clone(),
+                    password: String::new(),
+                })
+            }
+        }
+    }
+    let proxy_auth_file = match &a.proxy_auth_file {
+        Some(f) if !f.is_file() => {
+            return Err(format!(
+                "--proxy-auth-file {}: not a readable regular file",
+                f.display()
+            ))
+        }
+        Some(f) => Some(connect::absolute(f)),
+        None => None,
+    };
     Ok(ConnectOptions {
         plugin_given: a.plugin.is_some(),
         request: PppdRequest {
@@ -255,10 +307,12 @@ pub fn connect_options(a: ConnectArgs) -> Result<ConnectOptions, String> {
             log_level: a.log_level,
             default_route: a.default_route,
             peer_dns: a.peer_dns,
+            proxy_auth_file,
             extra: a.pppd_options,
         },
         pppd: a.pppd,
         password_file: a.password_file,
+        proxy_password_file: a.proxy_password_file,
         ipc: !a.no_ipc,
         dry_run: a.dry_run,
     })

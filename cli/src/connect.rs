@@ -17,6 +17,7 @@ use crate::exit::{self, Exit};
 use crate::link::{self, Change, LinkInfo};
 use crate::password::{self, Password, PasswordError};
 use crate::pppd::{self, InheritedFds, PppdRequest};
+use crate::proxyfile::{self, AuthFile};
 
 /// How long pppd gets to hang up after SIGTERM before it is killed.
 pub const TERM_GRACE: Duration = Duration::from_secs(20);
@@ -64,6 +65,9 @@ pub struct ConnectOptions {
     pub pppd: Option<PathBuf>,
     /// `--password-file`.
     pub password_file: Option<PathBuf>,
+    /// `--proxy-password-file`: written, with the proxy user, to a private temporary file for
+    /// `sstp-proxy-auth-file`.
+    pub proxy_password_file: Option<PathBuf>,
     /// Use `sstp-ipc-fd` (needs root: the option is privileged).
     pub ipc: bool,
     /// Print the pppd command and exit.
@@ -130,7 +134,8 @@ fn locate(o: &ConnectOptions) -> Result<(PathBuf, PathBuf), (Exit, String)> {
     ))
 }
 
-fn absolute(p: &Path) -> PathBuf {
+/// `p` made absolute against the current directory.
+pub fn absolute(p: &Path) -> PathBuf {
     // pppd resolves plugin names without '/' in its own directory: make it a path.
     if p.is_absolute() {
         p.to_path_buf()
@@ -165,6 +170,53 @@ fn get_password(o: &ConnectOptions) -> Result<Password, (Exit, String)> {
         PasswordError::Io(_) | PasswordError::NoTerminal => (Exit::Usage, e.to_string()),
         _ => (Exit::Usage, format!("password: {e}")),
     })
+}
+
+/// Settles where pppd gets the proxy credentials: with `--proxy-password-file`, reads the
+/// password and returns (user, password) for a private credentials file; with it or
+/// `--proxy-auth-file`, takes the credentials out of the `sstp-proxy` URL (the file's win in
+/// the plugin anyway). Warns about a password in the URL.
+fn proxy_credentials(o: &mut ConnectOptions) -> Result<Option<(String, Password)>, String> {
+    let Some(proxy) = o.request.server.proxy.as_mut() else {
+        return Ok(None);
+    };
+    let url_password = proxy
+        .credentials
+        .as_ref()
+        .is_some_and(|c| !c.password.is_empty());
+    let secret = match &o.proxy_password_file {
+        Some(f) => {
+            let (pw, warning) =
+                password::from_file(f).map_err(|e| format!("--proxy-password-file: {e}"))?;
+            if let Some(w) = warning {
+                err(w);
+            }
+            let user = proxy
+                .credentials
+                .as_ref()
+                .map(|c| c.user.clone())
+                .unwrap_or_default();
+            proxyfile::check_credentials(&user, pw.expose())
+                .map_err(|e| format!("--proxy-password-file: {e}"))?;
+            Some((user, pw))
+        }
+        None => None,
+    };
+    if secret.is_some() || o.request.proxy_auth_file.is_some() {
+        proxy.credentials = None;
+        if url_password {
+            err(
+                "warning: the password in the --proxy URL is not used (the proxy credentials \
+                 file wins) and is visible to other local users in the process list",
+            );
+        }
+    } else if url_password {
+        err(
+            "warning: the proxy password goes on pppd's command line, visible to other local \
+             users in the process list; use --proxy-user with --proxy-password-file instead",
+        );
+    }
+    Ok(secret)
 }
 
 enum Msg {
@@ -319,17 +371,13 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     o.request.plugin = plugin;
-    if let Some(p) = &o.request.server.proxy {
-        if p.credentials
-            .as_ref()
-            .is_some_and(|c| !c.password.is_empty())
-        {
-            err(
-                "warning: the proxy password goes on pppd's command line, visible to other \
-                 local users in the process list",
-            );
+    let proxy_secret = match proxy_credentials(&mut o) {
+        Ok(x) => x,
+        Err(msg) => {
+            err(msg);
+            return Exit::Usage;
         }
-    }
+    };
 
     if o.dry_run {
         // Validate the password file if given, but never print it; do not prompt.
@@ -338,6 +386,14 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                 err(format!("password: {e}"));
                 return Exit::Usage;
             }
+        }
+        if proxy_secret.is_some() {
+            // Placeholder: the real directory is made at spawn time.
+            o.request.proxy_auth_file = Some(
+                std::env::temp_dir()
+                    .join(format!("{}XXXXXX", proxyfile::DIR_PREFIX))
+                    .join(proxyfile::FILE_NAME),
+            );
         }
         // Placeholder fd numbers: the real ones are chosen at spawn time.
         let args = pppd::build_args(
@@ -369,6 +425,23 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     drop(password);
+    // Removed (with its directory) when this function returns, whichever way.
+    let proxy_file = match proxy_secret {
+        Some((user, pw)) => match AuthFile::create(&std::env::temp_dir(), &user, pw.expose()) {
+            Ok(f) => {
+                o.request.proxy_auth_file = Some(f.path().to_owned());
+                Some(f)
+            }
+            Err(e) => {
+                err(format!(
+                    "cannot write the proxy credentials file in {}: {e}",
+                    std::env::temp_dir().display()
+                ));
+                return Exit::Internal;
+            }
+        },
+        None => None,
+    };
 
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
@@ -545,6 +618,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     }
     drop(out_thread);
     drop(ipc_thread);
+    drop(proxy_file);
     let interrupted = forwarded > 0;
     let code = match status.code() {
         Some(c) => exit::for_pppd_status(c, interrupted),

@@ -4,7 +4,8 @@
 //! The binary (`src/main.rs`) only parses arguments; everything else lives here so that it is
 //! unit-tested: [`exit`] (documented exit codes), [`options`] (shared options →
 //! `TunnelConfig`), [`probe`], [`pppd`] (pppd command line), [`password`], [`link`] (IP
-//! configuration from the plugin's `sstp-ipc-fd` records or pppd's log) and [`connect`].
+//! configuration from the plugin's `sstp-ipc-fd` records or pppd's log), [`proxyfile`] (private
+//! proxy credentials file for `sstp-proxy-auth-file`) and [`connect`].
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -15,3 +16,4 @@ pub mod options;
 pub mod password;
 pub mod pppd;
 pub mod probe;
+pub mod proxyfile;

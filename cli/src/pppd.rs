@@ -32,6 +32,8 @@ pub struct PppdRequest {
     pub default_route: bool,
     /// Add `usepeerdns`.
     pub peer_dns: bool,
+    /// `sstp-proxy-auth-file`: the proxy credentials file (absolute path).
+    pub proxy_auth_file: Option<PathBuf>,
     /// Extra options after `--`, passed verbatim at the end.
     pub extra: Vec<String>,
 }
@@ -87,6 +89,9 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     }
     if let Some(p) = &r.server.proxy {
         push("sstp-proxy", Some(proxy_url(p)));
+    }
+    if let Some(f) = &r.proxy_auth_file {
+        push("sstp-proxy-auth-file", Some(f.display().to_string()));
     }
     if let Some(v) = r.server.tls_min {
         push("sstp-tls-min", Some(v.to_string()));
@@ -321,6 +326,7 @@ mod tests {
             log_level: None,
             default_route: false,
             peer_dns: false,
+            proxy_auth_file: None,
             extra: Vec::new(),
         }
     }
@@ -351,6 +357,7 @@ mod tests {
         assert_eq!(value_of(&a, "logfd"), Some("2"));
         assert!(!a.iter().any(|x| x.contains("passwordfd")));
         assert!(!a.iter().any(|x| x == "sstp-ipc-fd"));
+        assert!(!a.iter().any(|x| x.starts_with("sstp-proxy")));
         assert!(!a.iter().any(|x| x == "defaultroute" || x == "usepeerdns"));
     }
 
@@ -371,6 +378,7 @@ mod tests {
         r.log_level = Some(4);
         r.default_route = true;
         r.peer_dns = true;
+        r.proxy_auth_file = Some("/tmp/sstp-proxy-ab12CD/proxy-auth".into());
         r.extra = vec!["mtu".into(), "1400".into(), "debug".into()];
         let a = build_args(
             &r,
@@ -386,6 +394,10 @@ mod tests {
         assert_eq!(value_of(&a, "sstp-cert-pin"), Some(pin.as_str()));
         assert_eq!(value_of(&a, "sstp-sni"), Some("vpn.example.com"));
         assert_eq!(value_of(&a, "sstp-proxy"), Some("http://proxy.lan:3128"));
+        assert_eq!(
+            value_of(&a, "sstp-proxy-auth-file"),
+            Some("/tmp/sstp-proxy-ab12CD/proxy-auth")
+        );
         assert_eq!(value_of(&a, "sstp-tls-min"), Some("1.0"));
         assert_eq!(value_of(&a, "sstp-tls-max"), Some("1.2"));
         assert_eq!(value_of(&a, "sstp-ip-family"), Some("ipv6"));

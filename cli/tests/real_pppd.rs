@@ -69,3 +69,78 @@ fn real_pppd_accepts_the_command_line() {
         "expected exit 14 (no kernel PPP) or 15 (connect failed): {code:?}\n{stderr}"
     );
 }
+
+#[test]
+fn real_plugin_accepts_the_private_proxy_credentials_file() {
+    // The plugin checks sstp-proxy-auth-file while pppd parses its options (owner root, no
+    // access for others, the format): a refusal would be pppd 2 (sstp exit 2).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/pppd").is_file() {
+        eprintln!("skipped: needs root and /usr/sbin/pppd");
+        return;
+    }
+    let exe_dir = Path::new(env!("CARGO_BIN_EXE_sstp")).parent().unwrap();
+    let Some(plugin) = sstp_cli::pppd::dev_plugin(exe_dir) else {
+        eprintln!("skipped: the plugin is not built (cargo build -p sstp-pppd-plugin)");
+        return;
+    };
+    let so = std::fs::read(&plugin).unwrap();
+    if !so.windows(20).any(|w| w == b"sstp-proxy-auth-file") {
+        eprintln!("skipped: the built plugin predates sstp-proxy-auth-file");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    let ppw = dir.path().join("ppw");
+    std::fs::write(&ppw, "pr0xy\n").unwrap();
+    let refused_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+        .args([
+            "connect",
+            "vpn.example.test",
+            "-u",
+            "alice",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--pppd",
+            "/usr/sbin/pppd",
+            "--proxy",
+            &format!("http://127.0.0.1:{refused_port}"),
+            "--proxy-user",
+            "bob",
+            "--proxy-password-file",
+            ppw.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ])
+        .env("TMPDIR", &tmp)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let (_, stderr) = common::texts(&out);
+    if stderr.contains("is for pppd version") {
+        eprintln!("skipped: the plugin was built for another pppd version: {stderr}");
+        return;
+    }
+    assert!(!stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("unrecognized option"), "{stderr}");
+    assert!(!stderr.contains("pr0xy"), "{stderr}");
+    let code = out.status.code();
+    assert!(
+        code == Some(14) || code == Some(15),
+        "expected exit 14 (no kernel PPP) or 15 (proxy connect failed): {code:?}\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "file left behind"
+    );
+}

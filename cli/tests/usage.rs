@@ -358,3 +358,336 @@ fn a_lingering_child_of_pppd_does_not_keep_sstp_waiting() {
         t0.elapsed()
     );
 }
+
+/// A stand-in pppd that records what it got for `sstp-proxy-auth-file` in `report`: the
+/// path, `stat` of the file and its directory, and the content (it fails when the proxy
+/// password is on its argv). With `FAKE_WAIT` set it waits for SIGTERM.
+fn proxy_recording_pppd(dir: &std::path::Path, report: &std::path::Path) -> std::path::PathBuf {
+    let fake = dir.join("pppd");
+    std::fs::write(
+        &fake,
+        format!(
+            r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "pppd version 2.4.9"; exit 0; fi
+f=""; prev=""
+for a in "$@"; do
+  case "$a" in *pr0xy*) echo "proxy password on argv" >&2; exit 1;; esac
+  [ "$prev" = sstp-proxy-auth-file ] && f="$a"
+  [ "$prev" = sstp-proxy ] && echo "url=$a" > {report}.url
+  prev="$a"
+done
+[ -n "$f" ] || {{ echo "no sstp-proxy-auth-file" >&2; exit 1; }}
+{{
+  echo "path=$f"
+  echo "file=$(stat -c '%a %u %F' "$f")"
+  echo "dir=$(stat -c '%a %u' "$(dirname "$f")")"
+  cat "$f"
+}} > {report}
+echo "Using interface ppp3"
+if [ -n "$FAKE_WAIT" ]; then
+  trap 'echo "Terminating on signal 15"; exit 5' TERM
+  while :; do sleep 0.1; done
+fi
+exit "$FAKE_STATUS"
+"#,
+            report = report.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
+}
+
+#[test]
+fn connect_hands_the_proxy_password_over_in_a_private_file_removed_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let fake = proxy_recording_pppd(dir.path(), &report);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "pw\n").unwrap();
+    let ppw = dir.path().join("proxy-pw");
+    std::fs::write(&ppw, "pr0xy p:w\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for f in [&pw, &ppw] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let args = |user: &'static str| {
+        vec![
+            "connect".to_string(),
+            "127.0.0.1".into(),
+            "-u".into(),
+            "alice".into(),
+            "--password-file".into(),
+            pw.to_str().unwrap().into(),
+            "--plugin".into(),
+            plugin.to_str().unwrap().into(),
+            "--pppd".into(),
+            fake.to_str().unwrap().into(),
+            "--no-ipc".into(),
+            "--proxy".into(),
+            // the user in the URL is replaced by --proxy-user when given
+            "http://urluser@127.0.0.1:3128".into(),
+            "--proxy-password-file".into(),
+            ppw.to_str().unwrap().into(),
+        ]
+        .into_iter()
+        .chain(
+            (!user.is_empty())
+                .then(|| ["--proxy-user".into(), user.into()])
+                .into_iter()
+                .flatten(),
+        )
+        .collect::<Vec<String>>()
+    };
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let check_report = |want_user: &str| {
+        let r = std::fs::read_to_string(&report).unwrap();
+        let path = r.lines().next().unwrap().strip_prefix("path=").unwrap();
+        assert!(
+            path.starts_with(&format!("{}/sstp-proxy-", tmp.display())),
+            "{r}"
+        );
+        assert!(
+            r.contains(&format!("\nfile=600 {uid} regular file\n")),
+            "{r}"
+        );
+        assert!(r.contains(&format!("\ndir=700 {uid}\n")), "{r}");
+        assert!(r.ends_with(&format!("\n{want_user}\npr0xy p:w\n")), "{r}");
+        // the URL lost its user: the credentials come from the file only
+        let url = std::fs::read_to_string(report.with_extension("url")).unwrap();
+        assert_eq!(url.trim(), "url=http://127.0.0.1:3128");
+        std::fs::remove_file(&report).unwrap();
+    };
+    let leftovers = || std::fs::read_dir(&tmp).unwrap().count();
+
+    // Normal exit and a pppd error: the file was there for pppd, and is gone afterwards.
+    for (status, want, user) in [(0, 0, "bob"), (2, 2, ""), (8, 15, "CORP\\bob")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+            .args(args(user))
+            .env("TMPDIR", &tmp)
+            .env("FAKE_STATUS", status.to_string())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(want), "pppd {status}: {stderr}");
+        assert!(!stderr.contains("on argv"), "{stderr}");
+        assert!(
+            !stdout.contains("pr0xy") && !stderr.contains("pr0xy"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("sstp-proxy-auth-file"), "{stderr}");
+        check_report(if user.is_empty() { "urluser" } else { user });
+        assert_eq!(
+            leftovers(),
+            0,
+            "credentials file left behind (pppd {status})"
+        );
+    }
+
+    // Ctrl-C: sstp asks pppd to stop, and removes the file after pppd has exited.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+        .args(args("bob"))
+        .env("TMPDIR", &tmp)
+        .env("FAKE_WAIT", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !report.exists() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(leftovers(), 1, "no credentials file while pppd runs");
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Terminating on signal 15"), "{stderr}");
+    check_report("bob");
+    assert_eq!(leftovers(), 0, "credentials file left behind after Ctrl-C");
+
+    // pppd that cannot be started (the file was already written): nothing left either.
+    let not_exec = dir.path().join("not-executable");
+    std::fs::write(&not_exec, "").unwrap();
+    let a: Vec<String> = args("bob")
+        .into_iter()
+        .map(|x| {
+            if x == fake.to_str().unwrap() {
+                not_exec.to_str().unwrap().into()
+            } else {
+                x
+            }
+        })
+        .collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+        .args(&a)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(14), "{stderr}");
+    assert!(stderr.contains("cannot run"), "{stderr}");
+    assert_eq!(leftovers(), 0);
+}
+
+#[test]
+fn connect_passes_a_proxy_auth_file_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let auth = dir.path().join("proxy auth");
+    std::fs::write(&auth, "bob:pr0xy\n").unwrap();
+    let base = |proxy: &str, extra: &[&str]| {
+        let mut v = vec![
+            "connect",
+            "127.0.0.1",
+            "-u",
+            "alice",
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--pppd",
+            "/usr/sbin/pppd",
+            "--dry-run",
+            "--proxy",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        v.push(proxy.into());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
+            .args(&v)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        out
+    };
+    // A relative path is made absolute (pppd may change directory).
+    let out = base(
+        "http://127.0.0.1:3128",
+        &["--proxy-auth-file", "proxy auth"],
+    );
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("sstp-proxy-auth-file '{}'", auth.display())),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("warning: the proxy"), "{stderr}");
+    // Credentials in the URL: not passed to pppd when a file is given, and a warning.
+    let out = base(
+        "http://bob:pr0xy@127.0.0.1:3128",
+        &["--proxy-auth-file", auth.to_str().unwrap()],
+    );
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("sstp-proxy http://127.0.0.1:3128 "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pr0xy"), "{stdout}");
+    assert!(stderr.contains("--proxy URL is not used"), "{stderr}");
+    // Without a file the URL's password goes to pppd, with the existing warning.
+    let out = base("http://bob:pr0xy@127.0.0.1:3128", &[]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("sstp-proxy 'http://bob:***@127.0.0.1:3128'"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("sstp-proxy-auth-file"), "{stdout}");
+    assert!(stderr.contains("warning: the proxy password goes on pppd's command line"));
+    // Dry run with --proxy-password-file: a placeholder path, the password nowhere.
+    let ppw = dir.path().join("ppw");
+    std::fs::write(&ppw, "pr0xy\n").unwrap();
+    let out = base(
+        "http://127.0.0.1:3128",
+        &[
+            "--proxy-user",
+            "bob",
+            "--proxy-password-file",
+            ppw.to_str().unwrap(),
+        ],
+    );
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("sstp-proxy-XXXXXX/proxy-auth"), "{stdout}");
+    assert!(!stdout.contains("pr0xy") && !stderr.contains("pr0xy"));
+}
+
+#[test]
+fn proxy_credential_option_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, "x\n").unwrap();
+    let f = f.to_str().unwrap();
+    let missing = dir.path().join("missing");
+    for (args, want) in [
+        // needs --proxy
+        (vec!["--proxy-password-file", f], "--proxy"),
+        (vec!["--proxy-auth-file", f], "--proxy"),
+        (vec!["--proxy-user", "bob"], "--proxy"),
+        // one source at a time
+        (
+            vec![
+                "--proxy",
+                "http://p:1",
+                "--proxy-auth-file",
+                f,
+                "--proxy-user",
+                "b",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--proxy",
+                "http://p:1",
+                "--proxy-auth-file",
+                f,
+                "--proxy-password-file",
+                f,
+            ],
+            "cannot be used with",
+        ),
+        // a password without a user
+        (
+            vec!["--proxy", "http://p:1", "--proxy-password-file", f],
+            "needs a user",
+        ),
+        (
+            vec![
+                "--proxy",
+                "http://p:1",
+                "--proxy-auth-file",
+                missing.to_str().unwrap(),
+            ],
+            "--proxy-auth-file",
+        ),
+        (
+            vec![
+                "--proxy",
+                "http://u@p:1",
+                "--proxy-password-file",
+                "-",
+                "--password-file",
+                "-",
+            ],
+            "standard input",
+        ),
+    ] {
+        let mut a = vec!["connect", "h", "-u", "alice", "--dry-run"];
+        a.extend(args.iter().copied());
+        let out = sstp(&a);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
