@@ -19,12 +19,12 @@
 //! the guest's progress, SSTP_RS_DIAG=1 prints every log.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
+use integration_tests::plugin::{build_plugin, build_test_server, Pppd};
 use integration_tests::scenario::{parse_facts, sstpd_venv, PASSWORD, SCENARIO_LIB};
-use integration_tests::testbed::{self, shell_quote, workspace_root, BootOptions, TestbedError};
+use integration_tests::testbed::{self, shell_quote, BootOptions, TestbedError};
 
 fn skip() -> bool {
     if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
@@ -32,91 +32,6 @@ fn skip() -> bool {
         return true;
     }
     false
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Pppd {
-    V249,
-    V252,
-}
-
-impl Pppd {
-    fn version(self) -> &'static str {
-        match self {
-            Pppd::V249 => "2.4.9",
-            Pppd::V252 => "2.5.2",
-        }
-    }
-
-    fn binary(self, root: &Path) -> PathBuf {
-        match self {
-            Pppd::V249 => PathBuf::from("/usr/sbin/pppd"),
-            Pppd::V252 => root.join("target/pppd-2.5.2/install/sbin/pppd"),
-        }
-    }
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
-/// Builds the plugin (release) for `pppd` in `target/pppd-<v>/cargo` and copies it to
-/// `target/pppd-<v>/sstp-rs-matrix.so` (atomically: a guest may still map the previous copy).
-fn build_plugin(pppd: Pppd) -> PathBuf {
-    let root = workspace_root();
-    let dir = root.join("target").join(format!("pppd-{}", pppd.version()));
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(&root)
-        .args(["build", "--release", "-p", "sstp-pppd-plugin"])
-        .env("CARGO_TARGET_DIR", dir.join("cargo"))
-        .env_remove("PPPD_VERSION");
-    match pppd {
-        Pppd::V249 => {
-            cmd.env("PPPD_INCLUDE_DIR", "/usr/include");
-        }
-        Pppd::V252 => {
-            let prefix = root.join("target/pppd-2.5.2/install");
-            if !prefix.join("sbin/pppd").is_file() {
-                let st = Command::new(cargo())
-                    .current_dir(&root)
-                    .args(["xtask", "pppd25"])
-                    .status()
-                    .expect("run cargo xtask pppd25");
-                assert!(st.success(), "cargo xtask pppd25 failed");
-            }
-            cmd.env("PPPD_INCLUDE_DIR", prefix.join("include"));
-        }
-    }
-    let st = cmd.status().expect("run cargo build");
-    assert!(
-        st.success(),
-        "building the plugin for pppd {}",
-        pppd.version()
-    );
-    let built = dir.join("cargo/release/libsstp_rs.so");
-    let so = dir.join("sstp-rs-matrix.so");
-    if std::fs::read(&built).ok() != std::fs::read(&so).ok() {
-        let tmp = so.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::copy(&built, &tmp).expect("copy the plugin");
-        std::fs::rename(&tmp, &so).expect("rename the plugin into place");
-    }
-    so
-}
-
-/// Builds the fault-mode test server (release, in pppd 2.4.9's target directory, as
-/// plugin_faults.rs does) and returns its path.
-fn build_test_server() -> PathBuf {
-    let root = workspace_root();
-    let dir = root.join("target/pppd-2.4.9/cargo");
-    let st = Command::new(cargo())
-        .current_dir(&root)
-        .args(["build", "--release", "-p", "sstp-test-server"])
-        .args(["--bin", "sstp-test-server"])
-        .env("CARGO_TARGET_DIR", &dir)
-        .status()
-        .expect("cargo build");
-    assert!(st.success(), "building sstp-test-server failed");
-    dir.join("release/sstp-test-server")
 }
 
 /// The guest script. Every client session is a background pppd with the plugin; its pppd log
@@ -333,9 +248,8 @@ fn run_matrix(pppd: Pppd) -> Option<Matrix> {
         eprintln!("sstp-server not installed (tests/setup/setup.sh): skipped");
         return None;
     }
-    let root = workspace_root();
-    let so = build_plugin(pppd);
-    let server = build_test_server();
+    let so = build_plugin(pppd, true, "sstp-rs-matrix.so").expect("build the plugin");
+    let server = build_test_server().expect("build sstp-test-server");
     let opts = BootOptions {
         timeout: Duration::from_secs(300),
         env: vec![(
@@ -349,7 +263,7 @@ fn run_matrix(pppd: Pppd) -> Option<Matrix> {
         stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
         ..BootOptions::default()
     };
-    let run = match testbed::run(&script(&so, &pppd.binary(&root), &server), &opts) {
+    let run = match testbed::run(&script(&so, &pppd.binary(), &server), &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
             eprintln!("test bed unavailable, skipped: {why}");
