@@ -579,6 +579,41 @@ fn stream_new(path: &Path, offset: u64, all: bool) -> u64 {
     offset + complete as u64
 }
 
+/// Whether a test-bed test is skipped: `SSTP_RS_SKIP_TESTBED` asks for it, or a file it `needs`
+/// (a tool such as `/usr/sbin/squid`) is missing. Under CI (`CI` set) nothing is skipped: a
+/// missing tool fails the test, so a setup step that forgot to install it cannot pass silently.
+pub fn skip_testbed(needs: &[&str]) -> bool {
+    let ci = std::env::var_os("CI").is_some();
+    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
+        assert!(
+            !ci,
+            "SSTP_RS_SKIP_TESTBED is set under CI: test-bed tests must run there"
+        );
+        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
+        return true;
+    }
+    for need in needs {
+        if !Path::new(need).exists() {
+            assert!(
+                !ci,
+                "{need} is missing under CI (tests/setup/setup.sh installs it)"
+            );
+            eprintln!("{need} is missing: test bed test skipped (run tests/setup/setup.sh)");
+            return true;
+        }
+    }
+    false
+}
+
+/// For [`TestbedError::Unavailable`]: skips outside CI (with the reason), fails under CI.
+pub fn skip_unavailable(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the test bed is unavailable under CI: {why}"
+    );
+    eprintln!("test bed unavailable, skipped: {why}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

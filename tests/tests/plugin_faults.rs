@@ -5,43 +5,21 @@
 //! messages. Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use integration_tests::plugin::{self, Pppd};
 use integration_tests::scenario::{parse_facts, SCENARIO_LIB};
-use integration_tests::testbed::{self, workspace_root, BootOptions, TestbedError};
+use integration_tests::testbed::{self, BootOptions, TestbedError};
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    false
+    integration_tests::testbed::skip_testbed(&[])
 }
 
 /// Builds the plugin for pppd 2.4.9 (release) and the test server, in target/pppd-2.4.9/cargo.
 fn build() -> (PathBuf, PathBuf) {
-    let root = workspace_root();
-    let dir = root.join("target/pppd-2.4.9");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "--release", "-p", "sstp-pppd-plugin"])
-        .args(["-p", "sstp-test-server", "--bin", "sstp-test-server"])
-        .env("CARGO_TARGET_DIR", dir.join("cargo"))
-        .env("PPPD_INCLUDE_DIR", "/usr/include")
-        .env_remove("PPPD_VERSION")
-        .status()
-        .expect("cargo build");
-    assert!(st.success(), "build failed");
-    let so = dir.join("sstp-rs-faults.so");
-    let built = dir.join("cargo/release/libsstp_rs.so");
-    if std::fs::read(&built).ok() != std::fs::read(&so).ok() {
-        let tmp = so.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::copy(&built, &tmp).expect("copy plugin");
-        std::fs::rename(&tmp, &so).expect("rename plugin");
-    }
-    (so, dir.join("cargo/release/sstp-test-server"))
+    let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-faults.so").expect("build the plugin");
+    let server = plugin::build_test_server().expect("build sstp-test-server");
+    (so, server)
 }
 
 fn script(so: &Path, server: &Path) -> String {
@@ -121,7 +99,7 @@ fn plugin_pap_session_and_proxy_url_hidden() {
     let run = match testbed::run(&script(&so, &server), &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
-            eprintln!("test bed unavailable, skipped: {why}");
+            integration_tests::testbed::skip_unavailable(&why);
             return;
         }
         Err(e) => panic!("test bed: {e}"),

@@ -27,11 +27,7 @@ use integration_tests::scenario::{parse_facts, sstpd_venv, PASSWORD, SCENARIO_LI
 use integration_tests::testbed::{self, shell_quote, BootOptions, TestbedError};
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    false
+    integration_tests::testbed::skip_testbed(&[])
 }
 
 /// The guest script. Every client session is a background pppd with the plugin; its pppd log
@@ -244,8 +240,8 @@ impl Matrix {
 }
 
 fn run_matrix(pppd: Pppd) -> Option<Matrix> {
-    if !sstpd_venv().join("bin/sstpd").exists() {
-        eprintln!("sstp-server not installed (tests/setup/setup.sh): skipped");
+    let sstpd = sstpd_venv().join("bin/sstpd");
+    if integration_tests::testbed::skip_testbed(&[&sstpd.to_string_lossy()]) {
         return None;
     }
     let so = build_plugin(pppd, true, "sstp-rs-matrix.so").expect("build the plugin");
@@ -266,7 +262,7 @@ fn run_matrix(pppd: Pppd) -> Option<Matrix> {
     let run = match testbed::run(&script(&so, &pppd.binary(), &server), &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
-            eprintln!("test bed unavailable, skipped: {why}");
+            integration_tests::testbed::skip_unavailable(&why);
             return None;
         }
         Err(e) => panic!("test bed: {e}"),

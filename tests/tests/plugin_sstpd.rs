@@ -9,44 +9,15 @@
 //! it to `target/pppd-<version>/sstp-rs.so`.
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use integration_tests::plugin::{self, plugin_client, Pppd};
 use integration_tests::scenario::{self, Client, Report, Scenario};
-use integration_tests::testbed::{shell_quote, workspace_root};
+use integration_tests::testbed::shell_quote;
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    false
-}
-
-/// Which pppd the client runs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Pppd {
-    /// Debian 12's /usr/sbin/pppd.
-    V249,
-    /// target/pppd-2.5.2/install/sbin/pppd.
-    V252,
-}
-
-impl Pppd {
-    fn version(self) -> &'static str {
-        match self {
-            Pppd::V249 => "2.4.9",
-            Pppd::V252 => "2.5.2",
-        }
-    }
-
-    fn binary(self, root: &Path) -> PathBuf {
-        match self {
-            Pppd::V249 => PathBuf::from("/usr/sbin/pppd"),
-            Pppd::V252 => root.join("target/pppd-2.5.2/install/sbin/pppd"),
-        }
-    }
+    integration_tests::testbed::skip_testbed(&[])
 }
 
 /// Builds the plugin (release) for `pppd` and returns the path of `sstp-rs.so`.
@@ -57,67 +28,12 @@ fn build_plugin(pppd: Pppd) -> PathBuf {
 /// Builds the plugin for `pppd`, release or debug (debug builds have the guard tests' fault
 /// injection: `SSTP_RS_FAULT=<point>`), and returns the path of its copy.
 fn build_plugin_profile(pppd: Pppd, release: bool) -> PathBuf {
-    let root = workspace_root();
-    let dir = root.join("target").join(format!("pppd-{}", pppd.version()));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "-p", "sstp-pppd-plugin"])
-        .args(release.then_some("--release"))
-        .env("CARGO_TARGET_DIR", dir.join("cargo"))
-        .env_remove("PPPD_VERSION");
-    match pppd {
-        Pppd::V249 => {
-            cmd.env("PPPD_INCLUDE_DIR", "/usr/include");
-        }
-        Pppd::V252 => {
-            let prefix = root.join("target/pppd-2.5.2/install");
-            if !prefix.join("sbin/pppd").is_file() {
-                let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                    .current_dir(&root)
-                    .args(["xtask", "pppd25"])
-                    .status()
-                    .expect("run cargo xtask pppd25");
-                assert!(st.success(), "cargo xtask pppd25 failed");
-            }
-            cmd.env("PPPD_INCLUDE_DIR", prefix.join("include"));
-        }
-    }
-    let st = cmd.status().expect("run cargo build");
-    assert!(
-        st.success(),
-        "building the plugin for pppd {} failed",
-        pppd.version()
-    );
-    let profile = if release { "release" } else { "debug" };
-    let built = dir.join("cargo").join(profile).join("libsstp_rs.so");
-    let so = dir.join(if release {
+    let name = if release {
         "sstp-rs.so"
     } else {
         "sstp-rs-debug.so"
-    });
-    // Tests run in parallel and a guest may be running pppd with the previous copy mapped:
-    // replace the file atomically (new inode) instead of rewriting it in place.
-    let same = std::fs::read(&built).ok() == std::fs::read(&so).ok();
-    if !same {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let tmp = so.with_extension(format!("tmp{}-{n}", std::process::id()));
-        std::fs::copy(&built, &tmp).expect("copy the plugin");
-        std::fs::rename(&tmp, &so).expect("rename the plugin into place");
-    }
-    so
-}
-
-/// The client command: pppd with the plugin, options as a user would write them.
-fn plugin_client(pppd: Pppd, so: &Path, extra: &str) -> Client {
-    let bin = pppd.binary(&workspace_root());
-    Client::Command(format!(
-        "exec {} plugin {} sstp-server \"$SSTP_HOST:$SSTP_PORT\" sstp-ca-file \"$SSTP_CA\" \
-         sstp-log-level 3 password \"$SSTP_PASSWORD\" {extra} $SSTP_PPPD_OPTS nodetach",
-        shell_quote(&bin.to_string_lossy()),
-        shell_quote(&so.to_string_lossy()),
-    ))
+    };
+    plugin::build_plugin(pppd, release, name).expect("build the plugin")
 }
 
 /// The checks every successful connection must pass (as for the sstpc reference).

@@ -11,15 +11,8 @@ use integration_tests::scenario::{parse_facts, sstpd_venv, SCENARIO_LIB};
 use integration_tests::testbed::{self, workspace_root, BootOptions, TestbedError};
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    if !sstpd_venv().join("bin/sstpd").exists() {
-        eprintln!("sstp-server is not installed (tests/setup/setup.sh): probe test skipped");
-        return true;
-    }
-    false
+    let sstpd = sstpd_venv().join("bin/sstpd");
+    integration_tests::testbed::skip_testbed(&[&sstpd.to_string_lossy()])
 }
 
 /// Builds `sstp` and the test server (release) in target/pppd-2.4.9/cargo.
@@ -240,7 +233,7 @@ fn probe_in_the_test_bed() {
     let run = match testbed::run(&script(&sstp, &server), &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
-            eprintln!("test bed unavailable, skipped: {why}");
+            integration_tests::testbed::skip_unavailable(&why);
             return;
         }
         Err(e) => panic!("test bed: {e}"),

@@ -8,11 +8,7 @@ use std::time::Duration;
 use integration_tests::testbed::{self, BootOptions};
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    false
+    integration_tests::testbed::skip_testbed(&[])
 }
 
 fn quick() -> BootOptions {

@@ -89,17 +89,11 @@ exit $rc
 "#;
 
 fn skip() -> bool {
-    if std::env::var_os("SSTP_RS_SKIP_TESTBED").is_some() {
-        eprintln!("SSTP_RS_SKIP_TESTBED set: test bed test skipped");
-        return true;
-    }
-    for tool in ["/usr/sbin/sstpc", "/usr/sbin/pppd", "/usr/bin/iperf3"] {
-        if !std::path::Path::new(tool).exists() {
-            eprintln!("{tool} is missing: test bed test skipped");
-            return true;
-        }
-    }
-    false
+    integration_tests::testbed::skip_testbed(&[
+        "/usr/sbin/sstpc",
+        "/usr/sbin/pppd",
+        "/usr/bin/iperf3",
+    ])
 }
 
 #[test]
@@ -124,7 +118,7 @@ fn sstpc_and_real_pppd_against_the_test_server() {
     let run = match testbed::run(SCRIPT, &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
-            eprintln!("test bed unavailable, skipped: {why}");
+            integration_tests::testbed::skip_unavailable(&why);
             return;
         }
         Err(e) => panic!("test bed: {e}"),
