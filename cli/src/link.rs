@@ -1,48 +1,13 @@
 //! What `sstp connect` learns about the link: from the plugin's `sstp-ipc-fd` records and, as a
 //! fallback, from pppd's log lines.
 //!
-//! `sstp-ipc-fd` wire format (plugin/src/ipc.rs): a message is a sequence of records, each a
+//! `sstp-ipc-fd` wire format (sstp_tunnel::ipc): a message is a sequence of records, each a
 //! `u32` big-endian length and that many bytes of UTF-8 `key=value`; an empty record ends the
 //! message.
 
 use std::fmt::Write as _;
 
-/// Largest record accepted.
-pub const MAX_RECORD: usize = 4096;
-
-/// Decoding errors.
-#[derive(Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// More bytes are needed.
-    Incomplete,
-    /// A record longer than [`MAX_RECORD`].
-    TooLong(usize),
-    /// A record that is not UTF-8 `key=value`.
-    Malformed,
-}
-
-/// Decodes one message from the front of `buf`: the records and the bytes used.
-pub fn decode(buf: &[u8]) -> Result<(Vec<(String, String)>, usize), DecodeError> {
-    let mut pos = 0usize;
-    let mut out = Vec::new();
-    loop {
-        let len_bytes = buf.get(pos..pos + 4).ok_or(DecodeError::Incomplete)?;
-        let len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        pos += 4;
-        if len == 0 {
-            return Ok((out, pos));
-        }
-        if len > MAX_RECORD {
-            return Err(DecodeError::TooLong(len));
-        }
-        let rec = buf.get(pos..pos + len).ok_or(DecodeError::Incomplete)?;
-        pos += len;
-        let s = std::str::from_utf8(rec).map_err(|_| DecodeError::Malformed)?;
-        let (k, v) = s.split_once('=').ok_or(DecodeError::Malformed)?;
-        out.push((k.to_owned(), v.to_owned()));
-    }
-}
+pub use sstp_tunnel::ipc::{decode, DecodeError, MAX_RECORD};
 
 /// The link's configuration as far as known.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

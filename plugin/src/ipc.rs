@@ -1,65 +1,13 @@
 //! `sstp-ipc-fd N`: hands the IP/DNS configuration to another process (the NetworkManager
 //! service in a later issue).
 //!
-//! Wire format: a message is a sequence of records, each `u32` big-endian length followed by
-//! that many bytes of UTF-8 `key=value`; an empty record (length 0) ends the message. Keys:
-//! `event` (first record: `ip-up`, `ip-down`, `ipv6-up`, `ipv6-down`), `ifname`,
-//! `ip4.local`, `ip4.peer`, `ip4.dns` (repeated), `ip6.local-id`, `ip6.peer-id`
-//! (interface identifiers `xxxx:xxxx:xxxx:xxxx`), `server` (`host:port` of the SSTP server).
+//! The wire format is defined once, in [`sstp_tunnel::ipc`]; this module builds the messages.
 
 use std::net::Ipv4Addr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-/// Largest record accepted by [`decode`] (the writer never produces more).
-pub const MAX_RECORD: usize = 4096;
-
-/// Encodes one message.
-pub fn encode(records: &[(&str, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in records {
-        let rec = format!("{k}={v}");
-        let bytes = &rec.as_bytes()[..rec.len().min(MAX_RECORD)];
-        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(bytes);
-    }
-    out.extend_from_slice(&0u32.to_be_bytes());
-    out
-}
-
-/// Decoding errors (for the reader side and tests).
-#[derive(Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// Input ended inside a record or before the end marker.
-    Truncated,
-    /// A record longer than [`MAX_RECORD`].
-    TooLong(usize),
-    /// A record that is not UTF-8 `key=value`.
-    Malformed,
-}
-
-/// Decodes one message from the front of `buf`: the records and the number of bytes used.
-pub fn decode(buf: &[u8]) -> Result<(Vec<(String, String)>, usize), DecodeError> {
-    let mut pos = 0;
-    let mut out = Vec::new();
-    loop {
-        let len_bytes = buf.get(pos..pos + 4).ok_or(DecodeError::Truncated)?;
-        let len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        pos += 4;
-        if len == 0 {
-            return Ok((out, pos));
-        }
-        if len > MAX_RECORD {
-            return Err(DecodeError::TooLong(len));
-        }
-        let rec = buf.get(pos..pos + len).ok_or(DecodeError::Truncated)?;
-        pos += len;
-        let s = std::str::from_utf8(rec).map_err(|_| DecodeError::Malformed)?;
-        let (k, v) = s.split_once('=').ok_or(DecodeError::Malformed)?;
-        out.push((k.to_owned(), v.to_owned()));
-    }
-}
+pub use sstp_tunnel::ipc::{decode, encode, DecodeError, MAX_RECORD};
 
 /// The IPv4 message written at ip-up.
 pub fn ip4_records(
@@ -194,8 +142,8 @@ mod tests {
 
     #[test]
     fn hostile_input_gives_errors() {
-        assert_eq!(decode(&[0, 0]), Err(DecodeError::Truncated));
-        assert_eq!(decode(&[0, 0, 0, 5, b'a']), Err(DecodeError::Truncated));
+        assert_eq!(decode(&[0, 0]), Err(DecodeError::Incomplete));
+        assert_eq!(decode(&[0, 0, 0, 5, b'a']), Err(DecodeError::Incomplete));
         assert_eq!(
             decode(&[0xff, 0xff, 0xff, 0xff]),
             Err(DecodeError::TooLong(u32::MAX as usize))

@@ -10,6 +10,7 @@ pub mod cert;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod ipc;
 pub mod proxy_auth;
 mod sys;
 mod tls;
