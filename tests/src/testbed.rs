@@ -460,6 +460,7 @@ pub fn run(script: &str, opts: &BootOptions) -> Result<GuestRun, TestbedError> {
         .arg(format!("init={}", init.display()))
         .arg(format!("TB_SCRATCH={}", scratch.display()))
         .arg(format!("TB_MODDIR={}", env.module_dir.display()))
+        .arg(format!("TB_WORKSPACE={}", workspace_root().display()))
         .arg(format!("TB_MODULES={}", opts.modules.join(",")))
         .arg(format!("TB_TIMEOUT={timeout_secs}"))
         .args(["con=null", "con0=null,fd:1"])
