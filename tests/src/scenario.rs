@@ -406,6 +406,29 @@ pub fn measure_throughput(client: Client, seconds: u32) -> Result<(f64, Report),
     }
 }
 
+/// Boots the test bed with the scenario library at `/run/bed/sstp-scenario.sh` and runs `script`
+/// (bounded by `timeout`; `SSTP_RS_STREAM` streams its output). `None` when the test bed is
+/// unavailable outside CI (see [`testbed::skip_unavailable`]); any other test-bed error panics.
+pub fn run_script(script: &str, timeout: Duration) -> Option<GuestRun> {
+    let opts = BootOptions {
+        timeout,
+        files: vec![(
+            "sstp-scenario.sh".to_string(),
+            SCENARIO_LIB.as_bytes().to_vec(),
+        )],
+        stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
+        ..BootOptions::default()
+    };
+    match testbed::run(script, &opts) {
+        Ok(r) => Some(r),
+        Err(TestbedError::Unavailable(why)) => {
+            testbed::skip_unavailable(&why);
+            None
+        }
+        Err(e) => panic!("test bed: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

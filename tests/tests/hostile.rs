@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use integration_tests::plugin::{self, Pppd};
-use integration_tests::scenario::{parse_facts, SCENARIO_LIB};
-use integration_tests::testbed::{self, BootOptions, TestbedError};
+use integration_tests::scenario::{self, parse_facts};
+use integration_tests::testbed;
 
 fn skip() -> bool {
     integration_tests::testbed::skip_testbed(&["/usr/sbin/squid"])
@@ -386,23 +386,9 @@ fn hostile_servers_produce_exact_diagnoses() {
         return;
     }
     let (so, server) = build();
-    let opts = BootOptions {
-        timeout: Duration::from_secs(420),
-        files: vec![(
-            "sstp-scenario.sh".to_string(),
-            SCENARIO_LIB.as_bytes().to_vec(),
-        )],
-        stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
-        ..BootOptions::default()
-    };
     let t0 = Instant::now();
-    let run = match testbed::run(&script(&so, &server), &opts) {
-        Ok(r) => r,
-        Err(TestbedError::Unavailable(why)) => {
-            integration_tests::testbed::skip_unavailable(&why);
-            return;
-        }
-        Err(e) => panic!("test bed: {e}"),
+    let Some(run) = scenario::run_script(&script(&so, &server), Duration::from_secs(420)) else {
+        return;
     };
     let wall = t0.elapsed();
     let facts = parse_facts(&run.output);
