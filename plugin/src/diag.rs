@@ -72,38 +72,18 @@ mod tests {
 
     #[test]
     fn categories() {
-        assert_eq!(
-            exit_for_category(FailureCategory::Connect),
-            ExitStatus::ConnectFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Resolve),
-            ExitStatus::ConnectFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Tls),
-            ExitStatus::ConnectFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Http),
-            ExitStatus::ConnectFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Trust),
-            ExitStatus::PeerAuthFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Negotiation),
-            ExitStatus::NegotiationFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::CryptoBinding),
-            ExitStatus::AuthTopeerFailed
-        );
-        assert_eq!(
-            exit_for_category(FailureCategory::Config),
-            ExitStatus::OptionError
-        );
+        for (category, status) in [
+            (FailureCategory::Connect, ExitStatus::ConnectFailed),
+            (FailureCategory::Resolve, ExitStatus::ConnectFailed),
+            (FailureCategory::Tls, ExitStatus::ConnectFailed),
+            (FailureCategory::Http, ExitStatus::ConnectFailed),
+            (FailureCategory::Trust, ExitStatus::PeerAuthFailed),
+            (FailureCategory::Negotiation, ExitStatus::NegotiationFailed),
+            (FailureCategory::CryptoBinding, ExitStatus::AuthTopeerFailed),
+            (FailureCategory::Config, ExitStatus::OptionError),
+        ] {
+            assert_eq!(exit_for_category(category), status, "{category:?}");
+        }
         assert_eq!(ExitStatus::ConnectFailed as i32, 8);
         assert_eq!(ExitStatus::AuthTopeerFailed as i32, 19);
     }
