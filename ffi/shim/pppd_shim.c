@@ -102,6 +102,7 @@ void die(int);
 #pragma weak timeout
 #pragma weak untimeout
 #endif
+#pragma weak privileged_option
 #pragma weak dbglog
 #pragma weak info
 #pragma weak notice
@@ -193,7 +194,9 @@ int sstp_shim_add_options(const struct sstp_shim_option *options, unsigned int c
         opt_table[i].addr = (void *)(noarg ? noarg_parsers[i] : arg_parsers[i]);
         opt_table[i].description = (char *)options[i].description;
         opt_table[i].flags = OPT_A2STRVAL | OPT_STATIC |
-                             ((options[i].flags & SSTP_SHIM_OPT_PRIV) ? OPT_PRIV : 0);
+                             ((options[i].flags & SSTP_SHIM_OPT_PRIV) ? OPT_PRIV : 0) |
+                             ((options[i].flags & SSTP_SHIM_OPT_PRIVFIX)
+                                  ? (OPT_PRIO | OPT_PRIVFIX) : 0);
         opt_table[i].addr2 = opt_values[i];
         opt_flags[i] = options[i].flags;
     }
@@ -204,6 +207,16 @@ int sstp_shim_add_options(const struct sstp_shim_option *options, unsigned int c
     add_options(opt_table);
 #endif
     return 0;
+}
+
+/* pppd's "the current option came from root" flag (options.c; exported by 2.4.9 and 2.5.x,
+ * declared in neither's installed headers). */
+extern int privileged_option;
+
+int sstp_shim_option_privileged(void)
+{
+    /* Fail closed: without pppd (the crates' test programs) nothing is privileged. */
+    return &privileged_option != NULL && privileged_option ? 1 : 0;
 }
 
 void sstp_shim_option_error(const char *msg)

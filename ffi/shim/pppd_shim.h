@@ -40,6 +40,9 @@ enum sstp_shim_notify {
 #define SSTP_SHIM_OPT_NOARG 0x1u /* option takes no argument (a flag) */
 #define SSTP_SHIM_OPT_PRIV 0x2u  /* only root / privileged sources may set it */
 #define SSTP_SHIM_OPT_SECRET 0x4u /* value may hold a secret: pppd's `dump` shows ?????? */
+/* pppd's OPT_PRIO|OPT_PRIVFIX: anyone may set it, but a value set by a privileged source
+ * (root, a root-owned options or peers file) cannot be overridden by an unprivileged one. */
+#define SSTP_SHIM_OPT_PRIVFIX 0x8u
 
 /* One plugin option; `name` and `description` must live for the whole process. */
 struct sstp_shim_option {
@@ -64,6 +67,10 @@ int sstp_shim_add_options(const struct sstp_shim_option *options, unsigned int c
                           sstp_shim_option_handler handler);
 /* Report an option error through pppd's option_error("%s", msg). */
 void sstp_shim_option_error(const char *msg);
+/* Inside the option handler: 1 if the option being parsed comes from a privileged source
+ * (pppd's `privileged_option`: root is running pppd, or the option is in a root-owned file such
+ * as /etc/ppp/options or a peers file), 0 otherwise. */
+int sstp_shim_option_privileged(void);
 
 typedef void (*sstp_shim_notify_fn)(void *arg, int value);
 /* Register a notifier (add_notifier / ppp_add_notify). Returns 0 or -1 for an unknown kind. */

@@ -9,7 +9,7 @@ use pppd_sys as sys;
 use crate::channel;
 use crate::guard;
 use crate::host::{self, Notify};
-use crate::settings::OPTIONS;
+use crate::settings::{Access, Source, OPTIONS};
 
 /// The option table handed to pppd (names/descriptions point at 'static C strings).
 struct OptionTable([sys::sstp_shim_option; OPTIONS_LEN]);
@@ -31,10 +31,9 @@ fn table() -> &'static [sys::sstp_shim_option] {
                     name: o.c_name.as_ptr(),
                     description: o.c_desc.as_ptr(),
                     flags: if o.noarg { sys::SSTP_SHIM_OPT_NOARG } else { 0 }
-                        | if o.privileged {
-                            sys::SSTP_SHIM_OPT_PRIV
-                        } else {
-                            0
+                        | match o.access {
+                            Access::Root => sys::SSTP_SHIM_OPT_PRIV,
+                            Access::FixedByRoot => sys::SSTP_SHIM_OPT_PRIVFIX,
                         }
                         | if o.secret {
                             sys::SSTP_SHIM_OPT_SECRET
@@ -90,7 +89,12 @@ unsafe extern "C" fn option_handler(index: u32, value: *const c_char) -> c_int {
                 .to_string_lossy()
                 .into_owned()
         };
-        match channel::with_settings(|s| s.apply(index as usize, &v)) {
+        let src = if host::option_privileged() {
+            Source::Privileged
+        } else {
+            Source::Caller(nix::unistd::getuid().as_raw())
+        };
+        match channel::with_settings(|s| s.apply(index as usize, &v, src)) {
             Ok(()) => 1,
             Err(e) => {
                 host::option_error(&format!("sstp-rs: {e}"));

@@ -292,6 +292,28 @@ pub fn ip6_ids() -> ([u8; 8], [u8; 8]) {
     (l, p)
 }
 
+/// Inside the option handler: whether the option being parsed comes from a privileged source
+/// (root, or a root-owned options/peers file), as pppd's `privileged_option` says.
+pub fn option_privileged() -> bool {
+    // SAFETY: main thread, inside pppd's option parsing; reads one int.
+    unsafe { sys::sstp_shim_option_privileged() != 0 }
+}
+
+/// Takes ownership of the inherited descriptor `fd` named by an option (e.g.
+/// `sstp-proxy-auth-fd`), if it is open. pppd's invoker passed it for exactly this use.
+pub fn take_fd(fd: c_int) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    nix::fcntl::fcntl(
+        // SAFETY: only borrowed for the F_GETFD probe below.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_GETFD,
+    )
+    .ok()?;
+    // SAFETY: `fd` is open (probed above), was inherited for this option, and nothing else in
+    // the process uses it: ownership (and closing it) is ours from here on.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// Registers the plugin's options. `handler(index, value)` returns 1 to accept.
 pub fn add_options(
     table: &'static [sys::sstp_shim_option],

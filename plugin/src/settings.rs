@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use sstp_tunnel::{CertPin, IpFamily, ProxyConfig, ProxyCredentials, TlsVersion, TunnelConfig};
 
 /// Plugin log verbosity (`sstp-log-level`): which lines the plugin sends to pppd's log.
@@ -54,9 +56,9 @@ pub struct Settings {
     pub no_eku_check: bool,
     /// `sstp-echo-interval` (seconds): SSTP hello timer; `None` = the 60 s of [MS-SSTP].
     pub echo_interval: Option<Duration>,
-    /// `sstp-proxy-auth-file`: the file named and the credentials read from it (they win over
-    /// credentials in the `sstp-proxy` URL).
-    pub proxy_auth_file: Option<(PathBuf, ProxyCredentials)>,
+    /// `sstp-proxy-auth-file` / `sstp-proxy-auth-fd`: where the proxy credentials came from and
+    /// the credentials (they win over credentials in the `sstp-proxy` URL).
+    pub proxy_auth: Option<(ProxyAuthFrom, ProxyCredentials)>,
     /// `sstp-http-timeout` (seconds): how long to wait for the server's HTTP response.
     pub http_timeout: Duration,
 }
@@ -78,11 +80,47 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(15),
             no_eku_check: false,
             echo_interval: None,
-            proxy_auth_file: None,
+            proxy_auth: None,
             http_timeout: sstp_proto::http::RESPONSE_TIMEOUT,
         }
     }
 }
+
+/// Who may set an option: pppd's privilege model for a setuid-root pppd (see plugin/OPTIONS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Only a privileged source: root running pppd, or a root-owned file (`/etc/ppp/options`, a
+    /// peers file read by `call`). pppd's `OPT_PRIV`: anyone else gets "using the ... option
+    /// requires root privilege". Everything that decides where the plugin connects, what it
+    /// trusts, or which root-chosen file or fd it reads.
+    Root,
+    /// Anyone, but a value set by a privileged source cannot be overridden by an unprivileged
+    /// one (pppd's `OPT_PRIO|OPT_PRIVFIX`: "... cannot be overridden"). Tuning that only
+    /// affects the caller's own session (timers, verbosity, address family), and the caller's
+    /// own proxy credentials file, which is opened with the caller's rights.
+    FixedByRoot,
+}
+
+/// Where an option's value comes from, as pppd tells the option handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A privileged source (root, or a root-owned options/peers file).
+    Privileged,
+    /// An unprivileged caller of a setuid-root pppd (command line, `~/.ppprc`, `file`), whose
+    /// real uid is given: files it names are opened with that uid's rights.
+    Caller(u32),
+}
+
+/// Where the proxy credentials were read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyAuthFrom {
+    /// `sstp-proxy-auth-file PATH`
+    File(PathBuf),
+    /// `sstp-proxy-auth-fd N`
+    Fd(i32),
+}
+
+type Apply = fn(&mut Settings, &str, Source) -> Result<(), String>;
 
 /// One option: name, whether it takes an argument, description (shown by pppd), setter.
 pub struct OptionSpec {
@@ -94,15 +132,15 @@ pub struct OptionSpec {
     pub c_desc: &'static std::ffi::CStr,
     /// Whether the option is a flag without argument.
     pub noarg: bool,
-    /// Whether only a privileged source may set it.
-    pub privileged: bool,
+    /// Who may set it.
+    pub access: Access,
     /// Whether the value may contain a secret (pppd's `dump` shows `??????`).
     pub secret: bool,
-    apply: fn(&mut Settings, &str) -> Result<(), String>,
+    apply: Apply,
 }
 
 macro_rules! opt {
-    ($name:literal, $desc:literal, $noarg:expr, $priv:expr, $f:expr) => {
+    ($name:literal, $desc:literal, $noarg:expr, $access:expr, $f:expr) => {
         OptionSpec {
             name: $name,
             c_name: match std::ffi::CStr::from_bytes_with_nul(concat!($name, "\0").as_bytes()) {
@@ -114,7 +152,7 @@ macro_rules! opt {
                 Err(_) => panic!("option description"),
             },
             noarg: $noarg,
-            privileged: $priv,
+            access: $access,
             // Only the proxy URL can carry credentials (user:password@).
             secret: matches!($name.as_bytes(), b"sstp-proxy"),
             apply: $f,
@@ -122,21 +160,23 @@ macro_rules! opt {
     };
 }
 
+use Access::{FixedByRoot, Root};
+
 /// All options, in the order registered with pppd (index = position).
 pub static OPTIONS: &[OptionSpec] = &[
     opt!(
         "sstp-server",
         "SSTP server HOST[:PORT] or [IPv6]:PORT",
         false,
-        false,
-        set_server
+        Root,
+        |s, v, _| set_server(s, v)
     ),
     opt!(
         "sstp-ca-file",
         "PEM file of trusted CA certificates",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             s.ca_file = Some(existing_path(v, false)?);
             Ok(())
         }
@@ -145,8 +185,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-ca-dir",
         "Hashed directory of trusted CA certificates",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             s.ca_dir = Some(existing_path(v, true)?);
             Ok(())
         }
@@ -155,8 +195,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-cert-pin",
         "Pin the server certificate: sha256:HEX",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             s.pin = Some(v.parse::<CertPin>().map_err(|e| e.to_string())?);
             Ok(())
         }
@@ -165,8 +205,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-sni",
         "TLS server name (SNI, Host, certificate name check)",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             let name = v.trim();
             let ok = !name.is_empty()
                 && name.len() <= 253
@@ -184,8 +224,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-proxy",
         "HTTP proxy http://HOST:PORT for CONNECT",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             s.proxy = Some(ProxyConfig::parse(v).map_err(|e| e.to_string())?);
             Ok(())
         }
@@ -194,8 +234,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-log-level",
         "Plugin log verbosity 0 (errors) .. 4 (debug)",
         false,
-        false,
-        |s, v| {
+        FixedByRoot,
+        |s, v, _| {
             match v.trim().parse::<u8>() {
                 Ok(n) if n <= 4 => {
                     s.log_level = LogLevel(n);
@@ -209,8 +249,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-tls-min",
         "Lowest TLS version: 1.0, 1.1, 1.2 or 1.3",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             s.tls_min = v.parse::<TlsVersion>().map_err(|e| e.to_string())?;
             check_tls_range(s)
         }
@@ -219,8 +259,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-tls-max",
         "Highest TLS version: 1.2 or 1.3",
         false,
-        false,
-        |s, v| {
+        Root,
+        |s, v, _| {
             let t = v.parse::<TlsVersion>().map_err(|e| e.to_string())?;
             if t < TlsVersion::Tls12 {
                 return Err(format!(
@@ -235,25 +275,18 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-ipc-fd",
         "File descriptor for IP/DNS config records",
         false,
-        true,
-        |s, v| {
-            match v.trim().parse::<i32>() {
-                Ok(fd) if fd > 2 => {
-                    s.ipc_fd = Some(fd);
-                    Ok(())
-                }
-                _ => Err(format!(
-                    "cannot parse {v:?}: expected a file descriptor number > 2"
-                )),
-            }
+        Root,
+        |s, v, _| {
+            s.ipc_fd = Some(fd_number(v)?);
+            Ok(())
         }
     ),
     opt!(
         "sstp-ip-family",
         "Address family: any, ipv4, ipv6, prefer-ipv4, prefer-ipv6",
         false,
-        false,
-        |s, v| {
+        FixedByRoot,
+        |s, v, _| {
             s.ip_family = match v.trim() {
                 "any" => IpFamily::Any,
                 "ipv4" | "4" => IpFamily::V4Only,
@@ -273,8 +306,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-connect-timeout",
         "Seconds for TCP connect and TLS handshake (1..300)",
         false,
-        false,
-        |s, v| {
+        FixedByRoot,
+        |s, v, _| {
             match v.trim().parse::<u64>() {
                 Ok(n) if (1..=300).contains(&n) => {
                     s.connect_timeout = Duration::from_secs(n);
@@ -290,8 +323,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-no-eku-check",
         "Accept server certificates without Server Authentication EKU",
         true,
-        false,
-        |s, _| {
+        Root,
+        |s, _, _| {
             s.no_eku_check = true;
             Ok(())
         }
@@ -300,8 +333,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-echo-interval",
         "Seconds of silence before an SSTP echo request (1..3600, default 60)",
         false,
-        false,
-        |s, v| {
+        FixedByRoot,
+        |s, v, _| {
             match v.trim().parse::<u64>() {
                 Ok(n) if (1..=3600).contains(&n) => {
                     s.echo_interval = Some(Duration::from_secs(n));
@@ -315,12 +348,13 @@ pub static OPTIONS: &[OptionSpec] = &[
     ),
     opt!(
         "sstp-proxy-auth-file",
-        "File with the proxy's user and password (root-owned, not world-readable)",
+        "File with the proxy's user and password (not readable by others)",
         false,
-        false,
-        |s, v| {
-            let creds = read_proxy_auth_file(std::path::Path::new(v))?;
-            s.proxy_auth_file = Some((PathBuf::from(v), creds));
+        FixedByRoot,
+        |s, v, src| {
+            let path = PathBuf::from(v);
+            let creds = read_proxy_auth_file(&path, src)?;
+            s.proxy_auth = Some((ProxyAuthFrom::File(path), creds));
             Ok(())
         }
     ),
@@ -328,8 +362,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         "sstp-http-timeout",
         "Seconds to wait for the server's HTTP response (1..300, default 60)",
         false,
-        false,
-        |s, v| {
+        FixedByRoot,
+        |s, v, _| {
             match v.trim().parse::<u64>() {
                 Ok(n) if (1..=300).contains(&n) => {
                     s.http_timeout = Duration::from_secs(n);
@@ -341,38 +375,103 @@ pub static OPTIONS: &[OptionSpec] = &[
             }
         }
     ),
+    opt!(
+        "sstp-proxy-auth-fd",
+        "Inherited file descriptor to read the proxy's user and password from",
+        false,
+        Root,
+        |s, v, _| {
+            let fd = fd_number(v)?;
+            let creds = read_proxy_auth_fd(fd)?;
+            s.proxy_auth = Some((ProxyAuthFrom::Fd(fd), creds));
+            Ok(())
+        }
+    ),
 ];
 
-/// Reads `user\npassword\n` or `user:password` from `path`, which must be a regular file owned
-/// by root and not accessible by other users (no bit for "others" in its mode). Ownership and
-/// mode are checked on the opened file, so the file checked is the file read. Errors never
-/// contain the file's contents.
-pub fn read_proxy_auth_file(path: &std::path::Path) -> Result<ProxyCredentials, String> {
-    read_proxy_auth_file_owned_by(path, 0)
+/// Reads `user\npassword\n` or `user:password` from `path`, with the rights of whoever named
+/// it (`src`): root for a privileged source, the caller's real uid otherwise (as pppd opens its
+/// own `logfile`). The file must be a regular file owned by root or by that caller, without any
+/// access for other users; the checks run on the opened file, so the file checked is the file
+/// read. Errors never contain the file's contents, and for a caller they say no more than the
+/// caller's own `open` would.
+pub fn read_proxy_auth_file(
+    path: &std::path::Path,
+    src: Source,
+) -> Result<ProxyCredentials, String> {
+    let owners: &[u32] = match src {
+        Source::Privileged => &[0],
+        Source::Caller(uid) => &[0, uid],
+    };
+    let file = open_as(path, src).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    check_private_file(path, &file, owners)?;
+    let c = sstp_proxy_auth::Credentials::from_reader(file)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ProxyCredentials {
+        user: c.username().to_owned(),
+        password: c.expose_password().to_owned(),
+    })
 }
 
-fn read_proxy_auth_file_owned_by(
+/// Opens `path` read-only without following a final symlink, with `src`'s rights: for a
+/// caller, the effective uid is the caller's real uid during the `open` (pppd's own model for
+/// files named by unprivileged options).
+fn open_as(path: &std::path::Path, src: Source) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+    };
+    match src {
+        Source::Privileged => open(),
+        Source::Caller(uid) => with_euid(uid, open),
+    }
+}
+
+/// Runs `f` with the effective uid `uid`, then restores it. Fails closed: if the old uid
+/// cannot be restored the result is an error (and pppd stops at the option error).
+fn with_euid<T>(uid: u32, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    use nix::unistd::{geteuid, seteuid, Uid};
+    let saved = geteuid();
+    if saved.as_raw() == uid {
+        return f();
+    }
+    seteuid(Uid::from_raw(uid)).map_err(std::io::Error::from)?;
+    let r = f();
+    seteuid(saved).map_err(|e| {
+        std::io::Error::other(format!("cannot regain privileges after the open: {e}"))
+    })?;
+    r
+}
+
+/// The checks on an opened credentials file: regular, owned by one of `owners`, no access for
+/// "others".
+fn check_private_file(
     path: &std::path::Path,
-    owner: u32,
-) -> Result<ProxyCredentials, String> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    file: &std::fs::File,
+    owners: &[u32],
+) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
     let shown = path.display();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("{shown}: cannot open: {e}"))?;
     let meta = file
         .metadata()
         .map_err(|e| format!("{shown}: cannot stat: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{shown}: not a regular file"));
     }
-    if meta.uid() != owner {
+    if !owners.contains(&meta.uid()) {
+        let who = if owners.len() == 1 {
+            "root".to_string()
+        } else {
+            format!("root or uid {}", owners[1])
+        };
         return Err(format!(
-            "{shown}: refused: the file holds a password and must be owned by root \
-             (it is owned by uid {}); run: chown root {shown}",
-            meta.uid()
+            "{shown}: refused: the file holds a password and must be owned by {who} \
+             (it is owned by uid {}); run: chown {} {shown}",
+            meta.uid(),
+            owners[owners.len() - 1]
         ));
     }
     if meta.mode() & 0o007 != 0 {
@@ -382,11 +481,63 @@ fn read_proxy_auth_file_owned_by(
             meta.mode() & 0o7777
         ));
     }
-    let c = sstp_proxy_auth::Credentials::from_reader(file).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(())
+}
+
+/// Most bytes `sstp-proxy-auth-fd` reads (a user name and a password, with room to spare).
+const PROXY_AUTH_FD_MAX: usize = 4096;
+
+/// Reads the proxy credentials from the inherited descriptor `fd` (a pipe whose writer has
+/// already written them and closed its end, as `sstp connect` does), then closes it. Never
+/// waits: a writer still open is an error, so option parsing stays bounded in time.
+fn read_proxy_auth_fd(fd: i32) -> Result<ProxyCredentials, String> {
+    use std::io::Read;
+    let owned =
+        crate::host::take_fd(fd).ok_or_else(|| format!("{fd} is not an open file descriptor"))?;
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| format!("descriptor {fd}: {e}"))?;
+    // Fixed capacity: the buffer never reallocates, so no unwiped copy is left behind.
+    let mut buf = Zeroizing::new(Vec::with_capacity(PROXY_AUTH_FD_MAX + 1));
+    let mut f = std::fs::File::from(owned);
+    loop {
+        let mut chunk = Zeroizing::new([0u8; 512]);
+        match f.read(&mut chunk[..]) {
+            Ok(0) => break,
+            Ok(n) if buf.len() + n <= PROXY_AUTH_FD_MAX => buf.extend_from_slice(&chunk[..n]),
+            Ok(_) => {
+                return Err(format!(
+                    "descriptor {fd}: more than {PROXY_AUTH_FD_MAX} bytes"
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(format!(
+                    "descriptor {fd}: no end of input: write the credentials and close the \
+                     writing end before starting pppd"
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("descriptor {fd}: {e}")),
+        }
+    }
+    let c = sstp_proxy_auth::Credentials::from_reader(&buf[..])
+        .map_err(|e| format!("descriptor {fd}: {e}"))?;
     Ok(ProxyCredentials {
         user: c.username().to_owned(),
         password: c.expose_password().to_owned(),
     })
+}
+
+/// An inherited file descriptor number given to an option (above stdin/out/err).
+fn fd_number(v: &str) -> Result<i32, String> {
+    match v.trim().parse::<i32>() {
+        Ok(fd) if fd > 2 => Ok(fd),
+        _ => Err(format!(
+            "cannot parse {v:?}: expected a file descriptor number > 2"
+        )),
+    }
 }
 
 fn set_server(s: &mut Settings, v: &str) -> Result<(), String> {
@@ -420,21 +571,26 @@ fn check_tls_range(s: &Settings) -> Result<(), String> {
 }
 
 impl Settings {
-    /// Applies option number `index` with `value` (empty for flags).
-    pub fn apply(&mut self, index: usize, value: &str) -> Result<(), String> {
+    /// Applies option number `index` with `value` (empty for flags), coming from `src`.
+    pub fn apply(&mut self, index: usize, value: &str, src: Source) -> Result<(), String> {
         let spec = OPTIONS
             .get(index)
             .ok_or_else(|| format!("unknown option index {index}"))?;
-        (spec.apply)(self, value).map_err(|e| format!("{}: {e}", spec.name))
+        (spec.apply)(self, value, src).map_err(|e| format!("{}: {e}", spec.name))
     }
 
-    /// Applies the option called `name` (tests, documentation).
+    /// Applies the option called `name` as a privileged source would (tests, fuzzing).
     pub fn apply_named(&mut self, name: &str, value: &str) -> Result<(), String> {
+        self.apply_named_from(name, value, Source::Privileged)
+    }
+
+    /// Applies the option called `name` coming from `src`.
+    pub fn apply_named_from(&mut self, name: &str, value: &str, src: Source) -> Result<(), String> {
         let i = OPTIONS
             .iter()
             .position(|o| o.name == name)
             .ok_or_else(|| format!("unknown option {name}"))?;
-        self.apply(i, value)
+        self.apply(i, value, src)
     }
 
     /// Checks the combination once all options are parsed (pppd's check_options).
@@ -442,9 +598,11 @@ impl Settings {
         if self.server.is_none() {
             return Err("sstp-server is required (sstp-server HOST[:PORT])".into());
         }
-        if self.proxy_auth_file.is_some() && self.proxy.is_none() {
+        if self.proxy_auth.is_some() && self.proxy.is_none() {
             return Err(
-                "sstp-proxy-auth-file needs sstp-proxy (sstp-proxy http://HOST:PORT)".into(),
+                "sstp-proxy-auth-file and sstp-proxy-auth-fd need sstp-proxy \
+                 (sstp-proxy http://HOST:PORT)"
+                    .into(),
             );
         }
         check_tls_range(self)
@@ -466,7 +624,7 @@ impl Settings {
         c.max_tls = self.tls_max;
         c.check_eku = !self.no_eku_check;
         c.proxy = self.proxy.clone();
-        if let (Some(p), Some((_, creds))) = (c.proxy.as_mut(), &self.proxy_auth_file) {
+        if let (Some(p), Some((_, creds))) = (c.proxy.as_mut(), &self.proxy_auth) {
             // The file wins over credentials in the URL.
             p.credentials = Some(creds.clone());
         }
@@ -522,12 +680,58 @@ mod tests {
         assert_eq!(secret, ["sstp-proxy"]);
         let noarg: Vec<&str> = OPTIONS.iter().filter(|o| o.noarg).map(|o| o.name).collect();
         assert_eq!(noarg, ["sstp-no-eku-check"]);
-        let privileged: Vec<&str> = OPTIONS
-            .iter()
-            .filter(|o| o.privileged)
-            .map(|o| o.name)
-            .collect();
-        assert_eq!(privileged, ["sstp-ipc-fd"]);
+    }
+
+    /// The privilege model documented in plugin/OPTIONS.md: everything that decides where the
+    /// plugin connects, what it trusts or which root-chosen file/fd it reads is root-only.
+    #[test]
+    fn destination_trust_and_root_inputs_are_root_only() {
+        let with = |a: Access| -> Vec<&str> {
+            OPTIONS
+                .iter()
+                .filter(|o| o.access == a)
+                .map(|o| o.name)
+                .collect()
+        };
+        assert_eq!(
+            with(Access::Root),
+            [
+                "sstp-server",
+                "sstp-ca-file",
+                "sstp-ca-dir",
+                "sstp-cert-pin",
+                "sstp-sni",
+                "sstp-proxy",
+                "sstp-tls-min",
+                "sstp-tls-max",
+                "sstp-ipc-fd",
+                "sstp-no-eku-check",
+                "sstp-proxy-auth-fd",
+            ]
+        );
+        assert_eq!(
+            with(Access::FixedByRoot),
+            [
+                "sstp-log-level",
+                "sstp-ip-family",
+                "sstp-connect-timeout",
+                "sstp-echo-interval",
+                "sstp-proxy-auth-file",
+                "sstp-http-timeout",
+            ]
+        );
+        let doc = include_str!("../OPTIONS.md");
+        for o in OPTIONS {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}", o.name)))
+                .unwrap_or_else(|| panic!("OPTIONS.md has no row for {}", o.name));
+            let want = match o.access {
+                Access::Root => "| root only |",
+                Access::FixedByRoot => "| fixed by root |",
+            };
+            assert!(row.contains(want), "{}: {row}", o.name);
+        }
     }
 
     #[test]
@@ -629,23 +833,23 @@ mod tests {
     #[test]
     fn proxy_auth_file_wins_over_the_url() {
         let dir = scratch("auth");
-        let uid = owner_uid(&dir);
         let f = dir.join("proxy-cred");
+        let me = Source::Caller(owner_uid(&dir));
         write_mode(&f, "carol\nPa55 w:rd\n", 0o600);
-        let c = read_proxy_auth_file_owned_by(&f, uid).unwrap();
+        let c = read_proxy_auth_file(&f, me).unwrap();
         assert_eq!(
             (c.user.as_str(), c.password.as_str()),
             ("carol", "Pa55 w:rd")
         );
         write_mode(&f, "dave:x:y\n", 0o640);
-        let c = read_proxy_auth_file_owned_by(&f, uid).unwrap();
+        let c = read_proxy_auth_file(&f, me).unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("dave", "x:y"));
 
         let mut s = Settings::default();
         s.apply_named("sstp-server", "vpn.test").unwrap();
         s.apply_named("sstp-proxy", "http://url-user:url-pass@10.0.0.1:3128")
             .unwrap();
-        s.proxy_auth_file = Some((f.clone(), c));
+        s.proxy_auth = Some((ProxyAuthFrom::File(f.clone()), c));
         s.check().unwrap();
         let cfg = s.tunnel_config().unwrap();
         let p = cfg.proxy.unwrap();
@@ -656,7 +860,7 @@ mod tests {
         );
         assert_eq!(p.port, 3128);
         // Without the file, the URL's credentials stand.
-        s.proxy_auth_file = None;
+        s.proxy_auth = None;
         let creds = s
             .tunnel_config()
             .unwrap()
@@ -666,8 +870,8 @@ mod tests {
             .unwrap();
         assert_eq!(creds.user, "url-user");
         // Debug output of the settings never shows a password.
-        s.proxy_auth_file = Some((
-            f,
+        s.proxy_auth = Some((
+            ProxyAuthFrom::File(f),
             ProxyCredentials {
                 user: "u".into(),
                 password: "file-secret".into(),
@@ -685,12 +889,13 @@ mod tests {
     }
 
     #[test]
-    fn proxy_auth_file_is_refused_when_others_can_read_it_or_root_does_not_own_it() {
+    fn proxy_auth_file_is_refused_when_others_can_read_it_or_a_stranger_owns_it() {
         let dir = scratch("refuse");
         let uid = owner_uid(&dir);
+        let me = Source::Caller(uid);
         let f = dir.join("proxy-cred");
         write_mode(&f, "carol:secret-in-file\n", 0o644);
-        let e = read_proxy_auth_file_owned_by(&f, uid).unwrap_err();
+        let e = read_proxy_auth_file(&f, me).unwrap_err();
         assert!(
             e.contains("must not be accessible by other users (mode 0644)"),
             "{e}"
@@ -698,29 +903,29 @@ mod tests {
         assert!(e.contains("chmod 600"), "{e}");
         assert!(!e.contains("secret-in-file"), "{e}");
         write_mode(&f, "carol:secret-in-file\n", 0o602);
-        assert!(read_proxy_auth_file_owned_by(&f, uid).is_err());
+        assert!(read_proxy_auth_file(&f, me).is_err());
         write_mode(&f, "carol:secret-in-file\n", 0o600);
-        let e = read_proxy_auth_file_owned_by(&f, uid.wrapping_add(1)).unwrap_err();
-        assert!(e.contains("must be owned by root"), "{e}");
-        assert!(e.contains(&format!("owned by uid {uid}")), "{e}");
-        // The option itself checks for root ownership.
+        // A privileged source's file must be root's.
         if uid != 0 {
-            assert!(read_proxy_auth_file(&f)
-                .unwrap_err()
-                .contains("owned by root"));
+            let e = read_proxy_auth_file(&f, Source::Privileged).unwrap_err();
+            assert!(
+                e.contains("must be owned by root (it is owned by uid"),
+                "{e}"
+            );
         } else {
-            assert_eq!(read_proxy_auth_file(&f).unwrap().password, "secret-in-file");
+            let c = read_proxy_auth_file(&f, Source::Privileged).unwrap();
+            assert_eq!(c.password, "secret-in-file");
         }
         // Not a file, missing, symlink, bad format.
-        let e = read_proxy_auth_file_owned_by(&dir, uid).unwrap_err();
+        let e = read_proxy_auth_file(&dir, me).unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
-        let e = read_proxy_auth_file_owned_by(&dir.join("missing"), uid).unwrap_err();
+        let e = read_proxy_auth_file(&dir.join("missing"), me).unwrap_err();
         assert!(e.contains("cannot open"), "{e}");
         let link = dir.join("link");
         std::os::unix::fs::symlink(&f, &link).unwrap();
-        assert!(read_proxy_auth_file_owned_by(&link, uid).is_err());
+        assert!(read_proxy_auth_file(&link, me).is_err());
         write_mode(&f, "no-separator-secret\n", 0o600);
-        let e = read_proxy_auth_file_owned_by(&f, uid).unwrap_err();
+        let e = read_proxy_auth_file(&f, me).unwrap_err();
         assert!(e.contains("user:password"), "{e}");
         assert!(!e.contains("no-separator-secret"), "{e}");
         // Through the option: the error names the option.
@@ -732,17 +937,98 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.starts_with("sstp-proxy-auth-file: "), "{e}");
-        // The file needs a proxy.
+        // The credentials need a proxy.
         s.apply_named("sstp-server", "vpn.test").unwrap();
-        s.proxy_auth_file = Some((
-            f,
+        s.proxy_auth = Some((
+            ProxyAuthFrom::File(f),
             ProxyCredentials {
                 user: "u".into(),
                 password: "p".into(),
             },
         ));
-        assert!(s.check().unwrap_err().contains("needs sstp-proxy"));
+        assert!(s.check().unwrap_err().contains("need sstp-proxy"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A pipe holding `text` whose writing end is closed (or still open when `keep_writer`).
+    fn pipe_with(text: &[u8], keep_writer: bool) -> (i32, Option<std::os::fd::OwnedFd>) {
+        use std::os::fd::IntoRawFd;
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, text).unwrap();
+        (r.into_raw_fd(), keep_writer.then_some(w))
+    }
+
+    #[test]
+    fn proxy_auth_fd_reads_a_closed_pipe_and_closes_it() {
+        let (fd, _) = pipe_with(b"erin\nfd-Secret 1\n", false);
+        let mut s = Settings::default();
+        s.apply_named("sstp-server", "vpn.test").unwrap();
+        s.apply_named("sstp-proxy", "http://10.0.0.1:3128").unwrap();
+        s.apply_named("sstp-proxy-auth-fd", &fd.to_string())
+            .unwrap();
+        let creds = s
+            .tunnel_config()
+            .unwrap()
+            .proxy
+            .unwrap()
+            .credentials
+            .unwrap();
+        assert_eq!(
+            (creds.user.as_str(), creds.password.as_str()),
+            ("erin", "fd-Secret 1")
+        );
+        assert_eq!(s.proxy_auth.as_ref().unwrap().0, ProxyAuthFrom::Fd(fd));
+    }
+
+    #[test]
+    fn proxy_auth_fd_is_closed_after_reading() {
+        use nix::sys::socket::{send, shutdown, socketpair, MsgFlags, Shutdown};
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType};
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        send(ours.as_raw_fd(), b"fay:pw\n", MsgFlags::empty()).unwrap();
+        shutdown(ours.as_raw_fd(), Shutdown::Write).unwrap();
+        let fd = theirs.into_raw_fd();
+        let mut s = Settings::default();
+        s.apply_named("sstp-proxy-auth-fd", &fd.to_string())
+            .unwrap();
+        // Our end now sees the other end gone (closed by the option), whatever reuses the number.
+        let e = send(ours.as_raw_fd(), b"x", MsgFlags::MSG_NOSIGNAL).unwrap_err();
+        assert_eq!(e, nix::errno::Errno::EPIPE);
+    }
+
+    #[test]
+    fn proxy_auth_fd_never_waits_and_never_echoes_the_input() {
+        let mut s = Settings::default();
+        let (fd, writer) = pipe_with(b"erin\nfd-Secret 2\n", true);
+        let t = std::time::Instant::now();
+        let e = s
+            .apply_named("sstp-proxy-auth-fd", &fd.to_string())
+            .unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        assert!(e.contains("no end of input"), "{e}");
+        assert!(!e.contains("fd-Secret"), "{e}");
+        drop(writer);
+        let (fd, _) = pipe_with(&[b'x'; 5000][..4097], false);
+        let e = s
+            .apply_named("sstp-proxy-auth-fd", &fd.to_string())
+            .unwrap_err();
+        assert!(e.contains("more than 4096 bytes"), "{e}");
+        let (fd, _) = pipe_with(b"only-one-line-Secret\n", false);
+        let e = s
+            .apply_named("sstp-proxy-auth-fd", &fd.to_string())
+            .unwrap_err();
+        assert!(e.starts_with("sstp-proxy-auth-fd: "), "{e}");
+        assert!(!e.contains("only-one-line-Secret"), "{e}");
+        for bad in ["1", "-3", "x"] {
+            assert!(s.apply_named("sstp-proxy-auth-fd", bad).is_err());
+        }
     }
 
     #[test]
