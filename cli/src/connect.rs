@@ -504,6 +504,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     drop(tx);
 
     let mut info = LinkInfo::default();
+    let mut auth = pppd::AuthWatch::default();
     let mut summary_printed = false;
     let mut log_up_at: Option<Instant> = None;
     let mut forwarded = 0u32;
@@ -514,6 +515,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Line(l)) => {
                 say(&l);
+                auth.line(&l);
                 let c = info.apply_log_line(&l);
                 if !ipc_used && c == Change::Ip4Up {
                     log_up_at = Some(Instant::now());
@@ -595,7 +597,10 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     while !output_closed {
         let left = drain_until.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Line(l)) => say(&l),
+            Ok(Msg::Line(l)) => {
+                say(&l);
+                auth.line(&l);
+            }
             Ok(Msg::OutputClosed) => output_closed = true,
             Ok(_) => {}
             Err(_) => break,
@@ -621,7 +626,9 @@ pub fn run(mut o: ConnectOptions) -> Exit {
             code.meaning(),
             code.code()
         ));
-        if matches!(
+        if !o.request.allow_weak_auth && !interrupted && auth.ended_before_auth() {
+            err(pppd::WEAK_AUTH_REFUSED);
+        } else if matches!(
             code,
             Exit::ConnectPhase | Exit::Trust | Exit::PppNegotiation
         ) {

@@ -64,6 +64,42 @@ pub const WEAK_AUTH_WARNING: &str = "warning: --allow-weak-auth: the server may 
      and cannot detect a TLS-intercepting device: use it only with a server you trust that \
      cannot do MS-CHAPv2";
 
+/// Printed when pppd ended before PPP authentication while [`REFUSE_WEAK_AUTH`] was in force.
+pub const WEAK_AUTH_REFUSED: &str = "the server ended PPP before authentication: it most \
+     likely accepts only PAP, CHAP-MD5, MS-CHAPv1 or EAP, which sstp connect refuses by default \
+     (PAP sends the password in clear text; none of them gives keys for the crypto binding). Ask \
+     the server's administrator to allow MS-CHAPv2, or, only if you trust the server and the \
+     path to it, pass --allow-weak-auth";
+
+/// Follows pppd's log lines to tell whether the server ended PPP before authentication (the
+/// sign of a server that wants a method [`REFUSE_WEAK_AUTH`] refuses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthWatch {
+    authenticated: bool,
+    auth_failed: bool,
+    ended_before_auth: bool,
+}
+
+impl AuthWatch {
+    /// Takes one line of pppd's log.
+    pub fn line(&mut self, l: &str) {
+        if l.contains("authentication succeeded") {
+            self.authenticated = true;
+        } else if l.contains("authentication failed") {
+            self.auth_failed = true;
+        } else if !self.authenticated
+            && (l.contains("peer refused to authenticate") || l.contains("LCP terminated by peer"))
+        {
+            self.ended_before_auth = true;
+        }
+    }
+
+    /// Whether the link ended before authentication, without an authentication failure.
+    pub fn ended_before_auth(&self) -> bool {
+        self.ended_before_auth && !self.authenticated && !self.auth_failed
+    }
+}
+
 /// pppd options that the user may not override through `--` (they would break how this
 /// command drives pppd or leak the password).
 const RESERVED: &[&str] = &["detach", "updetach", "password", "passwordfd"];
@@ -471,6 +507,29 @@ mod tests {
         let a = build_args(&r, InheritedFds::default());
         assert!(!a.iter().any(|x| x.starts_with("refuse-")), "{a:?}");
         assert!(a.iter().any(|x| x == "noauth"), "{a:?}");
+    }
+
+    #[test]
+    fn a_server_that_ends_ppp_before_authentication_is_noticed() {
+        let seen = |lines: &[&str]| {
+            let mut w = AuthWatch::default();
+            lines.iter().for_each(|l| w.line(l));
+            w.ended_before_auth()
+        };
+        assert!(seen(&[
+            "Connect: ppp0 <--> /dev/pts/1",
+            "LCP terminated by peer (peer refused to authenticate)",
+        ]));
+        assert!(seen(&["LCP terminated by peer"]));
+        assert!(!seen(&[
+            "CHAP authentication succeeded",
+            "LCP terminated by peer",
+        ]));
+        assert!(!seen(&[
+            "MS-CHAP authentication failed: E=691 Authentication failure",
+            "LCP terminated by peer (Authentication failed)",
+        ]));
+        assert!(!seen(&["Connection terminated.", "Modem hangup"]));
     }
 
     #[test]
