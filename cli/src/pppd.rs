@@ -55,7 +55,8 @@ pub struct InheritedFds {
 /// crackable offline, and none of them (nor pppd's EAP-MD5) yields MPPE keys, so the crypto
 /// binding would use the all-zero HLAK and could not detect a TLS-intercepting middlebox.
 /// MS-CHAPv2 remains, as on Windows.
-pub const REFUSE_WEAK_AUTH: [&str; 4] = ["refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap"];
+pub const REFUSE_WEAK_AUTH: [&str; 4] =
+    ["refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap"];
 
 /// Printed on standard error (the log of `sstp connect`) when `--allow-weak-auth` is given.
 pub const WEAK_AUTH_WARNING: &str = "warning: --allow-weak-auth: the server may pick PAP, \
@@ -493,7 +494,11 @@ mod tests {
     fn weak_authentication_is_refused_unless_allowed() {
         let a = build_args(&request(), InheritedFds::default());
         for o in REFUSE_WEAK_AUTH {
-            assert_eq!(a.iter().filter(|x| *x == o).count(), 1, "{o} missing: {a:?}");
+            assert_eq!(
+                a.iter().filter(|x| *x == o).count(),
+                1,
+                "{o} missing: {a:?}"
+            );
         }
         assert!(!a.iter().any(|x| x.contains("mschap-v2")), "{a:?}");
         assert!(!a.iter().any(|x| x.starts_with("require-")), "{a:?}");
@@ -611,7 +616,9 @@ mod tests {
                 "{}",
                 p.display()
             ),
-            None => integration_tests::testbed::skip_unavailable("pppd is not installed in /usr/sbin or /sbin"),
+            None => integration_tests::testbed::skip_unavailable(
+                "pppd is not installed in /usr/sbin or /sbin",
+            ),
         }
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("pppd");

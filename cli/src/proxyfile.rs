@@ -101,7 +101,10 @@ mod tests {
         use std::io::Read;
         let r = auth_pipe("CORP\\bob", "pä ss".as_bytes()).unwrap();
         let flags = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_GETFD).unwrap();
-        assert!(flags & libc::FD_CLOEXEC != 0, "close-on-exec until the spawn");
+        assert!(
+            flags & libc::FD_CLOEXEC != 0,
+            "close-on-exec until the spawn"
+        );
         let mut got = Vec::new();
         std::fs::File::from(r).read_to_end(&mut got).unwrap();
         assert_eq!(got, "CORP\\bob\npä ss\n".as_bytes());

@@ -29,7 +29,9 @@ fn preconditions() -> Option<PathBuf> {
 fn other_pppd_version(stderr: &str) -> bool {
     let other = stderr.contains("is for pppd version");
     if other {
-        skip_unavailable(&format!("the plugin was built for another pppd version: {stderr}"));
+        skip_unavailable(&format!(
+            "the plugin was built for another pppd version: {stderr}"
+        ));
     }
     other
 }

@@ -154,10 +154,7 @@ fn weak_ppp_authentication_is_refused_unless_allowed() {
     assert_eq!(fact("up_pap_allowed"), "1", "{diag}");
     assert_eq!(fact("exit_pap_allowed"), "0", "{diag}");
     assert!(!allowed.contains(" refuse-pap"), "{allowed}");
-    assert!(
-        allowed.contains("warning: --allow-weak-auth"),
-        "{allowed}"
-    );
+    assert!(allowed.contains("warning: --allow-weak-auth"), "{allowed}");
     assert!(
         allowed.contains("sstp-rs: WARNING: authentication gave no MPPE keys"),
         "{allowed}"
@@ -167,7 +164,10 @@ fn weak_ppp_authentication_is_refused_unless_allowed() {
         "{diag}"
     );
     for out in [&mschap, &refused, &allowed] {
-        assert!(!out.contains(integration_tests::scenario::PASSWORD), "{out}");
+        assert!(
+            !out.contains(integration_tests::scenario::PASSWORD),
+            "{out}"
+        );
     }
     assert_eq!(fact("leftovers"), "", "{diag}");
 }

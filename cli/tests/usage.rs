@@ -130,7 +130,12 @@ fn allow_weak_auth_drops_the_refusals_with_a_warning() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(!stdout.contains("refuse-"), "{stdout}");
     assert!(stdout.contains(" noauth "), "{stdout}");
-    for want in ["warning: --allow-weak-auth", "clear text", "all-zero key", "MS-CHAPv2"] {
+    for want in [
+        "warning: --allow-weak-auth",
+        "clear text",
+        "all-zero key",
+        "MS-CHAPv2",
+    ] {
         assert!(stderr.contains(want), "missing {want:?}: {stderr}");
     }
 }
@@ -474,11 +479,21 @@ fn connect_hands_the_proxy_password_over_in_a_pipe_never_on_disk() {
     };
     let check_report = |want_user: &str| {
         let r = std::fs::read_to_string(&report).unwrap();
-        let fd: i32 = r.lines().next().unwrap().strip_prefix("fd=").unwrap().parse().unwrap();
+        let fd: i32 = r
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("fd=")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(fd > 2, "{r}");
         assert!(r.contains("\ntype=fifo\n"), "not a pipe: {r}");
         // exactly the two lines, then end of file
-        assert!(r.ends_with(&format!("type=fifo\n{want_user}\npr0xy p:w\n")), "{r}");
+        assert!(
+            r.ends_with(&format!("type=fifo\n{want_user}\npr0xy p:w\n")),
+            "{r}"
+        );
         // the URL lost its user: the credentials come from the pipe only
         let url = std::fs::read_to_string(report.with_extension("url")).unwrap();
         assert_eq!(url.trim(), "url=http://127.0.0.1:3128");
