@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -31,7 +31,7 @@ static SIGNAL_COUNT: AtomicU32 = AtomicU32::new(0);
 /// Blocks SIGINT/SIGTERM/SIGHUP in this thread (and so in every thread started after it) and
 /// counts them in a `sigwait` thread: no signal handler, so no `unsafe`. Call it first, before
 /// any other thread exists. pppd and the other children start with an empty signal mask
-/// (`std::process::Command` resets it). A blocking read is therefore not interrupted: waits
+/// ([`crate::child::command`] clears it). A blocking read is therefore not interrupted: waits
 /// poll [`signals_received`] instead (the prompt every 100 ms, the main loop every 100 ms).
 pub fn install_signal_handlers() -> io::Result<()> {
     let mut set = SigSet::empty();
@@ -298,7 +298,7 @@ fn routes(ifname: &str, v6: bool) -> Vec<String> {
     let Some(ip) = pppd::find_ip() else {
         return Vec::new();
     };
-    match Command::new(ip)
+    match crate::child::command(ip)
         .args([fam, "route", "show", "dev", ifname])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -315,8 +315,8 @@ fn routes(ifname: &str, v6: bool) -> Vec<String> {
 
 /// Clears close-on-exec on `fds`, just before `spawn`, so that pppd inherits them. They are
 /// created close-on-exec and closed right after `spawn`, and no other thread starts a program
-/// in between (the reader threads start later), so no other child gets them. This replaces a
-/// `pre_exec` hook, which std offers only as `unsafe`.
+/// in between (the reader threads start later), so no other child gets them. Done here rather
+/// than in the child's `pre_exec` hook, to keep that `unsafe` hook down to one call.
 fn make_inheritable(fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     for fd in fds {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
@@ -460,7 +460,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         pppd::display_command(&pppd_path, &args)
     ));
 
-    let mut cmd = Command::new(&pppd_path);
+    let mut cmd = crate::child::command(&pppd_path);
     cmd.args(&args).stdin(Stdio::null());
     match (out_w.try_clone(), out_w) {
         (Ok(w2), w) => {

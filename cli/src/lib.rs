@@ -2,12 +2,13 @@
 //! every phase) and `sstp connect` (pppd with the sstp-rs plugin, openfortivpn-style).
 //!
 //! The binary (`src/main.rs`) only parses arguments; everything else lives here so that it is
-//! unit-tested: [`exit`] (documented exit codes), [`options`] (shared options →
-//! `TunnelConfig`), [`probe`], [`pppd`] (pppd command line), [`password`], [`link`] (IP
-//! configuration from the plugin's `sstp-ipc-fd` records or pppd's log), [`proxyfile`] (private
-//! proxy credentials file for `sstp-proxy-auth-file`) and [`connect`].
+//! unit-tested: [`child`] (children with the default signal mask), [`exit`] (documented exit
+//! codes), [`options`] (shared options → `TunnelConfig`), [`probe`], [`pppd`] (pppd command line), [`password`], [`link`] (IP
+//! configuration from the plugin's `sstp-ipc-fd` records or pppd's log), [`proxyfile`] (proxy
+//! credentials pipe for `sstp-proxy-auth-fd`) and [`connect`].
 #![deny(missing_docs)]
 
+pub mod child;
 pub mod cli;
 pub mod connect;
 pub mod exit;

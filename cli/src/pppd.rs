@@ -287,8 +287,8 @@ pub fn parse_pppd_version(output: &str) -> Option<String> {
 
 /// Runs `pppd --version` (bounded by `limit`) and parses it.
 pub fn pppd_version(pppd: &Path, limit: Duration) -> Result<String, String> {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(pppd)
+    use std::process::Stdio;
+    let mut child = crate::child::command(pppd)
         .arg("--version")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
