@@ -155,8 +155,14 @@ fn weak_ppp_authentication_is_refused_unless_allowed() {
     let allowed = get("sstp-pap-allowed.out");
     assert_eq!(fact("up_pap_allowed"), "1", "{diag}");
     assert_eq!(fact("exit_pap_allowed"), "0", "{diag}");
-    let started = allowed.lines().find(|l| l.starts_with("sstp: starting")).unwrap_or("");
-    assert!(!started.is_empty() && !started.contains("refuse-"), "{allowed}");
+    let started = allowed
+        .lines()
+        .find(|l| l.starts_with("sstp: starting"))
+        .unwrap_or("");
+    assert!(
+        !started.is_empty() && !started.contains("refuse-"),
+        "{allowed}"
+    );
     assert!(allowed.contains("warning: --allow-weak-auth"), "{allowed}");
     assert!(
         allowed.contains("sstp-rs: WARNING: authentication gave no MPPE keys"),
