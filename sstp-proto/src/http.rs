@@ -422,7 +422,7 @@ impl fmt::Display for HttpError {
                 if schemes.is_empty() {
                     write!(f, " without naming a scheme")?;
                 } else {
-                    write!(f, "; offered: {}", schemes.join(", "))?;
+                    write!(f, "; offered: {}", sanitized_list(schemes, ", "))?;
                 }
                 write!(
                     f,
@@ -803,6 +803,12 @@ fn parse_status_line(line: &[u8]) -> Result<(String, u16, String), HttpError> {
 /// Peer-controlled bytes as bounded, printable text (see [`sanitize`]).
 fn excerpt(bytes: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(bytes))
+}
+
+/// Each item [`sanitize`]d, joined with `sep`.
+pub fn sanitized_list(items: &[String], sep: &str) -> String {
+    let v: Vec<String> = items.iter().map(|s| sanitize(s)).collect();
+    v.join(sep)
 }
 
 /// Whether `c` may not reach a log or terminal as is: C0/C1 controls, DEL, and the Unicode
