@@ -98,8 +98,8 @@ pub struct ConnectArgs {
     pub proxy_user: Option<String>,
 
     /// Read the proxy password from the first line of FILE (`-`: standard input). It reaches
-    /// the plugin in a private temporary file (`sstp-proxy-auth-file`), never on pppd's
-    /// command line; the file is removed when `sstp` exits.
+    /// the plugin through a pipe (`sstp-proxy-auth-fd`, root only), never on pppd's command
+    /// line nor on disk.
     #[arg(
         long,
         value_name = "FILE",
@@ -122,7 +122,7 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "PATH")]
     pub plugin: Option<PathBuf>,
 
-    /// The pppd program (default: pppd from PATH, /usr/sbin, /sbin).
+    /// The pppd program (default: pppd from /usr/sbin, /sbin, /usr/bin or /bin; never PATH).
     #[arg(long, value_name = "PATH")]
     pub pppd: Option<PathBuf>,
 
@@ -149,6 +149,13 @@ pub struct ConnectArgs {
     /// Print the pppd command line and exit.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Let the server choose PAP, CHAP-MD5, MS-CHAPv1 or EAP. By default pppd gets
+    /// `refuse-pap refuse-chap refuse-mschap refuse-eap`, so only MS-CHAPv2 remains (as on
+    /// Windows): PAP sends the password in clear text, and without MPPE keys the crypto
+    /// binding cannot detect a TLS-intercepting device.
+    #[arg(long)]
+    pub allow_weak_auth: bool,
 
     /// Extra pppd options, after `--`.
     #[arg(last = true, value_name = "PPPD OPTIONS")]
@@ -308,6 +315,7 @@ pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
             default_route: a.default_route,
             peer_dns: a.peer_dns,
             proxy_auth_file,
+            allow_weak_auth: a.allow_weak_auth,
             extra: a.pppd_options,
         },
         pppd: a.pppd,

@@ -3,12 +3,12 @@
 //! clean disconnect (SIGTERM to pppd, then wait for it).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,35 +17,35 @@ use crate::exit::{self, Exit};
 use crate::link::{self, Change, LinkInfo};
 use crate::password::{self, Password, PasswordError};
 use crate::pppd::{self, InheritedFds, PppdRequest};
-use crate::proxyfile::{self, AuthFile};
+use crate::proxyfile;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::unistd::Pid;
 
 /// How long pppd gets to hang up after SIGTERM before it is killed.
 pub const TERM_GRACE: Duration = Duration::from_secs(20);
 
-static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static SIGNAL_COUNT: AtomicU32 = AtomicU32::new(0);
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Async-signal-safe: two atomic stores.
-    LAST_SIGNAL.store(sig, Ordering::SeqCst);
-    SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst);
-}
-
-/// Installs SIGINT/SIGTERM/SIGHUP handlers that only count (no `SA_RESTART`, so a blocking read
-/// returns `EINTR`). Returns an error when `sigaction` fails.
+/// Blocks SIGINT/SIGTERM/SIGHUP in this thread (and so in every thread started after it) and
+/// counts them in a `sigwait` thread: no signal handler, so no `unsafe`. Call it first, before
+/// any other thread exists. pppd and the other children start with an empty signal mask
+/// (`std::process::Command` resets it). A blocking read is therefore not interrupted: waits
+/// poll [`signals_received`] instead (the prompt every 100 ms, the main loop every 100 ms).
 pub fn install_signal_handlers() -> io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: sigaction is plain data; zeroed then filled. The handler only touches atomics.
-        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-        sa.sa_flags = 0;
-        // SAFETY: sa_mask is a valid sigset_t inside `sa`.
-        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
-        // SAFETY: valid signal number and sigaction pointer; no old action wanted.
-        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
     }
+    set.thread_block()?;
+    thread::Builder::new()
+        .name("sstp-signals".into())
+        .spawn(move || {
+            while set.wait().is_ok() {
+                SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst);
+            }
+        })?;
     Ok(())
 }
 
@@ -65,8 +65,8 @@ pub struct ConnectOptions {
     pub pppd: Option<PathBuf>,
     /// `--password-file`.
     pub password_file: Option<PathBuf>,
-    /// `--proxy-password-file`: written, with the proxy user, to a private temporary file for
-    /// `sstp-proxy-auth-file`.
+    /// `--proxy-password-file`: sent, with the proxy user, through a pipe to the plugin's
+    /// `sstp-proxy-auth-fd`.
     pub proxy_password_file: Option<PathBuf>,
     /// Use `sstp-ipc-fd` (needs root: the option is privileged).
     pub ipc: bool,
@@ -90,10 +90,12 @@ fn say(msg: impl std::fmt::Display) {
 fn locate(o: &ConnectOptions) -> Result<(PathBuf, PathBuf), (Exit, String)> {
     let pppd = match &o.pppd {
         Some(p) => p.clone(),
-        None => pppd::find_pppd(std::env::var_os("PATH").as_deref()).ok_or((
+        None => pppd::find_pppd().ok_or((
             Exit::PppdEnvironment,
-            "pppd not found in PATH, /usr/sbin or /sbin: install ppp or pass --pppd PATH"
-                .to_owned(),
+            format!(
+                "pppd not found in {}: install ppp or pass --pppd PATH",
+                pppd::SYSTEM_DIRS.join(", ")
+            ),
         ))?,
     };
     if o.plugin_given {
@@ -173,7 +175,7 @@ fn get_password(o: &ConnectOptions) -> Result<Password, (Exit, String)> {
 }
 
 /// Settles where pppd gets the proxy credentials: with `--proxy-password-file`, reads the
-/// password and returns (user, password) for a private credentials file; with it or
+/// password and returns (user, password) for the `sstp-proxy-auth-fd` pipe; with it or
 /// `--proxy-auth-file`, takes the credentials out of the `sstp-proxy` URL (the file's win in
 /// the plugin anyway). Warns about a password in the URL.
 fn proxy_credentials(o: &mut ConnectOptions) -> Result<Option<(String, Password)>, String> {
@@ -206,8 +208,8 @@ fn proxy_credentials(o: &mut ConnectOptions) -> Result<Option<(String, Password)
         proxy.credentials = None;
         if url_password {
             err(
-                "warning: the password in the --proxy URL is not used (the proxy credentials \
-                 file wins) and is visible to other local users in the process list",
+                "warning: the password in the --proxy URL is not used (--proxy-password-file or \
+                 --proxy-auth-file wins) and is visible to other local users in the process list",
             );
         }
     } else if url_password {
@@ -293,7 +295,10 @@ fn routes(ifname: &str, v6: bool) -> Vec<String> {
         return Vec::new();
     }
     let fam = if v6 { "-6" } else { "-4" };
-    match Command::new("ip")
+    let Some(ip) = pppd::find_ip() else {
+        return Vec::new();
+    };
+    match Command::new(ip)
         .args([fam, "route", "show", "dev", ifname])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -308,41 +313,25 @@ fn routes(ifname: &str, v6: bool) -> Vec<String> {
     }
 }
 
-/// Clears close-on-exec on `fds` and puts the child in its own process group (so that a
-/// terminal's Ctrl-C reaches only this program, which then asks pppd to hang up).
-fn prepare_child(cmd: &mut Command, fds: Vec<i32>) {
-    // SAFETY: the closure runs in the child between fork and exec and calls only
-    // async-signal-safe functions (fcntl, setpgid) on fds that are open in the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &fds {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            if libc::setpgid(0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+/// Clears close-on-exec on `fds`, just before `spawn`, so that pppd inherits them. They are
+/// created close-on-exec and closed right after `spawn`, and no other thread starts a program
+/// in between (the reader threads start later), so no other child gets them. This replaces a
+/// `pre_exec` hook, which std offers only as `unsafe`.
+fn make_inheritable(fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    for fd in fds {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+    }
+    Ok(())
 }
 
 fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: valid out array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh fds owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
-fn send_signal(pid: u32, sig: libc::c_int) {
-    if let Ok(p) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) on our own child's pid; at worst ESRCH.
-        unsafe { libc::kill(p, sig) };
+fn send_signal(pid: u32, sig: Signal) {
+    if let Ok(p) = i32::try_from(pid) {
+        // At worst ESRCH (pppd has just exited).
+        let _ = kill(Pid::from_raw(p), sig);
     }
 }
 
@@ -371,6 +360,9 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     o.request.plugin = plugin;
+    if o.request.allow_weak_auth {
+        err(pppd::WEAK_AUTH_WARNING);
+    }
     let proxy_secret = match proxy_credentials(&mut o) {
         Ok(x) => x,
         Err(msg) => {
@@ -387,20 +379,13 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                 return Exit::Usage;
             }
         }
-        if proxy_secret.is_some() {
-            // Placeholder: the real directory is made at spawn time.
-            o.request.proxy_auth_file = Some(
-                std::env::temp_dir()
-                    .join(format!("{}XXXXXX", proxyfile::DIR_PREFIX))
-                    .join(proxyfile::FILE_NAME),
-            );
-        }
         // Placeholder fd numbers: the real ones are chosen at spawn time.
         let args = pppd::build_args(
             &o.request,
             InheritedFds {
                 password: Some(3),
                 ipc: o.ipc.then_some(4),
+                proxy_auth: proxy_secret.is_some().then_some(5),
             },
         );
         println!("{}", pppd::display_command(&pppd_path, &args));
@@ -425,30 +410,23 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     drop(password);
-    // Removed (with its directory) when this function returns, whichever way.
-    let proxy_file = match proxy_secret {
-        Some((user, pw)) => match AuthFile::create(&std::env::temp_dir(), &user, pw.expose()) {
-            Ok(f) => {
-                o.request.proxy_auth_file = Some(f.path().to_owned());
-                Some(f)
-            }
+    let proxy_read = match proxy_secret {
+        Some((user, pw)) => match proxyfile::auth_pipe(&user, pw.expose()) {
+            Ok(r) => Some(r),
             Err(e) => {
-                err(format!(
-                    "cannot write the proxy credentials file in {}: {e}",
-                    std::env::temp_dir().display()
-                ));
+                err(format!("cannot create the proxy credentials pipe: {e}"));
                 return Exit::Internal;
             }
         },
         None => None,
     };
 
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     if !root {
         err(
-            "warning: not running as root: pppd accepts `plugin` (and `sstp-ipc-fd`) only \
-             from root, so expect \"must be root\" errors; run sstp connect with sudo",
+            "warning: not running as root: pppd accepts `plugin` (and `sstp-ipc-fd`, \
+             `sstp-proxy-auth-fd`) only from root, so expect \"must be root\" errors; run sstp \
+             connect with sudo",
         );
     }
     let ipc_pair = if o.ipc && root {
@@ -474,6 +452,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     let fds = InheritedFds {
         password: Some(pw_read.as_raw_fd()),
         ipc: ipc_pair.as_ref().map(|(_, child)| child.as_raw_fd()),
+        proxy_auth: proxy_read.as_ref().map(AsRawFd::as_raw_fd),
     };
     let args = pppd::build_args(&o.request, fds);
     say(format!(
@@ -492,11 +471,16 @@ pub fn run(mut o: ConnectOptions) -> Exit {
             return Exit::Internal;
         }
     }
-    let mut inherit = vec![pw_read.as_raw_fd()];
-    if let Some(fd) = fds.ipc {
-        inherit.push(fd);
+    // Its own process group: a terminal's Ctrl-C reaches only this program, which then asks
+    // pppd to hang up.
+    cmd.process_group(0);
+    let mut inherit = vec![pw_read.as_fd()];
+    inherit.extend(ipc_pair.as_ref().map(|(_, child)| child.as_fd()));
+    inherit.extend(proxy_read.as_ref().map(AsFd::as_fd));
+    if let Err(e) = make_inheritable(&inherit) {
+        err(format!("cannot pass a pipe to pppd: {e}"));
+        return Exit::Internal;
     }
-    prepare_child(&mut cmd, inherit);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -507,6 +491,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     // The child has its copies now.
     drop(cmd);
     drop(pw_read);
+    drop(proxy_read);
     let pid = child.id();
 
     let (tx, rx) = mpsc::channel();
@@ -519,6 +504,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     drop(tx);
 
     let mut info = LinkInfo::default();
+    let mut auth = pppd::AuthWatch::default();
     let mut summary_printed = false;
     let mut log_up_at: Option<Instant> = None;
     let mut forwarded = 0u32;
@@ -529,6 +515,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Line(l)) => {
                 say(&l);
+                auth.line(&l);
                 let c = info.apply_log_line(&l);
                 if !ipc_used && c == Change::Ip4Up {
                     log_up_at = Some(Instant::now());
@@ -580,7 +567,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         if n > forwarded {
             forwarded = n;
             say("sstp: disconnecting (sending SIGTERM to pppd) ...");
-            send_signal(pid, libc::SIGTERM);
+            send_signal(pid, Signal::SIGTERM);
             term_deadline.get_or_insert(Instant::now() + TERM_GRACE);
         }
         if let Some(d) = term_deadline {
@@ -610,7 +597,10 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     while !output_closed {
         let left = drain_until.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Line(l)) => say(&l),
+            Ok(Msg::Line(l)) => {
+                say(&l);
+                auth.line(&l);
+            }
             Ok(Msg::OutputClosed) => output_closed = true,
             Ok(_) => {}
             Err(_) => break,
@@ -618,7 +608,6 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     }
     drop(out_thread);
     drop(ipc_thread);
-    drop(proxy_file);
     let interrupted = forwarded > 0;
     let code = match status.code() {
         Some(c) => exit::for_pppd_status(c, interrupted),
@@ -637,7 +626,9 @@ pub fn run(mut o: ConnectOptions) -> Exit {
             code.meaning(),
             code.code()
         ));
-        if matches!(
+        if !o.request.allow_weak_auth && !interrupted && auth.ended_before_auth() {
+            err(pppd::WEAK_AUTH_REFUSED);
+        } else if matches!(
             code,
             Exit::ConnectPhase | Exit::Trust | Exit::PppNegotiation
         ) {

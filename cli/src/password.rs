@@ -1,14 +1,23 @@
 //! The PPP password: read from a file or prompted on the terminal without echo, and handed to
-//! pppd through an inherited pipe (`passwordfd.so`), never on argv.
+//! pppd through an inherited pipe (`passwordfd.so`), never on argv. Every buffer that held it
+//! is sized up front (so it never moves and leaves a copy behind) and wiped with `zeroize`.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags};
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
+use zeroize::Zeroize;
 
 /// pppd's MAXSECRETLEN is 256 including the terminating NUL.
 pub const MAX_PASSWORD_LEN: usize = 255;
+
+/// How often a blocked prompt looks whether a signal asked it to stop.
+const PROMPT_POLL_MS: u16 = 100;
 
 /// A password; wiped on drop, never shown by `Debug`.
 pub struct Password(Vec<u8>);
@@ -37,11 +46,8 @@ impl Password {
 
 impl Drop for Password {
     fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // SAFETY: `b` is a valid, aligned, exclusive reference to a byte of the vector; a
-            // volatile write keeps the compiler from eliding the wipe.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        // Wipes the whole capacity, not only the length.
+        self.0.zeroize();
     }
 }
 
@@ -91,29 +97,34 @@ impl fmt::Display for PasswordError {
 
 /// The first line of `r` (without its line break), as the password.
 pub fn from_reader(mut r: impl Read) -> Result<Password, PasswordError> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
+    const CHUNK: usize = 512;
+    const LIMIT: usize = MAX_PASSWORD_LEN + 2;
+    // Room for the last read too: `extend_from_slice` never reallocates (no stray copy).
+    let mut buf = Vec::with_capacity(LIMIT + 1 + CHUNK);
+    let mut chunk = [0u8; CHUNK];
     // Read at most one line plus a little; a password file is small.
-    while buf.len() <= MAX_PASSWORD_LEN + 2 && !buf.contains(&b'\n') {
+    let result = loop {
+        if buf.len() > LIMIT || buf.contains(&b'\n') {
+            break Ok(());
+        }
         match r.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => break Ok(()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                wipe(&mut buf);
-                wipe(&mut chunk);
-                return Err(PasswordError::Io(format!("reading the password: {e}")));
-            }
+            Err(e) => break Err(PasswordError::Io(format!("reading the password: {e}"))),
         }
-    }
-    wipe(&mut chunk);
-    let end = buf.iter().position(|b| *b == b'\n').unwrap_or(buf.len());
-    let mut line: Vec<u8> = buf[..end].to_vec();
-    wipe(&mut buf);
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Password::new(line)
+    };
+    chunk.zeroize();
+    let line = result.map(|()| {
+        let end = buf.iter().position(|b| *b == b'\n').unwrap_or(buf.len());
+        let mut line = buf[..end].to_vec();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        line
+    });
+    buf.zeroize();
+    Password::new(line?)
 }
 
 /// Reads the password file (`-` is standard input). Returns a warning when the file can be read
@@ -138,83 +149,48 @@ pub fn from_file(path: &Path) -> Result<(Password, Option<String>), PasswordErro
     from_reader(f).map(|p| (p, warning))
 }
 
-fn wipe(b: &mut [u8]) {
-    for x in b.iter_mut() {
-        // SAFETY: valid exclusive reference to a byte; volatile so the wipe is kept.
-        unsafe { std::ptr::write_volatile(x, 0) };
-    }
-}
-
 /// Restores the terminal mode when dropped.
-struct EchoOff {
-    fd: i32,
-    saved: libc::termios,
+struct EchoOff<'a> {
+    tty: &'a File,
+    saved: Termios,
 }
 
-impl Drop for EchoOff {
+impl Drop for EchoOff<'_> {
     fn drop(&mut self) {
-        // SAFETY: `saved` was filled by tcgetattr on this same open fd.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSAFLUSH, &self.saved) };
+        let _ = tcsetattr(self.tty, SetArg::TCSAFLUSH, &self.saved);
     }
 }
 
 /// Prompts on the controlling terminal (`/dev/tty`) with echo off and reads one line.
-/// `interrupted` is polled when a signal interrupts the read (install handlers without
-/// `SA_RESTART` so that Ctrl-C ends the prompt with [`PasswordError::Interrupted`]).
+/// `interrupted` is asked every [`PROMPT_POLL_MS`] ms while no key is typed (and after a read
+/// interrupted by a signal), so that Ctrl-C ends the prompt with
+/// [`PasswordError::Interrupted`] whether signals interrupt system calls or are taken by a
+/// `sigwait` thread.
 pub fn prompt(text: &str, interrupted: &dyn Fn() -> bool) -> Result<Password, PasswordError> {
-    let mut tty = std::fs::OpenOptions::new()
+    let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
         .map_err(|_| PasswordError::NoTerminal)?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: isatty only inspects the fd.
-    if unsafe { libc::isatty(fd) } != 1 {
+    if !nix::unistd::isatty(&tty).unwrap_or(false) {
         return Err(PasswordError::NoTerminal);
     }
-    // SAFETY: termios is plain old data; zeroed is a valid bit pattern to be overwritten.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is an open terminal, `saved` a valid out-pointer.
-    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-        return Err(PasswordError::NoTerminal);
-    }
-    tty.write_all(text.as_bytes())
-        .and_then(|_| tty.flush())
+    let saved = tcgetattr(&tty).map_err(|_| PasswordError::NoTerminal)?;
+    (&tty)
+        .write_all(text.as_bytes())
+        .and_then(|_| (&tty).flush())
         .map_err(|e| PasswordError::Io(format!("writing the prompt: {e}")))?;
-    let mut quiet = saved;
-    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
-    quiet.c_lflag |= libc::ICANON;
-    let guard = EchoOff { fd, saved };
-    // SAFETY: fd is an open terminal and `quiet` a valid termios.
-    if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) } != 0 {
-        return Err(PasswordError::Io(format!(
-            "cannot turn off echo: {}",
-            io::Error::last_os_error()
-        )));
-    }
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    let result = loop {
-        match tty.read(&mut byte) {
-            Ok(0) => break Ok(()),
-            Ok(_) if byte[0] == b'\n' => break Ok(()),
-            Ok(_) => {
-                if line.len() > MAX_PASSWORD_LEN + 1 {
-                    continue; // keep reading to the end of the line, report TooLong below
-                }
-                line.push(byte[0]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                if interrupted() {
-                    break Err(PasswordError::Interrupted);
-                }
-            }
-            Err(e) => break Err(PasswordError::Io(format!("reading the password: {e}"))),
-        }
-    };
-    wipe(&mut byte);
+    let mut quiet = saved.clone();
+    quiet.local_flags &= !(LocalFlags::ECHO | LocalFlags::ECHONL);
+    quiet.local_flags |= LocalFlags::ICANON;
+    let guard = EchoOff { tty: &tty, saved };
+    tcsetattr(&tty, SetArg::TCSAFLUSH, &quiet)
+        .map_err(|e| PasswordError::Io(format!("cannot turn off echo: {e}")))?;
+    // Sized once: pushing never reallocates (a reallocation would leave an unwiped copy).
+    let mut line = Vec::with_capacity(MAX_PASSWORD_LEN + 2);
+    let result = read_line(&tty, &mut line, interrupted);
     drop(guard);
-    let _ = tty.write_all(b"\n");
+    let _ = (&tty).write_all(b"\n");
     match result {
         Ok(()) => {
             if line.last() == Some(&b'\r') {
@@ -223,28 +199,68 @@ pub fn prompt(text: &str, interrupted: &dyn Fn() -> bool) -> Result<Password, Pa
             Password::new(line)
         }
         Err(e) => {
-            wipe(&mut line);
+            line.zeroize();
             Err(e)
         }
     }
 }
 
-/// A pipe holding the password, for `passwordfd N`: the password is written and the write end
-/// closed (pppd's passwordfd.so reads to end of file), so pppd gets exactly the password bytes.
-/// The returned read end is close-on-exec; the spawner clears that flag in the child only.
-pub fn password_pipe(p: &Password) -> io::Result<OwnedFd> {
-    let mut fds = [0i32; 2];
-    // SAFETY: fds is a valid 2-element out array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
+/// Reads one line from the terminal into `line` (at most `MAX_PASSWORD_LEN + 2` bytes are
+/// kept; the rest of a longer line is read and dropped so that [`Password::new`] reports it).
+fn read_line(
+    mut tty: &File,
+    line: &mut Vec<u8>,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<(), PasswordError> {
+    let mut byte = [0u8; 1];
+    let result = loop {
+        if interrupted() {
+            break Err(PasswordError::Interrupted);
+        }
+        let mut fds = [PollFd::new(tty.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PROMPT_POLL_MS) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => break Err(PasswordError::Io(format!("waiting for the password: {e}"))),
+        }
+        match tty.read(&mut byte) {
+            Ok(0) => break Ok(()),
+            Ok(_) if byte[0] == b'\n' => break Ok(()),
+            Ok(_) => {
+                if line.len() < MAX_PASSWORD_LEN + 2 {
+                    line.push(byte[0]);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(PasswordError::Io(format!("reading the password: {e}"))),
+        }
+    };
+    byte.zeroize();
+    result
+}
+
+/// A pipe holding `bytes`, for an inherited-fd option (`passwordfd N`, `sstp-proxy-auth-fd N`):
+/// the bytes are written and the write end closed (the reader reads to end of file), so pppd
+/// gets exactly them and nothing lands on disk. `bytes` must fit the pipe buffer (>= 4 KiB),
+/// so that the write never blocks. The returned read end is close-on-exec; the spawner makes
+/// it inheritable just before starting pppd.
+pub fn secret_pipe(bytes: &[u8]) -> io::Result<OwnedFd> {
+    if bytes.len() > 4096 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "more than 4 KiB for a pipe",
+        ));
     }
-    // SAFETY: pipe2 returned two fresh fds that nothing else owns.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // The pipe buffer (>= 4 KiB) holds the <= 255 bytes: this never blocks.
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let mut wf = File::from(w);
-    wf.write_all(p.expose())?;
+    wf.write_all(bytes)?;
     drop(wf);
     Ok(r)
+}
+
+/// [`secret_pipe`] with the password, for `passwordfd N`.
+pub fn password_pipe(p: &Password) -> io::Result<OwnedFd> {
+    secret_pipe(p.expose())
 }
 
 #[cfg(test)]
@@ -309,8 +325,7 @@ mod tests {
         let p = Password::new(b"p\xc3\xa4ss word".to_vec()).unwrap();
         let r = password_pipe(&p).unwrap();
         // close-on-exec is set on our side
-        // SAFETY: F_GETFD on an fd we own.
-        let flags = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_GETFD) };
+        let flags = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_GETFD).unwrap();
         assert!(flags & libc::FD_CLOEXEC != 0);
         let mut got = Vec::new();
         File::from(r).read_to_end(&mut got).unwrap();

@@ -34,6 +34,8 @@ pub struct PppdRequest {
     pub peer_dns: bool,
     /// `sstp-proxy-auth-file`: the proxy credentials file (absolute path).
     pub proxy_auth_file: Option<PathBuf>,
+    /// `--allow-weak-auth`: leave out [`REFUSE_WEAK_AUTH`] (PAP, CHAP-MD5, MS-CHAPv1, EAP).
+    pub allow_weak_auth: bool,
     /// Extra options after `--`, passed verbatim at the end.
     pub extra: Vec<String>,
 }
@@ -45,6 +47,58 @@ pub struct InheritedFds {
     pub password: Option<i32>,
     /// The plugin's `sstp-ipc-fd` socket.
     pub ipc: Option<i32>,
+    /// Read end of the proxy credentials pipe (`sstp-proxy-auth-fd`).
+    pub proxy_auth: Option<i32>,
+}
+
+/// Refused by default: PAP sends the password in clear text, CHAP-MD5 and MS-CHAPv1 are
+/// crackable offline, and none of them (nor pppd's EAP-MD5) yields MPPE keys, so the crypto
+/// binding would use the all-zero HLAK and could not detect a TLS-intercepting middlebox.
+/// MS-CHAPv2 remains, as on Windows.
+pub const REFUSE_WEAK_AUTH: [&str; 4] =
+    ["refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap"];
+
+/// Printed on standard error (the log of `sstp connect`) when `--allow-weak-auth` is given.
+pub const WEAK_AUTH_WARNING: &str = "warning: --allow-weak-auth: the server may pick PAP, \
+     CHAP-MD5, MS-CHAPv1 or EAP-MD5. PAP sends the password in clear text to whoever holds the \
+     TLS session, and none of them yields MPPE keys, so the crypto binding uses an all-zero key \
+     and cannot detect a TLS-intercepting device: use it only with a server you trust that \
+     cannot do MS-CHAPv2";
+
+/// Printed when pppd ended before PPP authentication while [`REFUSE_WEAK_AUTH`] was in force.
+pub const WEAK_AUTH_REFUSED: &str = "the server ended PPP before authentication: it most \
+     likely accepts only PAP, CHAP-MD5, MS-CHAPv1 or EAP, which sstp connect refuses by default \
+     (PAP sends the password in clear text; none of them gives keys for the crypto binding). Ask \
+     the server's administrator to allow MS-CHAPv2, or, only if you trust the server and the \
+     path to it, pass --allow-weak-auth";
+
+/// Follows pppd's log lines to tell whether the server ended PPP before authentication (the
+/// sign of a server that wants a method [`REFUSE_WEAK_AUTH`] refuses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthWatch {
+    authenticated: bool,
+    auth_failed: bool,
+    ended_before_auth: bool,
+}
+
+impl AuthWatch {
+    /// Takes one line of pppd's log.
+    pub fn line(&mut self, l: &str) {
+        if l.contains("authentication succeeded") {
+            self.authenticated = true;
+        } else if l.contains("authentication failed") {
+            self.auth_failed = true;
+        } else if !self.authenticated
+            && (l.contains("peer refused to authenticate") || l.contains("LCP terminated by peer"))
+        {
+            self.ended_before_auth = true;
+        }
+    }
+
+    /// Whether the link ended before authentication, without an authentication failure.
+    pub fn ended_before_auth(&self) -> bool {
+        self.ended_before_auth && !self.authenticated && !self.auth_failed
+    }
 }
 
 /// pppd options that the user may not override through `--` (they would break how this
@@ -116,6 +170,9 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     if let Some(fd) = fds.ipc {
         push("sstp-ipc-fd", Some(fd.to_string()));
     }
+    if let Some(fd) = fds.proxy_auth {
+        push("sstp-proxy-auth-fd", Some(fd.to_string()));
+    }
     push("user", Some(r.user.clone()));
     if let Some(fd) = fds.password {
         push("plugin", Some("passwordfd.so".into()));
@@ -129,6 +186,11 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
         "nodeflate",
     ] {
         push(o, None);
+    }
+    if !r.allow_weak_auth {
+        for o in REFUSE_WEAK_AUTH {
+            push(o, None);
+        }
     }
     // pppd's log (not debug lines unless `debug`) on its stderr, which this command reads.
     push("logfd", Some("2".into()));
@@ -263,17 +325,26 @@ pub fn pppd_version(pppd: &Path, limit: Duration) -> Result<String, String> {
     })
 }
 
-/// Finds pppd: `PATH`, then /usr/sbin and /sbin (pppd lives in sbin, often not in a user's
-/// `PATH`).
-pub fn find_pppd(path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = path_var
-        .map(|p| std::env::split_paths(p).collect())
-        .unwrap_or_default();
-    dirs.push("/usr/sbin".into());
-    dirs.push("/sbin".into());
-    dirs.into_iter()
-        .map(|d| d.join("pppd"))
+/// Where `sstp connect` (running as root) looks for the programs it starts: the system
+/// directories only, never `PATH` (a user directory early in root's `PATH`, as with `sudo -E`,
+/// must not choose the pppd that gets the password).
+pub const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+
+/// The first executable `name` in `dirs`.
+pub fn find_in<P: AsRef<Path>>(dirs: &[P], name: &str) -> Option<PathBuf> {
+    dirs.iter()
+        .map(|d| d.as_ref().join(name))
         .find(|p| is_executable(p))
+}
+
+/// Finds pppd in [`SYSTEM_DIRS`] (`--pppd PATH` chooses another).
+pub fn find_pppd() -> Option<PathBuf> {
+    find_in(&SYSTEM_DIRS, "pppd")
+}
+
+/// Finds `ip` (iproute2) in [`SYSTEM_DIRS`].
+pub fn find_ip() -> Option<PathBuf> {
+    find_in(&SYSTEM_DIRS, "ip")
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -327,6 +398,7 @@ mod tests {
             default_route: false,
             peer_dns: false,
             proxy_auth_file: None,
+            allow_weak_auth: false,
             extra: Vec::new(),
         }
     }
@@ -385,6 +457,7 @@ mod tests {
             InheritedFds {
                 password: Some(7),
                 ipc: Some(9),
+                proxy_auth: Some(11),
             },
         );
         assert_eq!(value_of(&a, "sstp-server"), Some("[2001:db8::1]:8443"));
@@ -405,6 +478,7 @@ mod tests {
         assert_eq!(value_of(&a, "sstp-connect-timeout"), Some("20"));
         assert_eq!(value_of(&a, "sstp-log-level"), Some("4"));
         assert_eq!(value_of(&a, "sstp-ipc-fd"), Some("9"));
+        assert_eq!(value_of(&a, "sstp-proxy-auth-fd"), Some("11"));
         // passwordfd.so is loaded before its option
         let p = a.iter().position(|x| x == "passwordfd.so").unwrap();
         assert_eq!(a[p - 1], "plugin");
@@ -414,6 +488,53 @@ mod tests {
         assert!(a.iter().any(|x| x == "usepeerdns"));
         // extras come last, verbatim
         assert_eq!(&a[a.len() - 3..], ["mtu", "1400", "debug"]);
+    }
+
+    #[test]
+    fn weak_authentication_is_refused_unless_allowed() {
+        let a = build_args(&request(), InheritedFds::default());
+        for o in REFUSE_WEAK_AUTH {
+            assert_eq!(
+                a.iter().filter(|x| *x == o).count(),
+                1,
+                "{o} missing: {a:?}"
+            );
+        }
+        assert!(!a.iter().any(|x| x.contains("mschap-v2")), "{a:?}");
+        assert!(!a.iter().any(|x| x.starts_with("require-")), "{a:?}");
+        // Before the user's extras, so that `-- refuse-eap` or `-- debug` still come last.
+        let mut r = request();
+        r.extra = vec!["debug".into()];
+        let a = build_args(&r, InheritedFds::default());
+        let refuse = a.iter().position(|x| x == "refuse-eap").unwrap();
+        assert!(refuse < a.len() - 1 && a[a.len() - 1] == "debug", "{a:?}");
+        r.allow_weak_auth = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(!a.iter().any(|x| x.starts_with("refuse-")), "{a:?}");
+        assert!(a.iter().any(|x| x == "noauth"), "{a:?}");
+    }
+
+    #[test]
+    fn a_server_that_ends_ppp_before_authentication_is_noticed() {
+        let seen = |lines: &[&str]| {
+            let mut w = AuthWatch::default();
+            lines.iter().for_each(|l| w.line(l));
+            w.ended_before_auth()
+        };
+        assert!(seen(&[
+            "Connect: ppp0 <--> /dev/pts/1",
+            "LCP terminated by peer (peer refused to authenticate)",
+        ]));
+        assert!(seen(&["LCP terminated by peer"]));
+        assert!(!seen(&[
+            "CHAP authentication succeeded",
+            "LCP terminated by peer",
+        ]));
+        assert!(!seen(&[
+            "MS-CHAP authentication failed: E=691 Authentication failure",
+            "LCP terminated by peer (Authentication failed)",
+        ]));
+        assert!(!seen(&["Connection terminated.", "Modem hangup"]));
     }
 
     #[test]
@@ -487,19 +608,27 @@ mod tests {
     }
 
     #[test]
-    fn finds_pppd_in_sbin_fallback() {
-        // An empty PATH still finds the system pppd (installed on the build machine).
-        let found = find_pppd(Some(std::ffi::OsStr::new("")));
-        if Path::new("/usr/sbin/pppd").exists() {
-            assert_eq!(found.as_deref(), Some(Path::new("/usr/sbin/pppd")));
+    fn finds_pppd_in_the_system_directories_only() {
+        // The build machine and CI have ppp installed; elsewhere this part cannot run.
+        match find_pppd() {
+            Some(p) => assert!(
+                SYSTEM_DIRS.iter().any(|d| p.parent() == Some(Path::new(d))),
+                "{}",
+                p.display()
+            ),
+            None => integration_tests::testbed::skip_unavailable(
+                "pppd is not installed in /usr/sbin or /sbin",
+            ),
         }
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("pppd");
         std::fs::write(&fake, "#!/bin/sh\necho 'pppd version 9.9.9'\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let found = find_pppd(Some(dir.path().as_os_str())).unwrap();
-        assert_eq!(found, fake);
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert_eq!(find_in(&[&empty, dir.path()], "pppd"), Some(fake.clone()));
+        assert_eq!(find_in(&[&empty], "pppd"), None);
         assert_eq!(
             pppd_version(&fake, Duration::from_secs(5)).unwrap(),
             "9.9.9"

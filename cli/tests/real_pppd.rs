@@ -6,18 +6,39 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use integration_tests::testbed::skip_unavailable;
+
+/// The plugin built next to `sstp`, when root and /usr/sbin/pppd can run it. Otherwise skipped,
+/// or, under CI (`CI` set), failed: a missing precondition must not pass as a test.
+fn preconditions() -> Option<PathBuf> {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/pppd").is_file() {
+        skip_unavailable("needs root and /usr/sbin/pppd");
+        return None;
+    }
+    let exe_dir = Path::new(env!("CARGO_BIN_EXE_sstp")).parent().unwrap();
+    let plugin = sstp_cli::pppd::dev_plugin(exe_dir);
+    if plugin.is_none() {
+        skip_unavailable("the plugin is not built (cargo build -p sstp-pppd-plugin)");
+    }
+    plugin
+}
+
+/// Skips (fails under CI) when the plugin was built for another pppd version than the host's.
+fn other_pppd_version(stderr: &str) -> bool {
+    let other = stderr.contains("is for pppd version");
+    if other {
+        skip_unavailable(&format!(
+            "the plugin was built for another pppd version: {stderr}"
+        ));
+    }
+    other
+}
 
 #[test]
 fn real_pppd_accepts_the_command_line() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/pppd").is_file() {
-        eprintln!("skipped: needs root and /usr/sbin/pppd");
-        return;
-    }
-    let exe_dir = Path::new(env!("CARGO_BIN_EXE_sstp")).parent().unwrap();
-    let Some(plugin) = sstp_cli::pppd::dev_plugin(exe_dir) else {
-        eprintln!("skipped: the plugin is not built (cargo build -p sstp-pppd-plugin)");
+    let Some(plugin) = preconditions() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -57,8 +78,7 @@ fn real_pppd_accepts_the_command_line() {
         "1400",
     ]);
     let (_, stderr) = common::texts(&out);
-    if stderr.contains("is for pppd version") {
-        eprintln!("skipped: the plugin was built for another pppd version: {stderr}");
+    if other_pppd_version(&stderr) {
         return;
     }
     assert!(stderr.contains("Plugin passwordfd.so loaded"), "{stderr}");
@@ -71,22 +91,16 @@ fn real_pppd_accepts_the_command_line() {
 }
 
 #[test]
-fn real_plugin_accepts_the_private_proxy_credentials_file() {
-    // The plugin checks sstp-proxy-auth-file while pppd parses its options (owner root, no
-    // access for others, the format): a refusal would be pppd 2 (sstp exit 2).
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/pppd").is_file() {
-        eprintln!("skipped: needs root and /usr/sbin/pppd");
-        return;
-    }
-    let exe_dir = Path::new(env!("CARGO_BIN_EXE_sstp")).parent().unwrap();
-    let Some(plugin) = sstp_cli::pppd::dev_plugin(exe_dir) else {
-        eprintln!("skipped: the plugin is not built (cargo build -p sstp-pppd-plugin)");
+fn real_plugin_reads_the_proxy_credentials_pipe() {
+    // The plugin reads sstp-proxy-auth-fd while pppd parses its options (root only, the
+    // format, at most 4 KiB): a refusal would be pppd 2 (sstp exit 2). Nothing is written to
+    // TMPDIR.
+    let Some(plugin) = preconditions() else {
         return;
     };
     let so = std::fs::read(&plugin).unwrap();
-    if !so.windows(20).any(|w| w == b"sstp-proxy-auth-file") {
-        eprintln!("skipped: the built plugin predates sstp-proxy-auth-file");
+    if !so.windows(18).any(|w| w == b"sstp-proxy-auth-fd") {
+        skip_unavailable("the built plugin predates sstp-proxy-auth-fd (rebuild it)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -126,8 +140,7 @@ fn real_plugin_accepts_the_private_proxy_credentials_file() {
         .output()
         .unwrap();
     let (_, stderr) = common::texts(&out);
-    if stderr.contains("is for pppd version") {
-        eprintln!("skipped: the plugin was built for another pppd version: {stderr}");
+    if other_pppd_version(&stderr) {
         return;
     }
     assert!(!stderr.contains("refused"), "{stderr}");
@@ -141,6 +154,6 @@ fn real_plugin_accepts_the_private_proxy_credentials_file() {
     assert_eq!(
         std::fs::read_dir(&tmp).unwrap().count(),
         0,
-        "file left behind"
+        "a file in TMPDIR"
     );
 }

@@ -99,12 +99,45 @@ fn connect_dry_run_prints_the_pppd_command_without_the_password() {
         "user 'CORP\\alice'".into(),
         "plugin passwordfd.so passwordfd 3".into(),
         "nodetach noauth noipdefault".into(),
+        "refuse-pap refuse-chap refuse-mschap refuse-eap".into(),
         "defaultroute".into(),
     ] {
         assert!(line.contains(&want), "missing {want:?} in {line}");
     }
     assert!(line.ends_with("mtu 1400"), "{line}");
     assert!(!stdout.contains("horse") && !stderr.contains("horse"));
+    assert!(!stderr.contains("--allow-weak-auth"), "{stderr}");
+}
+
+#[test]
+fn allow_weak_auth_drops_the_refusals_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("sstp-rs.so");
+    std::fs::write(&plugin, b"x").unwrap();
+    let out = sstp(&[
+        "connect",
+        "vpn.example.com",
+        "-u",
+        "alice",
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--pppd",
+        "/usr/sbin/pppd",
+        "--allow-weak-auth",
+        "--dry-run",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("refuse-"), "{stdout}");
+    assert!(stdout.contains(" noauth "), "{stdout}");
+    for want in [
+        "warning: --allow-weak-auth",
+        "clear text",
+        "all-zero key",
+        "MS-CHAPv2",
+    ] {
+        assert!(stderr.contains(want), "missing {want:?}: {stderr}");
+    }
 }
 
 #[test]
@@ -250,8 +283,7 @@ while :; do sleep 0.1; done
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));
-    // SAFETY: kill(2) on the child we spawned.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -263,9 +295,10 @@ while :; do sleep 0.1; done
 #[test]
 fn connect_prints_the_link_from_the_plugins_ipc_records() {
     // The plugin's sstp-ipc-fd option is privileged: `sstp connect` uses it only as root.
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root (sstp-ipc-fd is a privileged pppd option)");
+    if !nix::unistd::geteuid().is_root() {
+        integration_tests::testbed::skip_unavailable(
+            "needs root (sstp-ipc-fd is a privileged pppd option)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -359,9 +392,9 @@ fn a_lingering_child_of_pppd_does_not_keep_sstp_waiting() {
     );
 }
 
-/// A stand-in pppd that records what it got for `sstp-proxy-auth-file` in `report`: the
-/// path, `stat` of the file and its directory, and the content (it fails when the proxy
-/// password is on its argv). With `FAKE_WAIT` set it waits for SIGTERM.
+/// A stand-in pppd that records what it got for `sstp-proxy-auth-fd` in `report`: the fd, its
+/// type and the content up to end of file (it fails when the proxy password is on its argv).
+/// With `FAKE_WAIT` set it waits for SIGTERM.
 fn proxy_recording_pppd(dir: &std::path::Path, report: &std::path::Path) -> std::path::PathBuf {
     let fake = dir.join("pppd");
     std::fs::write(
@@ -369,19 +402,19 @@ fn proxy_recording_pppd(dir: &std::path::Path, report: &std::path::Path) -> std:
         format!(
             r#"#!/bin/sh
 if [ "$1" = "--version" ]; then echo "pppd version 2.4.9"; exit 0; fi
-f=""; prev=""
+fd=""; prev=""
 for a in "$@"; do
   case "$a" in *pr0xy*) echo "proxy password on argv" >&2; exit 1;; esac
-  [ "$prev" = sstp-proxy-auth-file ] && f="$a"
+  [ "$prev" = sstp-proxy-auth-fd ] && fd="$a"
+  [ "$prev" = sstp-proxy-auth-file ] && echo "auth-file on argv" >&2
   [ "$prev" = sstp-proxy ] && echo "url=$a" > {report}.url
   prev="$a"
 done
-[ -n "$f" ] || {{ echo "no sstp-proxy-auth-file" >&2; exit 1; }}
+[ -n "$fd" ] || {{ echo "no sstp-proxy-auth-fd" >&2; exit 1; }}
 {{
-  echo "path=$f"
-  echo "file=$(stat -c '%a %u %F' "$f")"
-  echo "dir=$(stat -c '%a %u' "$(dirname "$f")")"
-  cat "$f"
+  echo "fd=$fd"
+  echo "type=$(stat -L -c '%F' /proc/self/fd/$fd)"
+  eval "cat <&$fd"
 }} > {report}
 echo "Using interface ppp3"
 if [ -n "$FAKE_WAIT" ]; then
@@ -400,7 +433,7 @@ exit "$FAKE_STATUS"
 }
 
 #[test]
-fn connect_hands_the_proxy_password_over_in_a_private_file_removed_at_exit() {
+fn connect_hands_the_proxy_password_over_in_a_pipe_never_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
     let fake = proxy_recording_pppd(dir.path(), &report);
@@ -444,29 +477,30 @@ fn connect_hands_the_proxy_password_over_in_a_private_file_removed_at_exit() {
         )
         .collect::<Vec<String>>()
     };
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc::geteuid() };
     let check_report = |want_user: &str| {
         let r = std::fs::read_to_string(&report).unwrap();
-        let path = r.lines().next().unwrap().strip_prefix("path=").unwrap();
+        let fd: i32 = r
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("fd=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(fd > 2, "{r}");
+        assert!(r.contains("\ntype=fifo\n"), "not a pipe: {r}");
+        // exactly the two lines, then end of file
         assert!(
-            path.starts_with(&format!("{}/sstp-proxy-", tmp.display())),
+            r.ends_with(&format!("type=fifo\n{want_user}\npr0xy p:w\n")),
             "{r}"
         );
-        assert!(
-            r.contains(&format!("\nfile=600 {uid} regular file\n")),
-            "{r}"
-        );
-        assert!(r.contains(&format!("\ndir=700 {uid}\n")), "{r}");
-        assert!(r.ends_with(&format!("\n{want_user}\npr0xy p:w\n")), "{r}");
-        // the URL lost its user: the credentials come from the file only
+        // the URL lost its user: the credentials come from the pipe only
         let url = std::fs::read_to_string(report.with_extension("url")).unwrap();
         assert_eq!(url.trim(), "url=http://127.0.0.1:3128");
         std::fs::remove_file(&report).unwrap();
     };
     let leftovers = || std::fs::read_dir(&tmp).unwrap().count();
 
-    // Normal exit and a pppd error: the file was there for pppd, and is gone afterwards.
     for (status, want, user) in [(0, 0, "bob"), (2, 2, ""), (8, 15, "CORP\\bob")] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
             .args(args(user))
@@ -481,16 +515,12 @@ fn connect_hands_the_proxy_password_over_in_a_private_file_removed_at_exit() {
             !stdout.contains("pr0xy") && !stderr.contains("pr0xy"),
             "{stderr}"
         );
-        assert!(stderr.contains("sstp-proxy-auth-file"), "{stderr}");
+        assert!(stderr.contains("sstp-proxy-auth-fd"), "{stderr}");
         check_report(if user.is_empty() { "urluser" } else { user });
-        assert_eq!(
-            leftovers(),
-            0,
-            "credentials file left behind (pppd {status})"
-        );
+        assert_eq!(leftovers(), 0, "a file in TMPDIR (pppd {status})");
     }
 
-    // Ctrl-C: sstp asks pppd to stop, and removes the file after pppd has exited.
+    // While pppd runs, nothing is on disk either; Ctrl-C still ends it cleanly.
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
         .args(args("bob"))
         .env("TMPDIR", &tmp)
@@ -503,38 +533,13 @@ fn connect_hands_the_proxy_password_over_in_a_private_file_removed_at_exit() {
     while !report.exists() && t0.elapsed() < std::time::Duration::from_secs(10) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(leftovers(), 1, "no credentials file while pppd runs");
-    // SAFETY: kill(2) on the child we spawned.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(leftovers(), 0, "a file in TMPDIR while pppd runs");
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("Terminating on signal 15"), "{stderr}");
     check_report("bob");
-    assert_eq!(leftovers(), 0, "credentials file left behind after Ctrl-C");
-
-    // pppd that cannot be started (the file was already written): nothing left either.
-    let not_exec = dir.path().join("not-executable");
-    std::fs::write(&not_exec, "").unwrap();
-    let a: Vec<String> = args("bob")
-        .into_iter()
-        .map(|x| {
-            if x == fake.to_str().unwrap() {
-                not_exec.to_str().unwrap().into()
-            } else {
-                x
-            }
-        })
-        .collect();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstp"))
-        .args(&a)
-        .env("TMPDIR", &tmp)
-        .output()
-        .unwrap();
-    let (_, stderr) = texts(&out);
-    assert_eq!(out.status.code(), Some(14), "{stderr}");
-    assert!(stderr.contains("cannot run"), "{stderr}");
-    assert_eq!(leftovers(), 0);
 }
 
 #[test]
@@ -604,7 +609,7 @@ fn connect_passes_a_proxy_auth_file_through() {
     );
     assert!(!stdout.contains("sstp-proxy-auth-file"), "{stdout}");
     assert!(stderr.contains("warning: the proxy password goes on pppd's command line"));
-    // Dry run with --proxy-password-file: a placeholder path, the password nowhere.
+    // Dry run with --proxy-password-file: a placeholder fd, the password nowhere.
     let ppw = dir.path().join("ppw");
     std::fs::write(&ppw, "pr0xy\n").unwrap();
     let out = base(
@@ -618,7 +623,8 @@ fn connect_passes_a_proxy_auth_file_through() {
     );
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stdout.contains("sstp-proxy-XXXXXX/proxy-auth"), "{stdout}");
+    assert!(stdout.contains("sstp-proxy-auth-fd 5"), "{stdout}");
+    assert!(!stdout.contains("sstp-proxy-auth-file"), "{stdout}");
     assert!(!stdout.contains("pr0xy") && !stderr.contains("pr0xy"));
 }
 

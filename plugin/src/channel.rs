@@ -305,10 +305,19 @@ pub fn auth_up() {
             );
             (Hlak::from_mppe_keys(&k.send, &k.recv), what)
         }
-        _ => (
-            Hlak::zero(),
-            "no MPPE keys (PAP/CHAP/no auth) -> zero HLAK".to_string(),
-        ),
+        _ => {
+            host::log(
+                Level::Warn,
+                "sstp-rs: WARNING: authentication gave no MPPE keys (PAP, CHAP-MD5 or no \
+                 authentication), so the crypto binding uses an all-zero key and cannot protect \
+                 this session against a TLS-intercepting device; use MS-CHAPv2 (pppd options \
+                 refuse-pap refuse-chap)",
+            );
+            (
+                Hlak::zero(),
+                "no MPPE keys (PAP/CHAP/no auth) -> zero HLAK".to_string(),
+            )
+        }
     };
     if let Err(e) = sess.control.send(Command::Authenticated { hlak }) {
         host::log(

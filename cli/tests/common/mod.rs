@@ -256,6 +256,12 @@ pub fn sstp(args: &[&str]) -> Output {
         .expect("run sstp")
 }
 
+/// Sends SIGINT (Ctrl-C) to a spawned `sstp`.
+pub fn interrupt(child: &std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+}
+
 /// stdout and stderr as text.
 pub fn texts(o: &Output) -> (String, String) {
     (
