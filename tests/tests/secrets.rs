@@ -58,6 +58,7 @@ SQUID=$!
 sc_pki || exit 1
 sc_server_start || exit 1
 SC_PORT=3128 sc_wait 30 sc_server_listening || {{ echo "squid not listening"; exit 1; }}
+sc_step "squid listening"
 umask 077
 printf '{proxy_user}\n%s\n' "$PROXY_PW" >"$SC_WORK/proxy.cred"
 umask 022
@@ -87,6 +88,7 @@ sc_collect
 dmesg >"$C/dmesg.txt" 2>&1
 [ -d /var/log ] && cp -r /var/log "$C/var-log" 2>/dev/null
 for p in $(pgrep -x squid); do kill -KILL "$p" 2>/dev/null; done
+cp "$sq/cache.log" "$SC_OUT/squid-cache.log"
 exit 0
 "#,
         so = testbed::shell_quote(&so.to_string_lossy()),
@@ -125,7 +127,10 @@ fn needles(secrets: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     for (name, raw) in secrets {
         v.push((format!("{name} (raw)"), raw.clone()));
         v.push((format!("{name} (hex)"), hex(raw).into_bytes()));
-        v.push((format!("{name} (HEX)"), hex(raw).to_uppercase().into_bytes()));
+        v.push((
+            format!("{name} (HEX)"),
+            hex(raw).to_uppercase().into_bytes(),
+        ));
     }
     v
 }
@@ -146,9 +151,11 @@ fn no_secret_in_logs_argv_or_environment() {
     let get = |n: &str| run.read(n).unwrap_or_default();
     let log = get("collect/pppd.log");
     let diag = format!(
-        "{}\n--- facts ---\n{facts:?}\n--- pppd.log ---\n{log}\n--- sstpd.log ---\n{}",
+        "{}\n--- facts ---\n{facts:?}\n--- pppd.log ---\n{log}\n--- sstpd.log ---\n{}\n\
+         --- squid-cache.log ---\n{}",
         run.diagnostics(),
-        get("sstpd.log")
+        get("sstpd.log"),
+        get("squid-cache.log")
     );
 
     // The session really was up, through the proxy, with a verified crypto binding.
@@ -158,13 +165,21 @@ fn no_secret_in_logs_argv_or_environment() {
     assert_eq!(fact("ping_received"), "3", "{diag}");
     assert_eq!(fact("crypto_binding_valid"), "1", "{diag}");
     assert!(log.contains("via proxy 192.0.2.2:3128"), "{diag}");
-    assert!(log.contains("HLAK from send[0..16] || recv[0..16]"), "{diag}");
+    assert!(
+        log.contains("HLAK from send[0..16] || recv[0..16]"),
+        "{diag}"
+    );
     assert!(log.contains("sstp-proxy-auth-file"), "dump ran: {diag}");
 
     // The keys of this session, from sstpd's log (server side): HLAK = send ‖ recv (client's).
     let hlak = get("sstpd.log")
         .lines()
-        .find_map(|l| l.split("Configured HLAK as ").nth(1).map(str::trim).map(str::to_owned))
+        .find_map(|l| {
+            l.split("Configured HLAK as ")
+                .nth(1)
+                .map(str::trim)
+                .map(str::to_owned)
+        })
         .and_then(|h| unhex(&h))
         .filter(|h| h.len() == 32 && h.iter().any(|&b| b != 0))
         .unwrap_or_else(|| panic!("no HLAK in sstpd.log\n{diag}"));
@@ -173,12 +188,21 @@ fn no_secret_in_logs_argv_or_environment() {
     let secrets = [
         ("PPP password", scenario::PASSWORD.as_bytes().to_vec()),
         ("proxy password", PROXY_PASSWORD.as_bytes().to_vec()),
-        ("Basic credentials", basic["Basic ".len()..].as_bytes().to_vec()),
+        (
+            "Basic credentials",
+            basic["Basic ".len()..].as_bytes().to_vec(),
+        ),
         ("HLAK", hlak.clone()),
         ("MPPE send key", hlak[..16].to_vec()),
         ("MPPE receive key", hlak[16..].to_vec()),
-        ("CMK SHA1", cmk(HashProtocol::Sha1, &key).as_bytes().to_vec()),
-        ("CMK SHA256", cmk(HashProtocol::Sha256, &key).as_bytes().to_vec()),
+        (
+            "CMK SHA1",
+            cmk(HashProtocol::Sha1, &key).as_bytes().to_vec(),
+        ),
+        (
+            "CMK SHA256",
+            cmk(HashProtocol::Sha256, &key).as_bytes().to_vec(),
+        ),
     ];
     let needles = needles(&secrets);
 
@@ -203,13 +227,23 @@ fn no_secret_in_logs_argv_or_environment() {
         }
     }
     // The collection is real: pppd's own argv is among the snapshots.
-    let pppd_argv = files.iter().any(|f| {
-        std::fs::read(f).is_ok_and(|d| d.starts_with(b"/usr/sbin/pppd\0plugin\0"))
-    });
+    let pppd_argv = files
+        .iter()
+        .any(|f| std::fs::read(f).is_ok_and(|d| d.starts_with(b"/usr/sbin/pppd\0plugin\0")));
     assert!(pppd_argv, "no pppd cmdline collected\n{diag}");
-    assert!(procs >= 10 && procs.to_string() == fact("processes"), "{diag}");
-    assert!(environs + 2 >= procs, "environ unreadable: {environs} of {procs}\n{diag}");
-    assert!(hits.is_empty(), "secrets found:\n{}\n{diag}", hits.join("\n"));
+    assert!(
+        procs >= 10 && procs.to_string() == fact("processes"),
+        "{diag}"
+    );
+    assert!(
+        environs + 2 >= procs,
+        "environ unreadable: {environs} of {procs}\n{diag}"
+    );
+    assert!(
+        hits.is_empty(),
+        "secrets found:\n{}\n{diag}",
+        hits.join("\n")
+    );
     eprintln!(
         "secrets: {} needles ({} secrets) searched in {} files ({} processes' cmdline+environ, \
          logs), {} bytes: none found; guest command {:?}, UML wall {:.1} s, test wall {:.1} s",
