@@ -190,7 +190,7 @@ fn no_secret_in_logs_argv_or_environment() {
         ("proxy password", PROXY_PASSWORD.as_bytes().to_vec()),
         (
             "Basic credentials",
-            basic["Basic ".len()..].as_bytes().to_vec(),
+            basic.as_bytes()["Basic ".len()..].to_vec(),
         ),
         ("HLAK", hlak.clone()),
         ("MPPE send key", hlak[..16].to_vec()),
