@@ -135,6 +135,15 @@ fn needles(secrets: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// The names of the needles that occur in `data`.
+fn found<'a>(data: &[u8], needles: &'a [(String, Vec<u8>)]) -> Vec<&'a str> {
+    needles
+        .iter()
+        .filter(|(_, n)| data.windows(n.len()).any(|w| w == n.as_slice()))
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 #[test]
 fn no_secret_in_logs_argv_or_environment() {
     if testbed::skip_testbed(&["/usr/sbin/squid", "/usr/lib/squid/basic_ncsa_auth"]) {
@@ -220,12 +229,16 @@ fn no_secret_in_logs_argv_or_environment() {
     for f in &files {
         let data = std::fs::read(f).unwrap_or_default();
         bytes += data.len();
-        for (name, n) in &needles {
-            if data.windows(n.len()).any(|w| w == n.as_slice()) {
-                hits.push(format!("{name} in {}", f.display()));
-            }
+        for name in found(&data, &needles) {
+            hits.push(format!("{name} in {}", f.display()));
         }
     }
+    // The search works: sstpd's debug log (server side, not searched above) has the HLAK.
+    let server_log = std::fs::read(run.scratch.join("sstpd.log")).unwrap_or_default();
+    assert!(
+        found(&server_log, &needles).contains(&"HLAK (hex)"),
+        "{diag}"
+    );
     // The collection is real: pppd's own argv is among the snapshots.
     let pppd_argv = files
         .iter()
