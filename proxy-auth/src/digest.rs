@@ -268,10 +268,17 @@ mod tests {
             "Digest realm=\"r\teal\\\tm\", qop=\"auth\", nonce=\"n\to\u{85}nce\", \
              opaque=\"o\tp\"",
         );
-        assert!(ch.realm.contains('\t'), "the parser keeps HTAB: {:?}", ch.realm);
+        assert!(
+            ch.realm.contains('\t'),
+            "the parser keeps HTAB: {:?}",
+            ch.realm
+        );
         let h = digest_authorization(&ch, "alice", "pw", &RFC_REQ);
         assert!(!h.chars().any(char::is_control), "{h:?}");
-        assert!(h.contains("realm=\"realm\"") && h.contains("opaque=\"op\""), "{h}");
+        assert!(
+            h.contains("realm=\"realm\"") && h.contains("opaque=\"op\""),
+            "{h}"
+        );
     }
 
     #[test]

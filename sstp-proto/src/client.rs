@@ -1035,10 +1035,16 @@ mod debug_tests {
         frame.extend_from_slice(b"alice\x05Zq9x!");
         c.send_ppp_frame(&frame).unwrap();
         let held = c.pending_transmit();
-        assert!(held.windows(5).any(|w| w == b"Zq9x!"), "the frame is queued");
+        assert!(
+            held.windows(5).any(|w| w == b"Zq9x!"),
+            "the frame is queued"
+        );
         let text = format!("{c:?}");
         assert!(text.contains("ConnectAckReceived"), "{text}");
-        assert!(!text.contains("90, 113") && !text.contains("Zq9x"), "{text}");
+        assert!(
+            !text.contains("90, 113") && !text.contains("Zq9x"),
+            "{text}"
+        );
     }
 }
 

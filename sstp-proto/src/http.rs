@@ -1393,7 +1393,8 @@ mod tests {
 
     #[test]
     fn sanitize_escapes_esc_c1_and_bidi() {
-        let hostile = "vpn\u{1b}[2J\u{1b}]0;pwned\u{7}.example\u{9b}31m\u{85}\u{202e}moc.live\u{2066}";
+        let hostile =
+            "vpn\u{1b}[2J\u{1b}]0;pwned\u{7}.example\u{9b}31m\u{85}\u{202e}moc.live\u{2066}";
         let s = sanitize(hostile);
         assert!(
             !s.chars().any(|c| c.is_control() || is_unsafe_char(c)),
@@ -1415,7 +1416,10 @@ mod tests {
         let mut r = ConnectRequest::new("vpn.example.com", 443);
         r.proxy_authorization = Some("Basic YWxpY2U6UzNjcmV0".into());
         let d = format!("{r:?}");
-        assert!(d.contains("vpn.example.com") && d.contains("<redacted>"), "{d}");
+        assert!(
+            d.contains("vpn.example.com") && d.contains("<redacted>"),
+            "{d}"
+        );
         assert!(!d.contains("YWxp"), "{d}");
         // A Digest value carrying a hostile realm with HTAB: refused, value withheld.
         r.proxy_authorization =
@@ -1423,7 +1427,10 @@ mod tests {
         let e = r.to_bytes().unwrap_err();
         assert_eq!(e.header, Some("Proxy-Authorization"));
         let text = format!("{e} {e:?}");
-        assert!(!text.contains("alice") && !text.contains("0123abcd"), "{text}");
+        assert!(
+            !text.contains("alice") && !text.contains("0123abcd"),
+            "{text}"
+        );
         assert!(text.contains("Proxy-Authorization"), "{text}");
         // Exactly sized: no spare capacity where a reallocation would leave a copy.
         r.proxy_authorization = Some("Basic YWxpY2U6UzNjcmV0".into());

@@ -248,8 +248,8 @@ impl ProxyConfig {
                 Some(ProxyCredentials { user, password })
             }
         };
-        let (host, port) =
-            parse_host_port(hostport, 8080).map_err(|_| err("an HTTP proxy URL: http://HOST:PORT"))?;
+        let (host, port) = parse_host_port(hostport, 8080)
+            .map_err(|_| err("an HTTP proxy URL: http://HOST:PORT"))?;
         Ok(ProxyConfig {
             host,
             port,
@@ -572,7 +572,10 @@ mod tests {
             let e = ProxyConfig::parse(bad).unwrap_err();
             let text = format!("{e} {e:?}");
             assert!(!text.contains("S3c"), "{bad}: {text}");
-            assert!(text.contains("alice") && text.contains(":****@"), "{bad}: {text}");
+            assert!(
+                text.contains("alice") && text.contains(":****@"),
+                "{bad}: {text}"
+            );
         }
         let e = ProxyConfig::parse("https://alice:S3cret@proxy:3128").unwrap_err();
         assert_eq!(e.input, "https://alice:****@proxy:3128");

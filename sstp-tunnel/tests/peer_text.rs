@@ -24,8 +24,15 @@ fn hostile_certificate_fields_are_escaped() {
     let (cert, _) = ca.issue(&spec);
     let info = CertificateInfo::from_x509(&cert);
     assert_eq!(info.dns_names[0], "ok.example");
-    assert!(info.dns_names[1].starts_with("evil\\u{1b}]0;title"), "{info:?}");
-    assert!(info.subject.contains("\\u{1b}[2J\\u{9b}31m\\u{202e}"), "{}", info.subject);
+    assert!(
+        info.dns_names[1].starts_with("evil\\u{1b}]0;title"),
+        "{info:?}"
+    );
+    assert!(
+        info.subject.contains("\\u{1b}[2J\\u{9b}31m\\u{202e}"),
+        "{}",
+        info.subject
+    );
     let err = TunnelError::Trust(Box::new(TrustError {
         kind: TrustFailureKind::UntrustedChain,
         reason: "unable to get local issuer certificate".into(),

@@ -28,8 +28,6 @@ fn script(so: &Path) -> String {
 SO={so}
 PROXY_PW={proxy_pw}
 sc_net_up || exit 1
-sc_pki || exit 1
-sc_server_start || exit 1
 # Squid in netns srv, Basic auth. Squid's AAAA lookup needs the name's IPv6 address (no DNS).
 printf '%s %s\n' "$SC_SERVER_V6" "$SC_SERVER_NAME" >>/etc/hosts
 sq=$SC_WORK/squid
@@ -56,7 +54,11 @@ EOF
 chmod -R a+rwX "$sq"
 ip netns exec srv /usr/sbin/squid -N -n sq -f "$sq/squid.conf" >"$SC_WORK/squid.out" 2>&1 &
 SQUID=$!
+# sstpd starts while Squid does.
+sc_pki || exit 1
+sc_server_start || exit 1
 SC_PORT=3128 sc_wait 30 sc_server_listening || {{ echo "squid not listening"; exit 1; }}
+sc_step "squid listening"
 umask 077
 printf '{proxy_user}\n%s\n' "$PROXY_PW" >"$SC_WORK/proxy.cred"
 umask 022
@@ -64,7 +66,7 @@ umask 022
 # The client. Its PPP secret comes from /etc/ppp/chap-secrets (written by sc_server_start), as
 # an installation would have it: nothing secret on the command line.
 C=$SC_OUT/collect
-mkdir -p "$C/proc"
+mkdir -p "$C"
 SC_CLIENT_T0=$(sc_now)
 /usr/sbin/pppd plugin "$SO" sstp-server "$SC_SERVER_NAME:443" sstp-ca-file "$SC_OUT/ca.pem" \
     sstp-proxy http://192.0.2.2:3128 sstp-proxy-auth-file "$SC_WORK/proxy.cred" \
@@ -74,14 +76,10 @@ SC_CLIENT_T0=$(sc_now)
 SC_CLIENT_PID=$!
 if sc_client_wait_up 30; then
     sc_ping 3
-    # Every process while the session is up: argv and environment.
-    n=0
-    for d in /proc/[0-9]*; do
-        p=${{d#/proc/}}
-        cat "$d/cmdline" >"$C/proc/$p.cmdline" 2>/dev/null && n=$((n + 1))
-        cat "$d/environ" >"$C/proc/$p.environ" 2>/dev/null
-    done
-    sc_fact processes "$n"
+    # Every process while the session is up: argv and environment (one cp for all of them).
+    cp --parents /proc/[0-9]*/cmdline /proc/[0-9]*/environ "$C/" 2>/dev/null
+    sc_fact processes "$(ls "$C"/proc/*/cmdline | wc -l)"
+    sc_fact environs "$(ls "$C"/proc/*/environ | wc -l)"
 fi
 sc_client_stop
 kill -TERM "$SQUID" 2>/dev/null
@@ -90,6 +88,7 @@ sc_collect
 dmesg >"$C/dmesg.txt" 2>&1
 [ -d /var/log ] && cp -r /var/log "$C/var-log" 2>/dev/null
 for p in $(pgrep -x squid); do kill -KILL "$p" 2>/dev/null; done
+cp "$sq/cache.log" "$SC_OUT/squid-cache.log"
 exit 0
 "#,
         so = testbed::shell_quote(&so.to_string_lossy()),
@@ -128,9 +127,21 @@ fn needles(secrets: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     for (name, raw) in secrets {
         v.push((format!("{name} (raw)"), raw.clone()));
         v.push((format!("{name} (hex)"), hex(raw).into_bytes()));
-        v.push((format!("{name} (HEX)"), hex(raw).to_uppercase().into_bytes()));
+        v.push((
+            format!("{name} (HEX)"),
+            hex(raw).to_uppercase().into_bytes(),
+        ));
     }
     v
+}
+
+/// The names of the needles that occur in `data`.
+fn found<'a>(data: &[u8], needles: &'a [(String, Vec<u8>)]) -> Vec<&'a str> {
+    needles
+        .iter()
+        .filter(|(_, n)| data.windows(n.len()).any(|w| w == n.as_slice()))
+        .map(|(name, _)| name.as_str())
+        .collect()
 }
 
 #[test]
@@ -149,9 +160,11 @@ fn no_secret_in_logs_argv_or_environment() {
     let get = |n: &str| run.read(n).unwrap_or_default();
     let log = get("collect/pppd.log");
     let diag = format!(
-        "{}\n--- facts ---\n{facts:?}\n--- pppd.log ---\n{log}\n--- sstpd.log ---\n{}",
+        "{}\n--- facts ---\n{facts:?}\n--- pppd.log ---\n{log}\n--- sstpd.log ---\n{}\n\
+         --- squid-cache.log ---\n{}",
         run.diagnostics(),
-        get("sstpd.log")
+        get("sstpd.log"),
+        get("squid-cache.log")
     );
 
     // The session really was up, through the proxy, with a verified crypto binding.
@@ -161,13 +174,21 @@ fn no_secret_in_logs_argv_or_environment() {
     assert_eq!(fact("ping_received"), "3", "{diag}");
     assert_eq!(fact("crypto_binding_valid"), "1", "{diag}");
     assert!(log.contains("via proxy 192.0.2.2:3128"), "{diag}");
-    assert!(log.contains("HLAK from send[0..16] || recv[0..16]"), "{diag}");
+    assert!(
+        log.contains("HLAK from send[0..16] || recv[0..16]"),
+        "{diag}"
+    );
     assert!(log.contains("sstp-proxy-auth-file"), "dump ran: {diag}");
 
     // The keys of this session, from sstpd's log (server side): HLAK = send ‖ recv (client's).
     let hlak = get("sstpd.log")
         .lines()
-        .find_map(|l| l.split("Configured HLAK as ").nth(1).map(str::trim).map(str::to_owned))
+        .find_map(|l| {
+            l.split("Configured HLAK as ")
+                .nth(1)
+                .map(str::trim)
+                .map(str::to_owned)
+        })
         .and_then(|h| unhex(&h))
         .filter(|h| h.len() == 32 && h.iter().any(|&b| b != 0))
         .unwrap_or_else(|| panic!("no HLAK in sstpd.log\n{diag}"));
@@ -176,41 +197,66 @@ fn no_secret_in_logs_argv_or_environment() {
     let secrets = [
         ("PPP password", scenario::PASSWORD.as_bytes().to_vec()),
         ("proxy password", PROXY_PASSWORD.as_bytes().to_vec()),
-        ("Basic credentials", basic["Basic ".len()..].as_bytes().to_vec()),
+        (
+            "Basic credentials",
+            basic.as_bytes()["Basic ".len()..].to_vec(),
+        ),
         ("HLAK", hlak.clone()),
         ("MPPE send key", hlak[..16].to_vec()),
         ("MPPE receive key", hlak[16..].to_vec()),
-        ("CMK SHA1", cmk(HashProtocol::Sha1, &key).as_bytes().to_vec()),
-        ("CMK SHA256", cmk(HashProtocol::Sha256, &key).as_bytes().to_vec()),
+        (
+            "CMK SHA1",
+            cmk(HashProtocol::Sha1, &key).as_bytes().to_vec(),
+        ),
+        (
+            "CMK SHA256",
+            cmk(HashProtocol::Sha256, &key).as_bytes().to_vec(),
+        ),
     ];
     let needles = needles(&secrets);
 
     let files = files_under(&run.scratch.join("collect"));
     let procs = files
         .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "cmdline"))
+        .filter(|f| f.file_name().is_some_and(|n| n == "cmdline"))
+        .count();
+    let environs = files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "environ"))
         .count();
     let mut bytes = 0;
     let mut hits = Vec::new();
     for f in &files {
         let data = std::fs::read(f).unwrap_or_default();
         bytes += data.len();
-        for (name, n) in &needles {
-            if data.windows(n.len()).any(|w| w == n.as_slice()) {
-                hits.push(format!("{name} in {}", f.display()));
-            }
+        for name in found(&data, &needles) {
+            hits.push(format!("{name} in {}", f.display()));
         }
     }
+    // The search works: sstpd's debug log (server side, not searched above) has the HLAK.
+    let server_log = std::fs::read(run.scratch.join("sstpd.log")).unwrap_or_default();
+    assert!(
+        found(&server_log, &needles).contains(&"HLAK (hex)"),
+        "{diag}"
+    );
     // The collection is real: pppd's own argv is among the snapshots.
-    let pppd_argv = files.iter().any(|f| {
-        std::fs::read(f).is_ok_and(|d| d.starts_with(b"/usr/sbin/pppd\0plugin\0"))
-    });
+    let pppd_argv = files
+        .iter()
+        .any(|f| std::fs::read(f).is_ok_and(|d| d.starts_with(b"/usr/sbin/pppd\0plugin\0")));
     assert!(pppd_argv, "no pppd cmdline collected\n{diag}");
     assert!(
         procs >= 10 && procs.to_string() == fact("processes"),
         "{diag}"
     );
-    assert!(hits.is_empty(), "secrets found:\n{}\n{diag}", hits.join("\n"));
+    assert!(
+        environs + 2 >= procs,
+        "environ unreadable: {environs} of {procs}\n{diag}"
+    );
+    assert!(
+        hits.is_empty(),
+        "secrets found:\n{}\n{diag}",
+        hits.join("\n")
+    );
     eprintln!(
         "secrets: {} needles ({} secrets) searched in {} files ({} processes' cmdline+environ, \
          logs), {} bytes: none found; guest command {:?}, UML wall {:.1} s, test wall {:.1} s",
