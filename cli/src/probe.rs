@@ -568,11 +568,9 @@ impl ProbeReport {
     }
 }
 
-/// Control characters from the network are shown as `?`.
+/// Text from the network, made safe for a terminal (the project's one sanitiser).
 fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    sstp_proto::http::sanitize(s)
 }
 
 /// Machine-readable failure (`--json`).
@@ -596,7 +594,7 @@ mod tests {
     #[test]
     fn formatting_helpers() {
         assert_eq!(ms(Duration::from_micros(12_345)), "12.3 ms");
-        assert_eq!(sanitize("a\r\nb"), "a??b");
+        assert_eq!(sanitize("a\r\nb"), "a\\r\\nb");
         assert_eq!(protocols_list(HashProtocols::BOTH), ["SHA1", "SHA256"]);
         assert_eq!(protocols_list(HashProtocols::SHA256), ["SHA256"]);
         assert!(protocols_list(HashProtocols::NONE).is_empty());

@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use pppd_sys as sys;
+use zeroize::Zeroizing;
 
 /// pppd log levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -182,44 +183,27 @@ pub fn untimeout(f: TimerFn) {
 }
 
 /// MPPE keys as pppd holds them after authentication (16 bytes each on 2.4.9, up to 32 on 2.5).
+/// Wiped on drop.
 pub struct MppeKeys {
     /// MasterSendKey (client side).
-    pub send: Vec<u8>,
+    pub send: Zeroizing<Vec<u8>>,
     /// MasterReceiveKey.
-    pub recv: Vec<u8>,
-}
-
-impl Drop for MppeKeys {
-    fn drop(&mut self) {
-        for b in self.send.iter_mut().chain(self.recv.iter_mut()) {
-            // SAFETY: b is a valid &mut u8; volatile so the wipe is not optimized out.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
-    }
+    pub recv: Zeroizing<Vec<u8>>,
 }
 
 /// Reads the MPPE keys; `None` when pppd has none (PAP, CHAP-MD5, no auth).
 pub fn mppe_keys() -> Option<MppeKeys> {
-    let mut send = [0u8; 32];
-    let mut recv = [0u8; 32];
+    let mut send = Zeroizing::new([0u8; 32]);
+    let mut recv = Zeroizing::new([0u8; 32]);
     let (mut sl, mut rl) = (0usize, 0usize);
     // SAFETY: main thread; buffers of 32 bytes with cap 32; out-pointers valid.
     let set = unsafe {
         sys::sstp_shim_get_mppe_keys(send.as_mut_ptr(), recv.as_mut_ptr(), 32, &mut sl, &mut rl)
     };
-    let keys = if set != 0 {
-        Some(MppeKeys {
-            send: send[..sl.min(32)].to_vec(),
-            recv: recv[..rl.min(32)].to_vec(),
-        })
-    } else {
-        None
-    };
-    for b in send.iter_mut().chain(recv.iter_mut()) {
-        // SAFETY: valid &mut u8.
-        unsafe { std::ptr::write_volatile(b, 0) };
-    }
-    keys
+    (set != 0).then(|| MppeKeys {
+        send: Zeroizing::new(send[..sl.min(32)].to_vec()),
+        recv: Zeroizing::new(recv[..rl.min(32)].to_vec()),
+    })
 }
 
 /// The channel methods implemented by the plugin.

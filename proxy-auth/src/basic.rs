@@ -12,7 +12,10 @@ pub fn basic_authorization(username: &str, password: &str) -> String {
     plain.push_str(username);
     plain.push(':');
     plain.push_str(password);
-    let out = format!("Basic {}", STANDARD.encode(plain.as_bytes()));
+    // Exact capacity: encode_string never reallocates, so no copy of the credentials is left.
+    let mut out = String::with_capacity(6 + plain.len().div_ceil(3) * 4);
+    out.push_str("Basic ");
+    STANDARD.encode_string(plain.as_bytes(), &mut out);
     wipe_string(&mut plain);
     out
 }
@@ -33,5 +36,7 @@ mod tests {
             basic_authorization("test", "123\u{a3}"),
             "Basic dGVzdDoxMjPCow=="
         );
+        let h = basic_authorization("alice", "pw");
+        assert_eq!(h.len(), h.capacity(), "built without a reallocation");
     }
 }

@@ -5,37 +5,26 @@ use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
+use zeroize::Zeroize;
+
 use crate::error::CredentialsError;
 
 /// Largest credentials file or fd content accepted.
 pub const MAX_CREDENTIALS_LEN: usize = 64 * 1024;
 
 /// Overwrite a string's whole buffer (length and spare capacity) with zeros, then empty it.
-///
-/// Best effort without `unsafe`: `into_bytes` keeps the allocation, `resize` up to the capacity
-/// never reallocates, and `black_box` keeps the stores from being optimised away.
 pub(crate) fn wipe_string(s: &mut String) {
-    let mut v = std::mem::take(s).into_bytes();
-    wipe_vec(&mut v);
+    s.zeroize();
 }
 
 /// Same as [`wipe_string`] for a byte vector.
 pub(crate) fn wipe_vec(v: &mut Vec<u8>) {
-    let cap = v.capacity();
-    v.resize(cap, 0);
-    for b in v.iter_mut() {
-        *b = 0;
-    }
-    std::hint::black_box(&v);
-    v.clear();
+    v.zeroize();
 }
 
 /// Zero a fixed-size secret.
 pub(crate) fn wipe_array<const N: usize>(a: &mut [u8; N]) {
-    for b in a.iter_mut() {
-        *b = 0;
-    }
-    std::hint::black_box(a);
+    a.zeroize();
 }
 
 /// User name, password and optional NTLM domain / workstation.
@@ -132,7 +121,9 @@ impl Credentials {
 
     /// Read and parse at most [`MAX_CREDENTIALS_LEN`] bytes from `reader`.
     pub fn from_reader(reader: impl Read) -> Result<Self, CredentialsError> {
-        let mut buf = Vec::new();
+        // Sized for the largest accepted content: read_to_end never reallocates, so no unwiped
+        // copy of a partial read is left on the heap.
+        let mut buf = Vec::with_capacity(MAX_CREDENTIALS_LEN + 1);
         let res = reader
             .take(MAX_CREDENTIALS_LEN as u64 + 1)
             .read_to_end(&mut buf);
@@ -177,7 +168,8 @@ impl fmt::Debug for Credentials {
 
 impl Drop for Credentials {
     fn drop(&mut self) {
-        wipe_string(&mut self.password);
+        self.password.zeroize();
+        self.username.zeroize();
     }
 }
 

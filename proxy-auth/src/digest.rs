@@ -168,11 +168,13 @@ pub fn digest_response(
     out
 }
 
-/// Quote as an RFC 7230 quoted-string (escaping `"` and `\`).
+/// Quote as an RFC 7230 quoted-string (escaping `"` and `\`). Control characters (HTAB, which
+/// a challenge may carry, included) are dropped: the CONNECT request refuses them, and a
+/// proxy's odd realm or nonce must not turn the credential header into an error.
 pub(crate) fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !c.is_control()) {
         if c == '"' || c == '\\' {
             q.push('\\');
         }
@@ -259,6 +261,25 @@ mod tests {
         cnonce: RFC7616_CNONCE,
         nc: 1,
     };
+
+    #[test]
+    fn htab_and_controls_in_a_challenge_never_reach_the_header() {
+        let ch = challenge(
+            "Digest realm=\"r\teal\\\tm\", qop=\"auth\", nonce=\"n\to\u{85}nce\", \
+             opaque=\"o\tp\"",
+        );
+        assert!(
+            ch.realm.contains('\t'),
+            "the parser keeps HTAB: {:?}",
+            ch.realm
+        );
+        let h = digest_authorization(&ch, "alice", "pw", &RFC_REQ);
+        assert!(!h.chars().any(char::is_control), "{h:?}");
+        assert!(
+            h.contains("realm=\"realm\"") && h.contains("opaque=\"op\""),
+            "{h}"
+        );
+    }
 
     #[test]
     fn rfc7616_3_9_1_md5() {

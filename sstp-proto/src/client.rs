@@ -399,7 +399,6 @@ pub fn is_ppp_control_frame(frame: &[u8]) -> bool {
 }
 
 /// The SSTP client state machine. See the module documentation for the driving loop.
-#[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
     state: State,
@@ -1006,6 +1005,46 @@ impl Client {
         }
         self.send_connect_request();
         self.deadline = Some(now + self.config.negotiation_timeout);
+    }
+}
+
+/// Only state and sizes: the buffers hold PPP frames (a PAP password among them).
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("pending_transmit", &self.pending_transmit().len())
+            .field("pending_ppp_bytes", &self.pending_ppp_bytes())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_buffer_contents() {
+        let t0 = Instant::now();
+        let mut c = Client::new(ClientConfig::default(), t0);
+        let ack = ControlMessage::call_connect_ack(HashProtocols::BOTH, [9; 32]);
+        c.handle_input(t0, &ack.to_bytes().unwrap());
+        // A PAP Authenticate-Request: user "alice", password "Zq9x!".
+        let mut frame = vec![0xff, 0x03, 0xc0, 0x23, 1, 1, 0, 16, 5];
+        frame.extend_from_slice(b"alice\x05Zq9x!");
+        c.send_ppp_frame(&frame).unwrap();
+        let held = c.pending_transmit();
+        assert!(
+            held.windows(5).any(|w| w == b"Zq9x!"),
+            "the frame is queued"
+        );
+        let text = format!("{c:?}");
+        assert!(text.contains("ConnectAckReceived"), "{text}");
+        assert!(
+            !text.contains("90, 113") && !text.contains("Zq9x"),
+            "{text}"
+        );
     }
 }
 

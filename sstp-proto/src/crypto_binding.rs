@@ -8,6 +8,7 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 use crate::wire::{ControlMessage, CryptoBinding, NONCE_LEN};
 
@@ -133,15 +134,6 @@ impl fmt::Display for HashProtocols {
     }
 }
 
-/// Overwrites `bytes` with zeros in a way the optimiser does not remove.
-fn wipe(bytes: &mut [u8]) {
-    for b in bytes.iter_mut() {
-        *b = 0;
-    }
-    std::hint::black_box(&*bytes);
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
-}
-
 /// Higher-Layer Authentication Key: 32 bytes from the PPP authentication (§3.2.5.2).
 ///
 /// Zeroed on drop; `Debug` shows only whether it is the all-zero key.
@@ -165,24 +157,25 @@ impl Hlak {
     /// - shorter (MS-CHAPv2: 16 bytes with pppd 2.4.9, 20 with 2.5): `send[..16] ‖ recv[..16]`,
     ///   zero-padded if a key is shorter than 16.
     pub fn from_mppe_keys(send: &[u8], recv: &[u8]) -> Hlak {
-        let mut k = [0u8; 32];
+        // Built in place: no key bytes are left in a moved-from local.
+        let mut h = Hlak::zero();
         if send.len() >= 32 {
-            k.copy_from_slice(&send[..32]);
+            h.0.copy_from_slice(&send[..32]);
         } else if !send.is_empty() {
             let s = send.len().min(16);
-            k[..s].copy_from_slice(&send[..s]);
+            h.0[..s].copy_from_slice(&send[..s]);
             let r = recv.len().min(16);
-            k[16..16 + r].copy_from_slice(&recv[..r]);
+            h.0[16..16 + r].copy_from_slice(&recv[..r]);
         }
-        Hlak(k)
+        h
     }
 
     /// From an EAP MSK: its first 32 bytes, right-padded with zeros if shorter.
     pub fn from_msk(msk: &[u8]) -> Hlak {
-        let mut k = [0u8; 32];
+        let mut h = Hlak::zero();
         let n = msk.len().min(32);
-        k[..n].copy_from_slice(&msk[..n]);
-        Hlak(k)
+        h.0[..n].copy_from_slice(&msk[..n]);
+        h
     }
 
     /// The key bytes.
@@ -204,7 +197,7 @@ impl Default for Hlak {
 
 impl Drop for Hlak {
     fn drop(&mut self) {
-        wipe(&mut self.0);
+        self.0.zeroize();
     }
 }
 
@@ -233,7 +226,7 @@ impl Cmk {
 
 impl Drop for Cmk {
     fn drop(&mut self) {
-        wipe(&mut self.bytes);
+        self.bytes.zeroize();
     }
 }
 
@@ -246,11 +239,17 @@ impl fmt::Debug for Cmk {
 /// HMAC-H(key, concat(parts)), left-aligned into 32 bytes (SHA-1 output zero-padded).
 fn hmac(proto: HashProtocol, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut out = [0u8; 32];
+    hmac_into(proto, key, parts, &mut out);
+    out
+}
+
+/// [`hmac`] written into `out` (so a key can be derived in place, without a stack copy).
+fn hmac_into(proto: HashProtocol, key: &[u8], parts: &[&[u8]], out: &mut [u8; 32]) {
     match proto {
         HashProtocol::Sha1 => {
             // HMAC takes keys of any length: new_from_slice cannot fail.
             let Ok(mut m) = <Hmac<Sha1> as Mac>::new_from_slice(key) else {
-                return out;
+                return;
             };
             for p in parts {
                 m.update(p);
@@ -259,7 +258,7 @@ fn hmac(proto: HashProtocol, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         }
         HashProtocol::Sha256 => {
             let Ok(mut m) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-                return out;
+                return;
             };
             for p in parts {
                 m.update(p);
@@ -267,15 +266,23 @@ fn hmac(proto: HashProtocol, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
             out.copy_from_slice(&m.finalize().into_bytes());
         }
     }
-    out
 }
 
 /// CMK = first PRF+ block = HMAC-H(HLAK, "SSTP inner method derived CMK" ‖ LEN (u16 LE) ‖ 0x01).
 pub fn cmk(proto: HashProtocol, hlak: &Hlak) -> Cmk {
     let len = proto.digest_len();
     let len_le = (len as u16).to_le_bytes();
-    let bytes = hmac(proto, hlak.as_bytes(), &[CMK_SEED, &len_le, &[0x01]]);
-    Cmk { bytes, len }
+    let mut key = Cmk {
+        bytes: [0; 32],
+        len,
+    };
+    hmac_into(
+        proto,
+        hlak.as_bytes(),
+        &[CMK_SEED, &len_le, &[0x01]],
+        &mut key.bytes,
+    );
+    key
 }
 
 /// Hash of the server's leaf certificate (DER) with the chosen protocol, zero-padded to 32.

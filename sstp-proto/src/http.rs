@@ -13,6 +13,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroize;
+
 /// The SSTP resource path ([MS-SSTP] §3.2.4.1), byte-exact including the case of the GUID.
 pub const SSTP_URI: &str = "/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/";
 /// The non-standard method of the SSTP request.
@@ -68,12 +70,21 @@ impl fmt::Display for CorrelationId {
 /// A host name or address that cannot be put into a request line or header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidHost {
-    /// The offending value (control characters escaped).
+    /// The offending value (sanitised); empty when `header` is set.
     pub host: String,
+    /// The credential header that could not be sent (its value is never kept).
+    pub header: Option<&'static str>,
 }
 
 impl fmt::Display for InvalidHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(h) = self.header {
+            return write!(
+                f,
+                "the {h} header built for the proxy contains control characters (value \
+                 withheld); the proxy's authentication challenge is malformed: check the proxy"
+            );
+        }
         write!(
             f,
             "invalid server name {:?}: it is empty or contains spaces, control characters or \
@@ -93,7 +104,8 @@ fn check_host(host: &str) -> Result<(), InvalidHost> {
         });
     if bad {
         Err(InvalidHost {
-            host: excerpt(host.as_bytes()),
+            host: sanitize(host),
+            header: None,
         })
     } else {
         Ok(())
@@ -159,7 +171,9 @@ impl DuplexPostRequest {
 }
 
 /// An HTTP proxy `CONNECT` request ([MS-SSTP] §4.5).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` withholds the `Proxy-Authorization` value; drop wipes it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConnectRequest {
     /// Target host (the SSTP server).
     pub host: String,
@@ -180,28 +194,53 @@ impl ConnectRequest {
         }
     }
 
-    /// The bytes to send to the proxy (in clear).
+    /// The bytes to send to the proxy (in clear). Built in one allocation of the final size, so
+    /// no copy of the credentials is left behind by a reallocation; the caller should wipe them.
     pub fn to_bytes(&self) -> Result<Vec<u8>, InvalidHost> {
         check_host(&self.host)?;
         let authority = format!("{}:{}", authority_host(&self.host), self.port);
-        let mut s = format!(
+        let head = format!(
             "CONNECT {authority} HTTP/1.1\r\n\
              Host: {authority}\r\n\
              SSTPVERSION: 1.0\r\n\
              Proxy-Connection: Keep-Alive\r\n"
         );
-        if let Some(auth) = &self.proxy_authorization {
-            if auth.chars().any(|c| c.is_control()) {
-                return Err(InvalidHost {
-                    host: excerpt(auth.as_bytes()),
-                });
-            }
-            s.push_str("Proxy-Authorization: ");
-            s.push_str(auth);
-            s.push_str("\r\n");
+        let auth = self.proxy_authorization.as_deref();
+        if auth.is_some_and(|a| a.chars().any(|c| c.is_control())) {
+            // Never echo a credential header, not even an excerpt.
+            return Err(InvalidHost {
+                host: String::new(),
+                header: Some("Proxy-Authorization"),
+            });
         }
-        s.push_str("\r\n");
-        Ok(s.into_bytes())
+        const AUTH_NAME: &[u8] = b"Proxy-Authorization: ";
+        let auth_len = auth.map_or(0, |a| AUTH_NAME.len() + a.len() + 2);
+        let mut out = Vec::with_capacity(head.len() + auth_len + 2);
+        out.extend_from_slice(head.as_bytes());
+        if let Some(a) = auth {
+            out.extend_from_slice(AUTH_NAME);
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = self.proxy_authorization.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ConnectRequest")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("proxy_authorization", &auth)
+            .finish()
+    }
+}
+
+impl Drop for ConnectRequest {
+    fn drop(&mut self) {
+        self.proxy_authorization.zeroize();
     }
 }
 
@@ -383,7 +422,7 @@ impl fmt::Display for HttpError {
                 if schemes.is_empty() {
                     write!(f, " without naming a scheme")?;
                 } else {
-                    write!(f, "; offered: {}", schemes.join(", "))?;
+                    write!(f, "; offered: {}", sanitized_list(schemes, ", "))?;
                 }
                 write!(
                     f,
@@ -761,16 +800,44 @@ fn parse_status_line(line: &[u8]) -> Result<(String, u16, String), HttpError> {
     ))
 }
 
-/// Peer-controlled bytes as bounded, printable text.
+/// Peer-controlled bytes as bounded, printable text (see [`sanitize`]).
 fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
+    sanitize(&String::from_utf8_lossy(bytes))
+}
+
+/// Each item [`sanitize`]d, joined with `sep`.
+pub fn sanitized_list(items: &[String], sep: &str) -> String {
+    let v: Vec<String> = items.iter().map(|s| sanitize(s)).collect();
+    v.join(sep)
+}
+
+/// Whether `c` may not reach a log or terminal as is: C0/C1 controls, DEL, and the Unicode
+/// format characters that reorder or hide text (bidi embeddings, overrides and isolates,
+/// marks, zero-width characters, line/paragraph separators, BOM).
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// The one sanitiser for every string a peer (server, certificate, proxy) supplies before it
+/// reaches a log, an error or a terminal: control characters (C0 incl. ESC, DEL, C1) and bidi
+/// or invisible format characters are shown escaped (`\u{1b}`, `\u{202e}`), and the text is
+/// cut after 160 characters with `…`.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_EXCERPT * 4));
     for (n, c) in text.chars().enumerate() {
         if n >= MAX_EXCERPT {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if is_unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -1322,5 +1389,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sanitize_escapes_esc_c1_and_bidi() {
+        let hostile =
+            "vpn\u{1b}[2J\u{1b}]0;pwned\u{7}.example\u{9b}31m\u{85}\u{202e}moc.live\u{2066}";
+        let s = sanitize(hostile);
+        assert!(
+            !s.chars().any(|c| c.is_control() || is_unsafe_char(c)),
+            "{s:?}"
+        );
+        assert_eq!(
+            s,
+            "vpn\\u{1b}[2J\\u{1b}]0;pwned\\u{7}.example\\u{9b}31m\\u{85}\\u{202e}moc.live\\u{2066}"
+        );
+        assert_eq!(sanitize("vpn.example.com"), "vpn.example.com");
+        assert_eq!(sanitize("tab\there"), "tab\\there");
+        let long = sanitize(&"é".repeat(1000));
+        assert_eq!(long.chars().count(), MAX_EXCERPT + 1);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn connect_request_never_shows_credentials() {
+        let mut r = ConnectRequest::new("vpn.example.com", 443);
+        r.proxy_authorization = Some("Basic YWxpY2U6UzNjcmV0".into());
+        let d = format!("{r:?}");
+        assert!(
+            d.contains("vpn.example.com") && d.contains("<redacted>"),
+            "{d}"
+        );
+        assert!(!d.contains("YWxp"), "{d}");
+        // A Digest value carrying a hostile realm with HTAB: refused, value withheld.
+        r.proxy_authorization =
+            Some("Digest username=\"alice\", realm=\"\t\", response=\"0123abcd\"".into());
+        let e = r.to_bytes().unwrap_err();
+        assert_eq!(e.header, Some("Proxy-Authorization"));
+        let text = format!("{e} {e:?}");
+        assert!(
+            !text.contains("alice") && !text.contains("0123abcd"),
+            "{text}"
+        );
+        assert!(text.contains("Proxy-Authorization"), "{text}");
+        // Exactly sized: no spare capacity where a reallocation would leave a copy.
+        r.proxy_authorization = Some("Basic YWxpY2U6UzNjcmV0".into());
+        let b = r.to_bytes().unwrap();
+        assert_eq!(b.len(), b.capacity());
     }
 }

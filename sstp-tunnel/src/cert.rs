@@ -1,4 +1,7 @@
 //! Human-readable facts about the server's certificate, for logs, errors and pinning.
+//!
+//! Every text field comes from the peer's certificate and is passed through
+//! [`sstp_proto::http::sanitize`] when it is read, so no consumer can print it raw.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -6,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::x509::{X509ExtendedKeyUsage, X509NameRef, X509Ref, X509};
+use sstp_proto::http::sanitize;
 
 use crate::config::{hex, CertPin};
 
@@ -89,7 +93,7 @@ impl CertificateInfo {
         if let Some(sans) = cert.subject_alt_names() {
             for gn in &sans {
                 if let Some(d) = gn.dnsname() {
-                    dns_names.push(d.to_owned());
+                    dns_names.push(sanitize(d));
                 } else if let Some(ip) = gn.ipaddress() {
                     if let Ok(b) = <[u8; 4]>::try_from(ip) {
                         ip_addresses.push(IpAddr::V4(Ipv4Addr::from(b)));
@@ -124,6 +128,8 @@ impl CertificateInfo {
         };
         let subject = name_to_string(cert.subject_name());
         let issuer = name_to_string(cert.issuer_name());
+        let self_signed = subject == issuer;
+        let (subject, issuer) = (sanitize(&subject), sanitize(&issuer));
         let serial = cert
             .serial_number()
             .to_bn()
@@ -131,12 +137,12 @@ impl CertificateInfo {
             .and_then(|bn| bn.to_hex_str().ok().map(|s| s.to_string()))
             .unwrap_or_else(|| "?".into());
         CertificateInfo {
-            self_signed: subject == issuer,
+            self_signed,
             subject,
             issuer,
-            not_before: cert.not_before().to_string(),
-            not_after: cert.not_after().to_string(),
-            serial,
+            not_before: sanitize(&cert.not_before().to_string()),
+            not_after: sanitize(&cert.not_after().to_string()),
+            serial: sanitize(&serial),
             dns_names,
             ip_addresses,
             eku,
@@ -219,11 +225,7 @@ fn name_to_string(name: &X509NameRef) -> String {
                 .unwrap_or_else(|_| e.object().to_string()),
         };
         let value = e.data().to_string().unwrap_or_else(|_| "?".into());
-        let value: String = value
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        parts.push(format!("{key}={value}"));
+        parts.push(format!("{}={}", sanitize(&key), sanitize(&value)));
     }
     if parts.is_empty() {
         "(empty)".into()

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sstp_proto::http::DEFAULT_PORT;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A TLS protocol version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,12 +179,21 @@ pub enum IpFamily {
 }
 
 /// Credentials for an HTTP proxy (the schemes are implemented by a [`crate::ProxyAuthenticator`]).
+///
+/// `Debug` hides the password; drop wipes both strings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyCredentials {
     /// User name (may include a `DOMAIN\` prefix for NTLM).
     pub user: String,
     /// Password.
     pub password: String,
+}
+
+impl Drop for ProxyCredentials {
+    fn drop(&mut self) {
+        self.user.zeroize();
+        self.password.zeroize();
+    }
 }
 
 impl fmt::Debug for ProxyCredentials {
@@ -209,13 +219,16 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     /// Parses `http://[user[:password]@]HOST[:PORT]` (also without the scheme); the port
     /// defaults to 8080. Percent-escapes in the user info are decoded.
+    ///
+    /// Errors show the URL with the password masked (`http://user:****@host:port`).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let shown = mask_userinfo(s);
+        let err = |expected: &str| ParseError::new(&shown, expected);
         let t = s.trim();
         let rest = if let Some(r) = t.strip_prefix("http://") {
             r
         } else if t.contains("://") {
-            return Err(ParseError::new(
-                s,
+            return Err(err(
                 "an HTTP proxy URL: http://HOST:PORT (only http:// proxies are supported)",
             ));
         } else {
@@ -230,16 +243,13 @@ impl ProxyConfig {
             None => None,
             Some(ui) => {
                 let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
-                Some(ProxyCredentials {
-                    user: percent_decode(u)
-                        .ok_or_else(|| ParseError::new(s, "valid percent-escapes"))?,
-                    password: percent_decode(p)
-                        .ok_or_else(|| ParseError::new(s, "valid percent-escapes"))?,
-                })
+                let user = percent_decode(u).ok_or_else(|| err("valid percent-escapes"))?;
+                let password = percent_decode(p).ok_or_else(|| err("valid percent-escapes"))?;
+                Some(ProxyCredentials { user, password })
             }
         };
         let (host, port) = parse_host_port(hostport, 8080)
-            .map_err(|_| ParseError::new(s, "an HTTP proxy URL: http://HOST:PORT"))?;
+            .map_err(|_| err("an HTTP proxy URL: http://HOST:PORT"))?;
         Ok(ProxyConfig {
             host,
             port,
@@ -248,9 +258,21 @@ impl ProxyConfig {
     }
 }
 
+/// `s` with the password of its user info replaced by `****` (`http://user:****@host:port`);
+/// a string without `@` is returned as is.
+fn mask_userinfo(s: &str) -> Zeroizing<String> {
+    let Some(at) = s.rfind('@') else {
+        return Zeroizing::new(s.to_owned());
+    };
+    let start = s.find("://").map_or(0, |i| i + 3).min(at);
+    let user = s[start..at].split(':').next().unwrap_or("");
+    Zeroizing::new(format!("{}{user}:****{}", &s[..start], &s[at..]))
+}
+
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+    // Never grows (decoding only shrinks), so no copy is left behind; wiped if not UTF-8.
+    let mut out = Zeroizing::new(Vec::with_capacity(b.len()));
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
@@ -262,7 +284,7 @@ fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(std::mem::take(&mut *out)).ok()
 }
 
 /// A user-facing string that could not be parsed.
@@ -534,6 +556,29 @@ mod tests {
             .contains("only http://"));
         assert!(ProxyConfig::parse("http://:3128").is_err());
         assert!(ProxyConfig::parse("http://u%zz@p:1").is_err());
+    }
+
+    #[test]
+    fn proxy_errors_mask_the_password() {
+        for bad in [
+            "https://alice:S3cret@proxy:3128",
+            "http://alice:S3cret%zz@proxy:3128",
+            "http://alice%zz:S3cret@proxy:3128",
+            "http://alice:S3cret@proxy:99999",
+            "http://alice:S3cret@pro xy:3128",
+            "alice:S3cret@proxy:0",
+            "http://alice:S3c@ret@proxy:0",
+        ] {
+            let e = ProxyConfig::parse(bad).unwrap_err();
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains("S3c"), "{bad}: {text}");
+            assert!(
+                text.contains("alice") && text.contains(":****@"),
+                "{bad}: {text}"
+            );
+        }
+        let e = ProxyConfig::parse("https://alice:S3cret@proxy:3128").unwrap_err();
+        assert_eq!(e.input, "https://alice:****@proxy:3128");
     }
 
     #[test]

