@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -13,21 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn openpty() -> (OwnedFd, OwnedFd) {
-    let mut m = -1;
-    let mut s = -1;
-    // SAFETY: valid out-pointers; null name/termios/winsize are allowed.
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: fresh fds from openpty.
-    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+    let p = nix::pty::openpty(None, None).expect("openpty");
+    (p.master, p.slave)
 }
 
 fn wait_for(buf: &Mutex<Vec<u8>>, what: &str, limit: Duration) -> bool {
@@ -148,8 +135,7 @@ fn ctrl_c_at_the_prompt_exits_130_and_restores_echo() {
     assert!(wait_for(&seen, "Password for", Duration::from_secs(10)));
     std::thread::sleep(Duration::from_millis(200));
     assert!(!echo_on(&slave), "echo is not off during the prompt");
-    // SAFETY: kill(2) on our child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -161,12 +147,8 @@ fn ctrl_c_at_the_prompt_exits_130_and_restores_echo() {
 }
 
 fn echo_on(tty: &OwnedFd) -> bool {
-    // SAFETY: termios is plain data; all-zero is a valid value to overwrite.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: the fd is an open pty slave and `t` a valid out-buffer.
-    let r = unsafe { libc::tcgetattr(std::os::fd::AsRawFd::as_raw_fd(tty), &mut t) };
-    assert_eq!(r, 0);
-    t.c_lflag & libc::ECHO != 0
+    let t = nix::sys::termios::tcgetattr(tty).expect("tcgetattr");
+    t.local_flags.contains(nix::sys::termios::LocalFlags::ECHO)
 }
 
 #[test]
