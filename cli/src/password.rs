@@ -326,7 +326,9 @@ mod tests {
         let r = password_pipe(&p).unwrap();
         // close-on-exec is set on our side
         let flags = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_GETFD).unwrap();
-        assert!(flags & libc::FD_CLOEXEC != 0);
+        assert!(
+            nix::fcntl::FdFlag::from_bits_truncate(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC)
+        );
         let mut got = Vec::new();
         File::from(r).read_to_end(&mut got).unwrap();
         assert_eq!(got, "päss word".as_bytes());

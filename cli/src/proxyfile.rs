@@ -102,7 +102,7 @@ mod tests {
         let r = auth_pipe("CORP\\bob", "pä ss".as_bytes()).unwrap();
         let flags = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_GETFD).unwrap();
         assert!(
-            flags & libc::FD_CLOEXEC != 0,
+            nix::fcntl::FdFlag::from_bits_truncate(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC),
             "close-on-exec until the spawn"
         );
         let mut got = Vec::new();
