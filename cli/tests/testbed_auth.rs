@@ -179,4 +179,11 @@ fn weak_ppp_authentication_is_refused_unless_allowed() {
         );
     }
     assert_eq!(fact("leftovers"), "", "{diag}");
+    let timing = run
+        .diagnostics()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    eprintln!("testbed_auth: {timing}; facts {facts:?}");
 }
