@@ -36,6 +36,8 @@ pub enum FailureCategory {
     CryptoBinding,
     /// I/O on an established connection.
     Io,
+    /// The caller cancelled the connect (pppd got SIGTERM/SIGINT/SIGHUP).
+    Cancelled,
 }
 
 /// Why one TCP connect attempt failed.
@@ -290,6 +292,13 @@ pub enum TunnelError {
         /// The error.
         source: io::Error,
     },
+    /// The caller's [`crate::Cancel`] stopped the connect.
+    Cancelled {
+        /// Why (e.g. `SIGTERM`).
+        reason: &'static str,
+        /// The phase that was running, e.g. `the TLS handshake`.
+        phase: &'static str,
+    },
 }
 
 impl TunnelError {
@@ -316,6 +325,7 @@ impl TunnelError {
             }) => FailureCategory::Auth,
             TunnelError::Call(_) | TunnelError::Negotiation(_) => FailureCategory::Negotiation,
             TunnelError::Io { .. } => FailureCategory::Io,
+            TunnelError::Cancelled { .. } => FailureCategory::Cancelled,
         }
     }
 
@@ -459,6 +469,9 @@ impl fmt::Display for TunnelError {
             }
             TunnelError::Negotiation(s) => write!(f, "SSTP negotiation failed: {s}"),
             TunnelError::Io { during, source } => write!(f, "I/O error while {during}: {source}"),
+            TunnelError::Cancelled { reason, phase } => {
+                write!(f, "connect cancelled ({reason}) during {phase}")
+            }
         }
     }
 }

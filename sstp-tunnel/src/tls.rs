@@ -1,6 +1,7 @@
 //! TLS client with the trust policy: CA store or pin, host name check, Windows-like EKU rule.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,8 +13,10 @@ use openssl::ssl::{
 use openssl::x509::verify::X509CheckFlags;
 use openssl::x509::{X509StoreContextRef, X509};
 
+use crate::cancel::{self, Cancel, Interest};
 use crate::cert::CertificateInfo;
 use crate::config::{TlsVersion, TunnelConfig};
+use crate::connect::{phase, wait_err};
 use crate::error::{TlsHint, TrustError, TrustFailureKind, TunnelError};
 
 // X509_V_ERR_* values (stable OpenSSL ABI).
@@ -172,6 +175,7 @@ pub(crate) fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     deadline: Instant,
+    cancel: &Cancel<'_>,
 ) -> Result<TlsSession, TunnelError> {
     let config_err =
         |what: &str, e: openssl::error::ErrorStack| TunnelError::Config(format!("{what}: {e}"));
@@ -240,17 +244,8 @@ pub(crate) fn handshake(
         verify(ok, ctx, pin, check_eku, &cb_name, &cb_log)
     });
 
-    let set_timeouts = |s: &TcpStream| -> Result<(), TunnelError> {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(std::time::Duration::from_millis(1));
-        s.set_read_timeout(Some(left))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-        s.set_write_timeout(Some(left))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))
-    };
-    set_timeouts(&tcp)?;
-
+    tcp.set_nonblocking(true)
+        .map_err(|e| TunnelError::io("setting the socket to non-blocking mode", e))?;
     let fail = |mid: &MidHandshakeSslStream<TcpStream>, log: &Mutex<VerifyLog>| -> TunnelError {
         let guard = match log.lock() {
             Ok(g) => g,
@@ -282,6 +277,14 @@ pub(crate) fn handshake(
         }
     };
 
+    let timeout = || TunnelError::Tls {
+        peer,
+        reason: format!(
+            "no TLS handshake within {:.1} s",
+            cfg.tls_timeout.as_secs_f64()
+        ),
+        hint: TlsHint::Timeout,
+    };
     let mut result = ssl.connect(tcp);
     let stream = loop {
         match result {
@@ -289,17 +292,15 @@ pub(crate) fn handshake(
             Err(HandshakeError::SetupFailure(e)) => return Err(config_err("TLS setup", e)),
             Err(HandshakeError::Failure(mid)) => return Err(fail(&mid, &log)),
             Err(HandshakeError::WouldBlock(mid)) => {
-                if Instant::now() >= deadline {
-                    return Err(TunnelError::Tls {
-                        peer,
-                        reason: format!(
-                            "no TLS handshake within {:.1} s",
-                            cfg.tls_timeout.as_secs_f64()
-                        ),
-                        hint: TlsHint::Timeout,
-                    });
-                }
-                set_timeouts(mid.get_ref())?;
+                // One overall deadline: a peer dripping bytes cannot extend it.
+                let interest = if mid.error().code() == ErrorCode::WANT_WRITE {
+                    Interest::Write
+                } else {
+                    Interest::Read
+                };
+                cancel::wait_fd(mid.get_ref().as_fd(), interest, deadline, cancel).map_err(
+                    |e| wait_err(e, phase::TLS, "waiting for the TLS handshake", timeout),
+                )?;
                 result = mid.handshake();
             }
         }
