@@ -123,6 +123,16 @@ pub fn connect() -> c_int {
             None => format!("sstp-rs: connecting to {server}"),
         },
     );
+    if cfg.min_tls < sstp_tunnel::TlsVersion::Tls12 {
+        host::log(
+            Level::Warn,
+            &format!(
+                "sstp-rs: sstp-tls-min {} allows TLS versions below 1.2 (weak handshake \
+                 signatures); certificate chains are still checked at security level 1",
+                cfg.min_tls
+            ),
+        );
+    }
     let t0 = Instant::now();
     crate::exports::forget_hangup();
     let check = crate::exports::cancel_reason;

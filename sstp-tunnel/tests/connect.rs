@@ -778,3 +778,45 @@ fn tls_handshake_timeout() {
     assert!(e.to_string().contains("never completed TLS"), "{e}");
     let _ = h.join();
 }
+
+#[test]
+fn key_usage_failure_is_refused_even_with_the_eku_check_off() {
+    let ca = Ca::new("CA");
+    let mut spec = LeafSpec::server("localhost");
+    spec.ku_bad = true;
+    let (cert, key) = ca.issue(&spec);
+    for check_eku in [true, false] {
+        let srv = tls_server(ServerOpts::new(
+            cert.clone(),
+            key.clone(),
+            Reply::Bytes(RRAS_OK.to_vec()),
+        ));
+        let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+        cfg.check_eku = check_eku;
+        let err = connect(&cfg).unwrap_err();
+        let text = err.to_string();
+        let t = trust_err(err);
+        assert_eq!(t.kind, TrustFailureKind::Other, "{text}");
+        assert!(text.contains("KeyUsage"), "{text}");
+        let _ = srv.join();
+    }
+}
+
+#[test]
+fn legacy_tls_minimum_keeps_chain_security_level_one() {
+    let ca = Ca::new("CA");
+    let mut spec = LeafSpec::server("localhost");
+    spec.sha1 = true;
+    let (cert, key) = ca.issue(&spec);
+    // A legacy server (any version up to 1.3) with a SHA-1-signed certificate.
+    let mut o = ServerOpts::new(cert, key, Reply::Bytes(RRAS_OK.to_vec()));
+    o.legacy = true;
+    let srv = tls_server(o);
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.min_tls = TlsVersion::Tls10;
+    let err = connect(&cfg).unwrap_err();
+    let text = err.to_string();
+    let t = trust_err(err);
+    assert!(t.reason.contains("too weak"), "{text}");
+    let _ = srv.join();
+}
