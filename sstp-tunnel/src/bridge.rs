@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -476,10 +476,7 @@ fn pump(
     if let Err(e) = sys::set_nonblocking(pty.as_fd(), true) {
         return BridgeEnd::Error(TunnelError::io("making the pty non-blocking", e));
     }
-    let pty_fd = pty.as_raw_fd();
     let mut pty = File::from(pty);
-    let tls_fd = est.stream.get_ref().as_raw_fd();
-    let ctl_fd = control.wake.as_raw_fd();
 
     let leftover = std::mem::take(&mut est.leftover);
     if !leftover.is_empty() {
@@ -633,15 +630,16 @@ fn pump(
             };
             deadline.map(|t| t.saturating_duration_since(Instant::now()))
         };
-        let mut fds = [
-            PollFd::new(tls_fd, want_tls_read, want_tls_write),
-            PollFd::new(pty_fd, want_pty_read, want_pty_write),
-            PollFd::new(ctl_fd, true, false),
+        let poll_set = [
+            PollFd::new(est.stream.get_ref().as_fd(), want_tls_read, want_tls_write),
+            PollFd::new(pty.as_fd(), want_pty_read, want_pty_write),
+            PollFd::new(control.wake.as_fd(), true, false),
         ];
         p.counters.polls += 1;
-        if let Err(e) = sys::poll(&mut fds, timeout) {
-            return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e));
-        }
+        let fds = match sys::poll(&poll_set, timeout) {
+            Ok(ready) => ready,
+            Err(e) => return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e)),
+        };
         let now = Instant::now();
         if fds[2].readable {
             // Before reading the pty: a data frame right after `Authenticated` must find the
