@@ -519,17 +519,25 @@ fn proxy_connect(
         // One deadline per round: CONNECT, the answer and the 407 body together.
         let timer = ResponseTimer::with_timeout(Instant::now(), cfg.tls_timeout);
         let deadline = Instant::now() + cfg.tls_timeout;
-        let proxy_timeout = || TunnelError::Proxy {
-            proxy: proxy_name.clone(),
-            source: timer.expired(Instant::now()),
+        let round_start = Instant::now();
+        let name = &proxy_name;
+        let proxy_timeout = |during| {
+            move || TunnelError::ProxyTimeout {
+                proxy: name.clone(),
+                waited: round_start.elapsed(),
+                during,
+            }
         };
         cancel::write_all(tcp, &bytes, deadline, cancel)
-            .map_err(|e| wait_err(e, phase::PROXY, SENDING, proxy_timeout))?;
+            .map_err(|e| wait_err(e, phase::PROXY, SENDING, proxy_timeout(SENDING)))?;
         let (head, leftover) = read_head(tcp, timer, cancel)
-            .map_err(|e| wait_err(e, phase::PROXY, WAITING, proxy_timeout))?
-            .map_err(|source| TunnelError::Proxy {
-                proxy: proxy_name.clone(),
-                source,
+            .map_err(|e| wait_err(e, phase::PROXY, WAITING, proxy_timeout(WAITING)))?
+            .map_err(|source| match source {
+                HttpError::NoResponse { .. } => proxy_timeout(WAITING)(),
+                source => TunnelError::Proxy {
+                    proxy: proxy_name.clone(),
+                    source,
+                },
             })?;
         let close = head
             .header("Proxy-Connection")
@@ -580,7 +588,7 @@ fn proxy_connect(
                 if reusable {
                     let left = body_len.unwrap_or(0).saturating_sub(leftover.len() as u64);
                     if drain_body(tcp, left, deadline, cancel)
-                        .map_err(|e| wait_err(e, phase::PROXY, DRAINING, proxy_timeout))?
+                        .map_err(|e| wait_err(e, phase::PROXY, DRAINING, proxy_timeout(DRAINING)))?
                     {
                         continue;
                     }

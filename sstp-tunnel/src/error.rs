@@ -292,6 +292,15 @@ pub enum TunnelError {
         /// The error.
         source: io::Error,
     },
+    /// The proxy did not complete its answer in time.
+    ProxyTimeout {
+        /// `host:port` of the proxy.
+        proxy: String,
+        /// Time waited.
+        waited: Duration,
+        /// What was being done, e.g. `reading the proxy's 407 body`.
+        during: &'static str,
+    },
     /// The caller's [`crate::Cancel`] stopped the connect.
     Cancelled {
         /// Why (e.g. `SIGTERM`).
@@ -312,7 +321,8 @@ impl TunnelError {
             | TunnelError::Connect { proxy: true, .. }
             | TunnelError::ProxyAuthRequired { .. }
             | TunnelError::ProxyRefused { .. }
-            | TunnelError::Proxy { .. } => FailureCategory::Proxy,
+            | TunnelError::Proxy { .. }
+            | TunnelError::ProxyTimeout { .. } => FailureCategory::Proxy,
             TunnelError::Tls { .. } => FailureCategory::Tls,
             TunnelError::Trust(_) => FailureCategory::Trust,
             TunnelError::Http { .. } => FailureCategory::Http,
@@ -469,6 +479,16 @@ impl fmt::Display for TunnelError {
             }
             TunnelError::Negotiation(s) => write!(f, "SSTP negotiation failed: {s}"),
             TunnelError::Io { during, source } => write!(f, "I/O error while {during}: {source}"),
+            TunnelError::ProxyTimeout {
+                proxy,
+                waited,
+                during,
+            } => write!(
+                f,
+                "HTTP proxy {proxy}: no complete answer within {:.1} s while {during}; the proxy \
+                 is overloaded or is not an HTTP proxy: check the proxy address and port",
+                waited.as_secs_f64()
+            ),
             TunnelError::Cancelled { reason, phase } => {
                 write!(f, "connect cancelled ({reason}) during {phase}")
             }

@@ -42,7 +42,9 @@ pub(crate) fn before_tls(
             log(format!("fault tls-drip: handshake {sent}"));
         }
         Fault::SlowConnect(d) => {
-            log(format!("fault slow-connect: waiting {d:?} before the TLS handshake"));
+            log(format!(
+                "fault slow-connect: waiting {d:?} before the TLS handshake"
+            ));
             std::thread::sleep(d);
             return None;
         }
@@ -69,11 +71,15 @@ pub(crate) fn http_answer(
                 chunk = format!("X-Endless-{n}: the head never ends\r\n").into_bytes();
                 std::thread::sleep(DRIP_PAUSE);
             }
-            log(format!("fault http-endless-headers: stopped after {n} lines"));
+            log(format!(
+                "fault http-endless-headers: stopped after {n} lines"
+            ));
             Some(Outcome::Fault(fault))
         }
         Fault::SlowConnect(d) => {
-            log(format!("fault slow-connect: waiting {d:?} before the HTTP answer"));
+            log(format!(
+                "fault slow-connect: waiting {d:?} before the HTTP answer"
+            ));
             std::thread::sleep(d);
             None
         }
@@ -91,7 +97,11 @@ fn discard(mut tcp: &TcpStream, hold: Duration) {
             Ok(0) => return,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return,
         }
     }
@@ -124,7 +134,9 @@ fn proxy_407(mut tcp: &TcpStream, hold: Duration, log: &mut dyn FnMut(String)) {
         chunk = b"0123456789abcdef";
         std::thread::sleep(DRIP_PAUSE);
     }
-    log(format!("fault proxy-407-endless-body: stopped after {sent} bytes"));
+    log(format!(
+        "fault proxy-407-endless-body: stopped after {sent} bytes"
+    ));
 }
 
 /// Writes one byte per second (reads pass through).
