@@ -191,10 +191,10 @@ fn purpose_verdict(leaf: &X509Ref, check_eku: bool) -> Purpose {
     let tls_ku = X509KeyUsage::DIGITAL_SIGNATURE
         | X509KeyUsage::KEY_ENCIPHERMENT
         | X509KeyUsage::KEY_AGREEMENT;
-    let ku_ok = leaf.key_usage().map_or(true, |ku| ku.intersects(tls_ku));
-    let openssl_eku_ok = leaf.extended_key_usage().map_or(true, |x| {
-        x.intersects(X509ExtendedKeyUsage::SSL_SERVER | X509ExtendedKeyUsage::SGC)
-    });
+    let ku_ok = leaf.key_usage().is_none_or(|ku| ku.intersects(tls_ku));
+    let openssl_eku_ok = leaf
+        .extended_key_usage()
+        .is_none_or(|x| x.intersects(X509ExtendedKeyUsage::SSL_SERVER | X509ExtendedKeyUsage::SGC));
     // nsCertType is not exposed by the openssl crate: when the extension is present at all,
     // the failure may be its doing, and OpenSSL's verdict stands.
     let has_ns_cert_type = leaf
