@@ -130,11 +130,14 @@ client() {{ # tag target [extra pppd options]
         logfile "$SC_OUT/c-$tag.log" "$@" >"$SC_OUT/c-$tag.out" 2>&1 &
     pid=$!
 }}
-stopped() {{ # tag: waits for $pid after a signal, records its exit status and time
-    if sc_wait 10 sc_not_running $pid; then :; else kill -KILL $pid; fi
+stopped() {{ # tag: waits for $pid after the signal sent at $ts; exit status and time
+    ( sleep 10; kill -KILL $pid 2>/dev/null ) & guard=$!
     wait $pid
-    sc_fact "exit_$1" $?
-    sc_fact "stop_secs_$1" "$(sc_elapsed "$ts" "$(sc_now)")"
+    rc=$?
+    te=$(sc_now)
+    kill $guard 2>/dev/null
+    sc_fact "exit_$1" $rc
+    sc_fact "stop_secs_$1" "$(sc_elapsed "$ts" "$te")"
     sleep 0.2
     sc_fact "left_$1" "$(sc_client_pppds | wc -l)"
 }}
@@ -142,9 +145,9 @@ cancel() {{ # tag ready target [extra]
     tag=$1; ready=$2; target=$3; shift 3
     echo "== cancel during $tag"
     client "$tag" "$target" "$@"
+    sc_proc_watch "$tag" $pid & wpid=$!
     if sc_wait 20 "$ready"; then sc_fact "reached_$tag" 1; else sc_fact "reached_$tag" 0; fi
     sc_fact "alive_$tag" "$(kill -0 $pid 2>/dev/null && echo 1 || echo 0)"
-    sc_proc_watch "$tag" $pid & wpid=$!
     ts=$(sc_now)
     kill -TERM $pid
     stopped "$tag"
