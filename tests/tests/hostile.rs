@@ -295,10 +295,31 @@ const CASES: &[Case] = &[
         exit: 8,
         max_secs: 10,
     },
+    // Last: it points the guest's resolver at a name server that never answers.
+    Case {
+        tag: "dnsslow",
+        what: "name server that never answers: resolution bounded by sstp-connect-timeout 2",
+        target: "sstp-unanswered.test:443",
+        extra: "sstp-connect-timeout 2",
+        expect: &[
+            "sstp-rs: cannot resolve the server name \"sstp-unanswered.test\" (no answer from \
+             the resolver within 2.",
+            " s; check the DNS servers in /etc/resolv.conf and that they are reachable)",
+        ],
+        exit: 8,
+        max_secs: 6,
+    },
 ];
 
+/// Shell commands run before a case.
+const BEFORE: &[(&str, &str)] = &[(
+    "dnsslow",
+    "printf 'nameserver 192.0.2.99\\noptions timeout:30 attempts:1\\n' >\"$SC_WORK/resolv.conf\" \
+     && mount --bind \"$SC_WORK/resolv.conf\" /etc/resolv.conf",
+)];
+
 /// Cases whose pppd is sampled by `sc_proc_watch` (RSS, CPU share).
-const WATCHED: &[&str] = &["tlsdrip", "endlesshdr", "endless407"];
+const WATCHED: &[&str] = &["tlsdrip", "endlesshdr", "endless407", "dnsslow"];
 /// Bounds for the watched cases: highest RSS and CPU time / wall time.
 const RSS_MAX_KB: u64 = 64 * 1024;
 const CPU_MAX_PCT: f64 = 20.0;
@@ -409,6 +430,10 @@ attempt() {{ # tag limit target [extra pppd options]
         server = testbed::shell_quote(&server.to_string_lossy()),
     );
     for c in CASES {
+        for (_, cmd) in BEFORE.iter().filter(|(t, _)| *t == c.tag) {
+            s.push_str(cmd);
+            s.push('\n');
+        }
         s.push_str(&format!(
             "watch={}; attempt {} {} {} {}\n",
             u8::from(WATCHED.contains(&c.tag)),
@@ -421,6 +446,7 @@ attempt() {{ # tag limit target [extra pppd options]
     s.push_str(
         r#"
 cp "$sq/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null
+umount /etc/resolv.conf 2>/dev/null
 for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
 sleep 1
