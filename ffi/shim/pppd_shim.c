@@ -91,6 +91,7 @@ void die(int);
 #pragma weak ipv6_up_notifier
 #pragma weak ipv6_down_notifier
 #pragma weak link_down_notifier
+#pragma weak sigreceived
 #pragma weak debug
 #pragma weak mppe_keys_set
 #pragma weak mppe_send_key
@@ -243,6 +244,7 @@ int sstp_shim_add_notify(int kind, sstp_shim_notify_fn fn, void *arg)
     case SSTP_SHIM_NOTIFY_IPV6_UP: t = NF_IPV6_UP; break;
     case SSTP_SHIM_NOTIFY_IPV6_DOWN: t = NF_IPV6_DOWN; break;
     case SSTP_SHIM_NOTIFY_LINK_DOWN: t = NF_LINK_DOWN; break;
+    case SSTP_SHIM_NOTIFY_SIGNALED: t = NF_SIGNALED; break;
     default: return -1;
     }
     ppp_add_notify(t, fn, arg);
@@ -257,6 +259,7 @@ int sstp_shim_add_notify(int kind, sstp_shim_notify_fn fn, void *arg)
     case SSTP_SHIM_NOTIFY_IPV6_UP: list = &ipv6_up_notifier; break;
     case SSTP_SHIM_NOTIFY_IPV6_DOWN: list = &ipv6_down_notifier; break;
     case SSTP_SHIM_NOTIFY_LINK_DOWN: list = &link_down_notifier; break;
+    case SSTP_SHIM_NOTIFY_SIGNALED: list = &sigreceived; break;
     default: return -1;
     }
     add_notifier(list, fn, arg);

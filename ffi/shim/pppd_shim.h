@@ -34,6 +34,8 @@ enum sstp_shim_notify {
     SSTP_SHIM_NOTIFY_IPV6_UP = 5,
     SSTP_SHIM_NOTIFY_IPV6_DOWN = 6,
     SSTP_SHIM_NOTIFY_LINK_DOWN = 7,
+    /* TERM/INT/HUP received: called from inside pppd's signal handler. */
+    SSTP_SHIM_NOTIFY_SIGNALED = 8,
 };
 
 /* Option flags for struct sstp_shim_option. */

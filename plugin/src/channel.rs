@@ -123,8 +123,22 @@ pub fn connect() -> c_int {
             None => format!("sstp-rs: connecting to {server}"),
         },
     );
+    if cfg.min_tls < sstp_tunnel::TlsVersion::Tls12 {
+        host::log(
+            Level::Warn,
+            &format!(
+                "sstp-rs: sstp-tls-min {} allows TLS versions below 1.2 (weak handshake \
+                 signatures); certificate chains are still checked at security level 1",
+                cfg.min_tls
+            ),
+        );
+    }
     let t0 = Instant::now();
-    let mut est = match sstp_tunnel::connect(&cfg) {
+    crate::exports::forget_hangup();
+    let check = crate::exports::cancel_reason;
+    let cancel = sstp_tunnel::Cancel::new(&check, &crate::exports::CANCEL_SIGNALS);
+    let mut auth = sstp_tunnel::StandardProxyAuth::default();
+    let mut est = match sstp_tunnel::connect_cancellable(&cfg, &mut auth, &cancel) {
         Ok(e) => e,
         Err(e) => {
             host::log(Level::Error, &format!("sstp-rs: {e}"));
@@ -145,7 +159,7 @@ pub fn connect() -> c_int {
             est.cert.sha256_hex()
         ),
     );
-    let client = match bridge::negotiate(&mut est, &s.client_config()) {
+    let client = match bridge::negotiate_cancellable(&mut est, &s.client_config(), &cancel) {
         Ok(c) => c,
         Err(e) => {
             host::log(

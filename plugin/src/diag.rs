@@ -21,6 +21,8 @@ pub fn exit_for_category(c: FailureCategory) -> ExitStatus {
         // Our side was refused: the server rejected the binding or the authentication.
         FailureCategory::Auth | FailureCategory::CryptoBinding => ExitStatus::AuthTopeerFailed,
         FailureCategory::Io => ExitStatus::Hangup,
+        // SIGTERM/SIGINT/SIGHUP during the connect: pppd's own status for them.
+        FailureCategory::Cancelled => ExitStatus::UserRequest,
         // Resolve, Connect, Tls, Http, Proxy and anything added later.
         _ => ExitStatus::ConnectFailed,
     }

@@ -3,6 +3,7 @@
 //! them through the pointers registered in `init`).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use pppd_sys as sys;
 
@@ -61,6 +62,7 @@ pub fn init() {
     host::add_notify(Notify::Ipv6Up, notify_ipv6_up);
     host::add_notify(Notify::Ipv6Down, notify_ipv6_down);
     host::add_notify(Notify::LinkDown, notify_link_down);
+    host::add_notify(Notify::Signaled, notify_signaled);
     host::set_channel(&host::ChannelOps {
         check_options: ch_check_options,
         connect: ch_connect,
@@ -185,4 +187,32 @@ unsafe extern "C" fn notify_link_down(_arg: *mut c_void, _v: c_int) {
             "sstp-rs: link down",
         );
     })
+}
+
+/// The last SIGTERM/SIGINT/SIGHUP pppd received (0: none). Written by [`notify_signaled`].
+static SIGNALED: AtomicI32 = AtomicI32::new(0);
+
+/// The signals that cancel a running connect (pppd calls `sigreceived` for exactly these).
+pub const CANCEL_SIGNALS: [c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Called by pppd from INSIDE its SIGTERM/SIGINT/SIGHUP handler: only an atomic store is
+/// async-signal-safe here (no guard, no lock, no allocation, no logging). A store cannot panic.
+unsafe extern "C" fn notify_signaled(_arg: *mut c_void, sig: c_int) {
+    SIGNALED.store(sig, Ordering::SeqCst);
+}
+
+/// Why the connect must stop, if a cancelling signal arrived (the connect's cancel input).
+pub fn cancel_reason() -> Option<&'static str> {
+    match SIGNALED.load(Ordering::SeqCst) {
+        libc::SIGTERM => Some("SIGTERM"),
+        libc::SIGINT => Some("SIGINT"),
+        libc::SIGHUP => Some("SIGHUP"),
+        _ => None,
+    }
+}
+
+/// Forgets a SIGHUP before a new connect: pppd re-dials after a hang-up (`persist`), while
+/// SIGTERM/SIGINT end pppd and stay in force.
+pub fn forget_hangup() {
+    let _ = SIGNALED.compare_exchange(libc::SIGHUP, 0, Ordering::SeqCst, Ordering::SeqCst);
 }

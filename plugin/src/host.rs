@@ -144,6 +144,8 @@ pub enum Notify {
     Ipv6Down,
     /// Link down.
     LinkDown,
+    /// SIGTERM/SIGINT/SIGHUP arrived; value = signal. Runs INSIDE the signal handler.
+    Signaled,
 }
 
 /// A notifier callback.
@@ -160,6 +162,7 @@ pub fn add_notify(kind: Notify, f: NotifyFn) {
         Notify::Ipv6Up => sys::SSTP_SHIM_NOTIFY_IPV6_UP,
         Notify::Ipv6Down => sys::SSTP_SHIM_NOTIFY_IPV6_DOWN,
         Notify::LinkDown => sys::SSTP_SHIM_NOTIFY_LINK_DOWN,
+        Notify::Signaled => sys::SSTP_SHIM_NOTIFY_SIGNALED,
     };
     // SAFETY: main thread; `f` is a 'static function.
     unsafe {

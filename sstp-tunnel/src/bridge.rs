@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,14 +28,48 @@ use sstp_proto::client::{Client, ClientConfig, CloseReason, Event, SendError, St
 use sstp_proto::crypto_binding::Hlak;
 use sstp_proto::hdlc::{self, DecoderStats};
 
-use crate::connect::Established;
+use crate::cancel::{self, Cancel, WaitError};
+use crate::connect::{phase, wait_err, Established};
 use crate::error::TunnelError;
 use crate::sys::{self, PollFd};
 
-/// Sends CALL_CONNECT_REQUEST on an established connection and waits (blocking, bounded by the
+/// Sends CALL_CONNECT_REQUEST on an established connection and waits (bounded by the
 /// client's negotiation timer) for CALL_CONNECT_ACK. NAKs are retried by the client as configured.
 /// On success the returned client is in Connect-Ack-Received: PPP may start.
 pub fn negotiate(est: &mut Established, cfg: &ClientConfig) -> Result<Client, TunnelError> {
+    negotiate_cancellable(est, cfg, &Cancel::never())
+}
+
+/// [`negotiate`] that stops as soon as `cancel` says so. The stream stays in blocking mode
+/// afterwards, as [`crate::connect()`] returned it.
+pub fn negotiate_cancellable(
+    est: &mut Established,
+    cfg: &ClientConfig,
+    cancel: &Cancel<'_>,
+) -> Result<Client, TunnelError> {
+    let sock = est.stream.get_ref();
+    sock.set_nonblocking(true)
+        .map_err(|e| TunnelError::io("setting the socket to non-blocking mode", e))?;
+    let result = negotiate_loop(est, cfg, cancel);
+    let _ = est.stream.get_ref().set_nonblocking(false);
+    result
+}
+
+/// Time allowed to send one batch of control packets.
+const CONTROL_WRITE_LIMIT: Duration = Duration::from_secs(10);
+
+fn negotiate_loop(
+    est: &mut Established,
+    cfg: &ClientConfig,
+    cancel: &Cancel<'_>,
+) -> Result<Client, TunnelError> {
+    const SENDING: &str = "sending SSTP control packets";
+    const WAITING: &str = "waiting for CALL_CONNECT_ACK";
+    let cancelled = |e: WaitError, during| {
+        wait_err(e, phase::NEGOTIATION, during, || {
+            TunnelError::io(during, io::ErrorKind::TimedOut.into())
+        })
+    };
     let mut client = Client::new(cfg.clone(), Instant::now());
     let leftover = std::mem::take(&mut est.leftover);
     if !leftover.is_empty() {
@@ -46,15 +80,9 @@ pub fn negotiate(est: &mut Established, cfg: &ClientConfig) -> Result<Client, Tu
     loop {
         out.clear();
         client.poll_transmit(&mut out);
-        if !out.is_empty() {
-            est.stream
-                .get_ref()
-                .set_write_timeout(Some(Duration::from_secs(10)))
-                .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-            est.stream
-                .write_all(&out)
-                .map_err(|e| TunnelError::io("sending SSTP control packets", e))?;
-        }
+        let write_by = Instant::now() + CONTROL_WRITE_LIMIT;
+        cancel::write_all(&mut est.stream, &out, write_by, cancel)
+            .map_err(|e| cancelled(e, SENDING))?;
         let mut acknowledged = false;
         while let Some(ev) = client.poll_event() {
             match ev {
@@ -62,7 +90,8 @@ pub fn negotiate(est: &mut Established, cfg: &ClientConfig) -> Result<Client, Tu
                 Event::Closing(r) | Event::Closed(r) => {
                     out.clear();
                     client.poll_transmit(&mut out);
-                    let _ = est.stream.write_all(&out);
+                    let by = Instant::now() + Duration::from_secs(2);
+                    let _ = cancel::write_all(&mut est.stream, &out, by, cancel);
                     return Err(TunnelError::Call(r));
                 }
                 _ => {}
@@ -79,33 +108,24 @@ pub fn negotiate(est: &mut Established, cfg: &ClientConfig) -> Result<Client, Tu
             return Err(TunnelError::Call(r));
         }
         let now = Instant::now();
-        let wait = match client.poll_timeout() {
+        let until = match client.poll_timeout() {
             Some(d) if d <= now => {
                 client.handle_timeout(now);
                 continue;
             }
-            Some(d) => d - now,
-            None => cfg.negotiation_timeout,
+            Some(d) => d,
+            None => now + cfg.negotiation_timeout,
         };
-        est.stream
-            .get_ref()
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-        match est.stream.read(&mut buf) {
+        match cancel::read_some(&mut est.stream, &mut buf, until, cancel) {
             Ok(0) => {
                 return Err(TunnelError::Negotiation(
                     "the server closed the connection before answering CALL_CONNECT_REQUEST".into(),
                 ))
             }
             Ok(n) => client.handle_input(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(TunnelError::io("waiting for CALL_CONNECT_ACK", e)),
+            // The client's timer is due: handled at the top of the loop.
+            Err(WaitError::Timeout) => {}
+            Err(e) => return Err(cancelled(e, WAITING)),
         }
     }
 }
@@ -456,10 +476,7 @@ fn pump(
     if let Err(e) = sys::set_nonblocking(pty.as_fd(), true) {
         return BridgeEnd::Error(TunnelError::io("making the pty non-blocking", e));
     }
-    let pty_fd = pty.as_raw_fd();
     let mut pty = File::from(pty);
-    let tls_fd = est.stream.get_ref().as_raw_fd();
-    let ctl_fd = control.wake.as_raw_fd();
 
     let leftover = std::mem::take(&mut est.leftover);
     if !leftover.is_empty() {
@@ -613,15 +630,16 @@ fn pump(
             };
             deadline.map(|t| t.saturating_duration_since(Instant::now()))
         };
-        let mut fds = [
-            PollFd::new(tls_fd, want_tls_read, want_tls_write),
-            PollFd::new(pty_fd, want_pty_read, want_pty_write),
-            PollFd::new(ctl_fd, true, false),
+        let poll_set = [
+            PollFd::new(est.stream.get_ref().as_fd(), want_tls_read, want_tls_write),
+            PollFd::new(pty.as_fd(), want_pty_read, want_pty_write),
+            PollFd::new(control.wake.as_fd(), true, false),
         ];
         p.counters.polls += 1;
-        if let Err(e) = sys::poll(&mut fds, timeout) {
-            return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e));
-        }
+        let fds = match sys::poll(&poll_set, timeout) {
+            Ok(ready) => ready,
+            Err(e) => return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e)),
+        };
         let now = Instant::now();
         if fds[2].readable {
             // Before reading the pty: a data frame right after `Authenticated` must find the

@@ -1,7 +1,8 @@
 //! The blocking connect phase: resolve, TCP (every address), proxy CONNECT, TLS, HTTP.
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use openssl::ssl::SslStream;
@@ -10,6 +11,7 @@ use sstp_proto::http::{
     ResponseTimer, SstpResponse,
 };
 
+use crate::cancel::{self, Cancel, Interest, NbStream, WaitError};
 use crate::cert::CertificateInfo;
 use crate::config::{IpFamily, ProxyConfig, ProxyCredentials, TunnelConfig};
 use crate::error::{ConnectAttempt, ConnectFailure, TunnelError};
@@ -135,53 +137,90 @@ pub fn connect(cfg: &TunnelConfig) -> Result<Established, TunnelError> {
     connect_with(cfg, &mut StandardProxyAuth::default())
 }
 
-/// Resolves, connects (every address in turn), runs the proxy CONNECT (authenticating with
-/// `auth` when challenged), the TLS handshake with the trust policy and the SSTP HTTP exchange.
+/// [`connect_cancellable`] that cannot be cancelled.
 pub fn connect_with(
     cfg: &TunnelConfig,
     auth: &mut dyn ProxyAuthenticator,
+) -> Result<Established, TunnelError> {
+    connect_cancellable(cfg, auth, &Cancel::never())
+}
+
+/// Phase names in messages ("connect cancelled (SIGTERM) during PHASE").
+pub(crate) mod phase {
+    pub const RESOLVE: &str = "name resolution";
+    pub const TCP: &str = "the TCP connect";
+    pub const PROXY: &str = "the proxy CONNECT";
+    pub const TLS: &str = "the TLS handshake";
+    pub const HTTP: &str = "the SSTP HTTP exchange";
+    pub const NEGOTIATION: &str = "SSTP call negotiation";
+}
+
+/// Maps a [`WaitError`] of `phase`: cancellation, or `timeout()`, or an I/O error `during`.
+pub(crate) fn wait_err(
+    e: WaitError,
+    phase: &'static str,
+    during: &'static str,
+    timeout: impl FnOnce() -> TunnelError,
+) -> TunnelError {
+    match e {
+        WaitError::Cancelled(reason) => TunnelError::Cancelled { reason, phase },
+        WaitError::Timeout => timeout(),
+        WaitError::Io(e) => TunnelError::io(during, e),
+    }
+}
+
+/// Resolves, connects (every address in turn), runs the proxy CONNECT (authenticating with
+/// `auth` when challenged), the TLS handshake with the trust policy and the SSTP HTTP exchange.
+/// Every wait is bounded by its phase's deadline and stops as soon as `cancel` says so.
+/// The returned stream is in blocking mode.
+pub fn connect_cancellable(
+    cfg: &TunnelConfig,
+    auth: &mut dyn ProxyAuthenticator,
+    cancel: &Cancel<'_>,
 ) -> Result<Established, TunnelError> {
     if cfg.server.is_empty() {
         return Err(TunnelError::Config("no server given".into()));
     }
     let mut timings = PhaseTimings::default();
-    let (tcp, peer_addr, failed_attempts) = match &cfg.proxy {
-        None => {
-            let t0 = Instant::now();
-            let addrs = resolve(&cfg.server, cfg.port, cfg.ip_family, false)?;
-            timings.resolve = t0.elapsed();
-            let t1 = Instant::now();
-            let (tcp, peer, failed) =
-                connect_any(&cfg.server, cfg.port, &addrs, cfg.connect_timeout, false)?;
-            timings.tcp = t1.elapsed();
-            (tcp, peer, failed)
-        }
-        Some(proxy) => {
-            let t0 = Instant::now();
-            let addrs = resolve(&proxy.host, proxy.port, cfg.ip_family, true)?;
-            timings.resolve = t0.elapsed();
-            let t1 = Instant::now();
-            let (mut tcp, mut peer, failed) =
-                connect_any(&proxy.host, proxy.port, &addrs, cfg.connect_timeout, true)?;
-            timings.tcp = t1.elapsed();
-            let t2 = Instant::now();
-            let reconnect =
-                || connect_any(&proxy.host, proxy.port, &addrs, cfg.connect_timeout, true);
-            proxy_connect(cfg, proxy, &mut tcp, &mut peer, auth, reconnect)?;
-            timings.proxy = Some(t2.elapsed());
-            (tcp, peer, failed)
-        }
+    let (host, port, proxied) = match &cfg.proxy {
+        None => (cfg.server.as_str(), cfg.port, false),
+        Some(p) => (p.host.as_str(), p.port, true),
     };
+    let t0 = Instant::now();
+    let deadline = t0 + cfg.connect_timeout;
+    let addrs = resolve_within(host, port, cfg.ip_family, proxied, deadline, cancel)?;
+    timings.resolve = t0.elapsed();
+    let t1 = Instant::now();
+    let tcp_connect =
+        || connect_any_within(host, port, &addrs, cfg.connect_timeout, proxied, cancel);
+    let (mut tcp, mut peer_addr, failed_attempts) = tcp_connect()?;
+    timings.tcp = t1.elapsed();
+    if let Some(proxy) = &cfg.proxy {
+        let t2 = Instant::now();
+        proxy_connect(
+            cfg,
+            proxy,
+            (&mut tcp, &mut peer_addr),
+            auth,
+            tcp_connect,
+            cancel,
+        )?;
+        timings.proxy = Some(t2.elapsed());
+    }
 
     let t3 = Instant::now();
-    let session = tls::handshake(cfg, tcp, peer_addr, t3 + cfg.tls_timeout)?;
+    let session = tls::handshake(cfg, tcp, peer_addr, t3 + cfg.tls_timeout, cancel)?;
     timings.tls = t3.elapsed();
 
     let mut stream = session.stream;
     let t4 = Instant::now();
     let correlation_id = CorrelationId::from_random(random16());
-    let (http, leftover) = sstp_http(cfg, &mut stream, correlation_id, peer_addr)?;
+    let (http, leftover) = sstp_http(cfg, &mut stream, correlation_id, peer_addr, cancel)?;
     timings.http = t4.elapsed();
+    stream
+        .get_ref()
+        .set_nonblocking(false)
+        .map_err(|e| TunnelError::io("setting the socket to blocking mode", e))?;
 
     Ok(Established {
         stream,
@@ -213,31 +252,56 @@ fn random16() -> [u8; 16] {
     b
 }
 
-/// Resolves `host` (IP literals are used as they are) and orders by the family preference.
+/// How long [`resolve`] waits for the system resolver.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Resolves `host` (IP literals are used as they are) and orders by the family preference,
+/// waiting at most [`RESOLVE_TIMEOUT`].
 pub fn resolve(
     host: &str,
     port: u16,
     family: IpFamily,
     proxy: bool,
 ) -> Result<Vec<SocketAddr>, TunnelError> {
+    let deadline = Instant::now() + RESOLVE_TIMEOUT;
+    resolve_within(host, port, family, proxy, deadline, &Cancel::never())
+}
+
+/// [`resolve`] bounded by `deadline` and `cancel`. The system resolver runs on a helper
+/// thread (getaddrinfo cannot be interrupted); a late thread is abandoned.
+pub fn resolve_within(
+    host: &str,
+    port: u16,
+    family: IpFamily,
+    proxy: bool,
+    deadline: Instant,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<SocketAddr>, TunnelError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let mut addrs: Vec<SocketAddr> = if let Ok(ip) = bare.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, port)]
     } else {
-        match (bare, port).to_socket_addrs() {
-            Ok(it) => {
-                let mut v = Vec::new();
-                for a in it {
-                    if !v.contains(&a) {
-                        v.push(a);
-                    }
+        let started = Instant::now();
+        let lookup = resolver::lookup(bare, port, deadline, cancel).map_err(|e| {
+            let waited = started.elapsed();
+            wait_err(e, phase::RESOLVE, "waiting for the resolver", || {
+                TunnelError::Resolve {
+                    host: host.to_owned(),
+                    detail: format!(
+                        "no answer from the resolver within {:.1} s; check the DNS servers \
+                         in /etc/resolv.conf and that they are reachable",
+                        waited.as_secs_f64()
+                    ),
+                    proxy,
                 }
-                v
-            }
-            Err(e) => {
+            })
+        })?;
+        match lookup {
+            Ok(v) => v,
+            Err(detail) => {
                 return Err(TunnelError::Resolve {
                     host: host.to_owned(),
-                    detail: e.to_string(),
+                    detail,
                     proxy,
                 })
             }
@@ -274,14 +338,37 @@ pub fn connect_any(
     timeout: Duration,
     proxy: bool,
 ) -> Result<(TcpStream, SocketAddr, Vec<ConnectAttempt>), TunnelError> {
+    connect_any_within(host, port, addrs, timeout, proxy, &Cancel::never())
+}
+
+/// [`connect_any`] with cancellation: each address gets `timeout`. The stream returned is
+/// non-blocking.
+pub fn connect_any_within(
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    proxy: bool,
+    cancel: &Cancel<'_>,
+) -> Result<(TcpStream, SocketAddr, Vec<ConnectAttempt>), TunnelError> {
     let mut attempts = Vec::new();
     for &addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        match tcp_connect(addr, Instant::now() + timeout, cancel) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok((s, addr, attempts));
             }
-            Err(e) => attempts.push(ConnectAttempt {
+            Err(WaitError::Cancelled(reason)) => {
+                return Err(TunnelError::Cancelled {
+                    reason,
+                    phase: if proxy { phase::PROXY } else { phase::TCP },
+                })
+            }
+            Err(WaitError::Timeout) => attempts.push(ConnectAttempt {
+                addr,
+                failure: ConnectFailure::Timeout(timeout),
+            }),
+            Err(WaitError::Io(e)) => attempts.push(ConnectAttempt {
                 addr,
                 failure: ConnectFailure::from_io(&e, timeout),
             }),
@@ -295,39 +382,51 @@ pub fn connect_any(
     })
 }
 
-/// Reads one response head byte-exactly; returns the head and any bytes received after it.
-fn read_head<S: Read>(
+/// One non-blocking TCP connect, waited for with `cancel` until `deadline`.
+fn tcp_connect(
+    addr: SocketAddr,
+    deadline: Instant,
+    cancel: &Cancel<'_>,
+) -> Result<TcpStream, WaitError> {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage};
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let fd = socket::socket(family, SockType::Stream, flags, None).map_err(io::Error::from)?;
+    let sa = SockaddrStorage::from(addr);
+    match socket::connect(fd.as_raw_fd(), &sa) {
+        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(WaitError::Io(e.into())),
+    }
+    cancel::wait_fd(fd.as_fd(), Interest::Write, deadline, cancel)?;
+    match socket::getsockopt(&fd, socket::sockopt::SocketError).map_err(io::Error::from)? {
+        0 => Ok(TcpStream::from(fd)),
+        errno => Err(WaitError::Io(io::Error::from_raw_os_error(errno))),
+    }
+}
+
+/// Reads one response head byte-exactly before the timer expires; returns the head and any
+/// bytes received after it.
+fn read_head<S: NbStream>(
     s: &mut S,
     timer: ResponseTimer,
-    set_timeout: &mut dyn FnMut(&mut S, Duration) -> io::Result<()>,
-    during: &'static str,
-) -> Result<Result<(http::Response, Vec<u8>), HttpError>, io::Error> {
+    cancel: &Cancel<'_>,
+) -> Result<Result<(http::Response, Vec<u8>), HttpError>, WaitError> {
     let mut parser = ResponseParser::new();
     let mut buf = [0u8; 2048];
+    let Some(left) = timer.remaining(Instant::now()) else {
+        return Ok(Err(timer.expired(Instant::now())));
+    };
+    let deadline = Instant::now() + left;
     loop {
-        let Some(left) = timer.remaining(Instant::now()) else {
-            return Ok(Err(timer.expired(Instant::now())));
-        };
-        set_timeout(s, left)?;
-        let n = match s.read(&mut buf) {
+        let n = match cancel::read_some(s, &mut buf, deadline, cancel) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if e.kind() == io::ErrorKind::UnexpectedEof
-                    || e.kind() == io::ErrorKind::ConnectionReset =>
-            {
-                0
-            }
-            Err(e) if e.to_string().contains("unexpected eof") => 0,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{during}: {e}"))),
+            Err(WaitError::Timeout) => return Ok(Err(timer.expired(Instant::now()))),
+            Err(WaitError::Io(e)) if is_eof(&e) => 0,
+            Err(e) => return Err(e),
         };
         if n == 0 {
             return Ok(Err(parser.eof().unwrap_or(HttpError::Malformed(
@@ -346,48 +445,57 @@ fn read_head<S: Read>(
     }
 }
 
+fn is_eof(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+    ) || e.to_string().contains("unexpected eof")
+}
+
 fn sstp_http(
     cfg: &TunnelConfig,
     stream: &mut SslStream<TcpStream>,
     correlation_id: CorrelationId,
     peer: SocketAddr,
+    cancel: &Cancel<'_>,
 ) -> Result<(SstpResponse, Vec<u8>), TunnelError> {
     let request = DuplexPostRequest::new(cfg.tls_name(), cfg.port, correlation_id)
         .to_bytes()
         .map_err(|e| TunnelError::Config(e.to_string()))?;
-    stream
-        .get_ref()
-        .set_write_timeout(Some(cfg.handshake_timeout.max(Duration::from_millis(1))))
-        .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-    stream
-        .write_all(&request)
-        .map_err(|e| TunnelError::io("sending the SSTP HTTP request", e))?;
-    stream
-        .flush()
-        .map_err(|e| TunnelError::io("sending the SSTP HTTP request", e))?;
     let timer = ResponseTimer::with_timeout(Instant::now(), cfg.handshake_timeout);
-    let mut set = |s: &mut SslStream<TcpStream>, d: Duration| s.get_ref().set_read_timeout(Some(d));
-    let (head, leftover) = read_head(
-        stream,
-        timer,
-        &mut set,
-        "waiting for the SSTP HTTP response",
-    )
-    .map_err(|e| TunnelError::io("waiting for the SSTP HTTP response", e))?
-    .map_err(|source| TunnelError::Http { peer, source })?;
+    let deadline = Instant::now() + cfg.handshake_timeout;
+    const SENDING: &str = "sending the SSTP HTTP request";
+    const WAITING: &str = "waiting for the SSTP HTTP response";
+    cancel::write_all(stream, &request, deadline, cancel).map_err(|e| {
+        wait_err(e, phase::HTTP, SENDING, || {
+            TunnelError::io(SENDING, io::ErrorKind::TimedOut.into())
+        })
+    })?;
+    let (head, leftover) = read_head(stream, timer, cancel)
+        .map_err(|e| {
+            wait_err(e, phase::HTTP, WAITING, || {
+                TunnelError::io(WAITING, io::ErrorKind::TimedOut.into())
+            })
+        })?
+        .map_err(|source| TunnelError::Http { peer, source })?;
     let resp =
         http::validate_sstp_response(head).map_err(|source| TunnelError::Http { peer, source })?;
     Ok((resp, leftover))
 }
 
+type TcpLink<'a> = (&'a mut TcpStream, &'a mut SocketAddr);
+
 fn proxy_connect(
     cfg: &TunnelConfig,
     proxy: &ProxyConfig,
-    tcp: &mut TcpStream,
-    peer: &mut SocketAddr,
+    (tcp, peer): TcpLink<'_>,
     auth: &mut dyn ProxyAuthenticator,
     reconnect: impl Fn() -> Result<(TcpStream, SocketAddr, Vec<ConnectAttempt>), TunnelError>,
+    cancel: &Cancel<'_>,
 ) -> Result<(), TunnelError> {
+    const SENDING: &str = "sending CONNECT to the proxy";
+    const WAITING: &str = "waiting for the proxy's answer";
+    const DRAINING: &str = "reading the proxy's 407 body";
     const MAX_ROUNDS: usize = 4;
     let proxy_name = if proxy.host.contains(':') {
         format!("[{}]:{}", proxy.host, proxy.port)
@@ -408,17 +516,28 @@ fn proxy_connect(
         let bytes = req
             .to_bytes()
             .map_err(|e| TunnelError::Config(e.to_string()))?;
-        tcp.set_write_timeout(Some(cfg.tls_timeout.max(Duration::from_millis(1))))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-        tcp.write_all(&bytes)
-            .map_err(|e| TunnelError::io("sending CONNECT to the proxy", e))?;
+        // One deadline per round: CONNECT, the answer and the 407 body together.
         let timer = ResponseTimer::with_timeout(Instant::now(), cfg.tls_timeout);
-        let mut set = |s: &mut TcpStream, d: Duration| s.set_read_timeout(Some(d));
-        let (head, leftover) = read_head(tcp, timer, &mut set, "waiting for the proxy's answer")
-            .map_err(|e| TunnelError::io("waiting for the proxy's answer", e))?
-            .map_err(|source| TunnelError::Proxy {
-                proxy: proxy_name.clone(),
-                source,
+        let deadline = Instant::now() + cfg.tls_timeout;
+        let round_start = Instant::now();
+        let name = &proxy_name;
+        let proxy_timeout = |during| {
+            move || TunnelError::ProxyTimeout {
+                proxy: name.clone(),
+                waited: round_start.elapsed(),
+                during,
+            }
+        };
+        cancel::write_all(tcp, &bytes, deadline, cancel)
+            .map_err(|e| wait_err(e, phase::PROXY, SENDING, proxy_timeout(SENDING)))?;
+        let (head, leftover) = read_head(tcp, timer, cancel)
+            .map_err(|e| wait_err(e, phase::PROXY, WAITING, proxy_timeout(WAITING)))?
+            .map_err(|source| match source {
+                HttpError::NoResponse { .. } => proxy_timeout(WAITING)(),
+                source => TunnelError::Proxy {
+                    proxy: proxy_name.clone(),
+                    source,
+                },
             })?;
         let close = head
             .header("Proxy-Connection")
@@ -467,19 +586,10 @@ fn proxy_connect(
                 // Keep the connection (NTLM needs it) when the body can be drained.
                 let reusable = !close && matches!(body_len, Some(n) if n <= 1 << 20);
                 if reusable {
-                    let mut remaining = body_len.unwrap_or(0).saturating_sub(leftover.len() as u64);
-                    let mut sink = [0u8; 4096];
-                    while remaining > 0 {
-                        let want = remaining.min(sink.len() as u64) as usize;
-                        match tcp.read(&mut sink[..want]) {
-                            Ok(0) => break,
-                            Ok(n) => remaining -= n as u64,
-                            Err(e) => {
-                                return Err(TunnelError::io("reading the proxy's 407 body", e))
-                            }
-                        }
-                    }
-                    if remaining == 0 {
+                    let left = body_len.unwrap_or(0).saturating_sub(leftover.len() as u64);
+                    if drain_body(tcp, left, deadline, cancel)
+                        .map_err(|e| wait_err(e, phase::PROXY, DRAINING, proxy_timeout(DRAINING)))?
+                    {
                         continue;
                     }
                 }
@@ -521,4 +631,103 @@ fn proxy_connect(
         had_credentials: true,
         detail: Some(format!("no success after {MAX_ROUNDS} CONNECT attempts")),
     })
+}
+
+/// getaddrinfo on a helper thread, waited for through a socket pair.
+mod resolver {
+    use std::io::{self, Write};
+    use std::net::{SocketAddr, ToSocketAddrs};
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+
+    use crate::cancel::{self, Cancel, Interest, WaitError};
+
+    type Answer = Result<Vec<SocketAddr>, String>;
+
+    /// Both ends live as long as either side holds the Arc: the late thread never writes
+    /// into a closed socket (no EPIPE/SIGPIPE).
+    struct Shared {
+        answer: Mutex<Option<Answer>>,
+        rx: UnixStream,
+        tx: UnixStream,
+    }
+
+    /// Resolves `host`; `Ok(Err(detail))` is the resolver's own failure.
+    pub(super) fn lookup(
+        host: &str,
+        port: u16,
+        deadline: Instant,
+        cancel: &Cancel<'_>,
+    ) -> Result<Answer, WaitError> {
+        let (rx, tx) = UnixStream::pair()?;
+        let shared = Arc::new(Shared {
+            answer: Mutex::new(None),
+            rx,
+            tx,
+        });
+        let theirs = Arc::clone(&shared);
+        let name = host.to_owned();
+        spawn_without_signals(move || {
+            let answer = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|it| {
+                    let mut v: Vec<SocketAddr> = Vec::new();
+                    for a in it {
+                        if !v.contains(&a) {
+                            v.push(a);
+                        }
+                    }
+                    v
+                })
+                .map_err(|e| e.to_string());
+            *theirs.answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+            let _ = (&theirs.tx).write(&[1]);
+        })?;
+        loop {
+            cancel::wait_fd(shared.rx.as_fd(), Interest::Read, deadline, cancel)?;
+            let mut guard = shared.answer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(a) = guard.take() {
+                return Ok(a);
+            }
+        }
+    }
+
+    /// Spawns a detached thread with every signal blocked: pppd's handlers must run on the
+    /// main thread, whose waits they interrupt.
+    fn spawn_without_signals(f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        let mut old = SigSet::empty();
+        pthread_sigmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut old),
+        )?;
+        let r = std::thread::Builder::new()
+            .name("sstp-resolve".into())
+            .spawn(f);
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
+        r.map(drop)
+    }
+}
+
+/// Reads and discards `remaining` body bytes before `deadline`; `false` if the proxy closed
+/// the connection first.
+fn drain_body(
+    tcp: &mut TcpStream,
+    mut remaining: u64,
+    deadline: Instant,
+    cancel: &Cancel<'_>,
+) -> Result<bool, WaitError> {
+    let mut sink = [0u8; 4096];
+    while remaining > 0 {
+        let want = remaining.min(sink.len() as u64) as usize;
+        match cancel::read_some(tcp, &mut sink[..want], deadline, cancel)? {
+            0 => return Ok(false),
+            n => remaining -= n as u64,
+        }
+    }
+    Ok(true)
 }

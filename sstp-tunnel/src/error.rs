@@ -36,6 +36,8 @@ pub enum FailureCategory {
     CryptoBinding,
     /// I/O on an established connection.
     Io,
+    /// The caller cancelled the connect (pppd got SIGTERM/SIGINT/SIGHUP).
+    Cancelled,
 }
 
 /// Why one TCP connect attempt failed.
@@ -290,6 +292,22 @@ pub enum TunnelError {
         /// The error.
         source: io::Error,
     },
+    /// The proxy did not complete its answer in time.
+    ProxyTimeout {
+        /// `host:port` of the proxy.
+        proxy: String,
+        /// Time waited.
+        waited: Duration,
+        /// What was being done, e.g. `reading the proxy's 407 body`.
+        during: &'static str,
+    },
+    /// The caller's [`crate::Cancel`] stopped the connect.
+    Cancelled {
+        /// Why (e.g. `SIGTERM`).
+        reason: &'static str,
+        /// The phase that was running, e.g. `the TLS handshake`.
+        phase: &'static str,
+    },
 }
 
 impl TunnelError {
@@ -303,7 +321,8 @@ impl TunnelError {
             | TunnelError::Connect { proxy: true, .. }
             | TunnelError::ProxyAuthRequired { .. }
             | TunnelError::ProxyRefused { .. }
-            | TunnelError::Proxy { .. } => FailureCategory::Proxy,
+            | TunnelError::Proxy { .. }
+            | TunnelError::ProxyTimeout { .. } => FailureCategory::Proxy,
             TunnelError::Tls { .. } => FailureCategory::Tls,
             TunnelError::Trust(_) => FailureCategory::Trust,
             TunnelError::Http { .. } => FailureCategory::Http,
@@ -316,6 +335,7 @@ impl TunnelError {
             }) => FailureCategory::Auth,
             TunnelError::Call(_) | TunnelError::Negotiation(_) => FailureCategory::Negotiation,
             TunnelError::Io { .. } => FailureCategory::Io,
+            TunnelError::Cancelled { .. } => FailureCategory::Cancelled,
         }
     }
 
@@ -459,6 +479,19 @@ impl fmt::Display for TunnelError {
             }
             TunnelError::Negotiation(s) => write!(f, "SSTP negotiation failed: {s}"),
             TunnelError::Io { during, source } => write!(f, "I/O error while {during}: {source}"),
+            TunnelError::ProxyTimeout {
+                proxy,
+                waited,
+                during,
+            } => write!(
+                f,
+                "HTTP proxy {proxy}: no complete answer within {:.1} s while {during}; the proxy \
+                 is overloaded or is not an HTTP proxy: check the proxy address and port",
+                waited.as_secs_f64()
+            ),
+            TunnelError::Cancelled { reason, phase } => {
+                write!(f, "connect cancelled ({reason}) during {phase}")
+            }
         }
     }
 }

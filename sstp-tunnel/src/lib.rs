@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bridge;
+pub mod cancel;
 pub mod cert;
 pub mod config;
 pub mod connect;
@@ -16,17 +17,18 @@ mod sys;
 mod tls;
 
 pub use bridge::{
-    control_channel, negotiate, BridgeEnd, BridgeEvent, BridgeOptions, BridgeReport, Command,
-    ControlReceiver, ControlSender, Counters, EventSink, Level,
+    control_channel, negotiate, negotiate_cancellable, BridgeEnd, BridgeEvent, BridgeOptions,
+    BridgeReport, Command, ControlReceiver, ControlSender, Counters, EventSink, Level,
 };
+pub use cancel::Cancel;
 pub use cert::{CertificateInfo, Eku};
 pub use config::{
     parse_host_port, CertPin, IpFamily, ParseError, ProxyConfig, ProxyCredentials, TlsVersion,
     TunnelConfig,
 };
 pub use connect::{
-    connect, connect_with, Established, NoProxyAuth, PhaseTimings, ProxyAuthStep,
-    ProxyAuthenticator,
+    connect, connect_cancellable, connect_with, Established, NoProxyAuth, PhaseTimings,
+    ProxyAuthStep, ProxyAuthenticator,
 };
 pub use error::{
     ConnectAttempt, ConnectFailure, FailureCategory, TlsHint, TrustError, TrustFailureKind,

@@ -1,86 +1,85 @@
-//! The two system calls std does not wrap: poll(2) and fcntl(2) O_NONBLOCK.
+//! The system calls std does not wrap, through `nix`: poll(2) and fcntl(2) O_NONBLOCK.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{PollFlags, PollTimeout};
 
 /// Sets or clears O_NONBLOCK on `fd`.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    // SAFETY: `raw` is a valid open descriptor for the lifetime of the borrow; F_GETFL takes no
-    // pointer argument.
-    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let new = if on {
-        flags | libc::O_NONBLOCK
-    } else {
-        flags & !libc::O_NONBLOCK
-    };
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    let mut new = flags;
+    new.set(OFlag::O_NONBLOCK, on);
     if new != flags {
-        // SAFETY: as above; F_SETFL takes an integer argument.
-        if unsafe { libc::fcntl(raw, libc::F_SETFL, new) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        fcntl(fd, FcntlArg::F_SETFL(new))?;
     }
     Ok(())
 }
 
 /// One entry of a poll set.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PollFd {
-    pub fd: RawFd,
+pub(crate) struct PollFd<'fd> {
+    pub fd: BorrowedFd<'fd>,
     pub read: bool,
     pub write: bool,
-    /// After poll: readable (or hang-up/error, which a read reports).
+}
+
+/// What poll reported for one entry (a copy: it does not borrow the descriptor).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Ready {
+    /// Readable (or hang-up/error, which a read reports).
     pub readable: bool,
-    /// After poll: writable (or error).
+    /// Writable (or error).
     pub writable: bool,
 }
 
-impl PollFd {
-    pub(crate) fn new(fd: RawFd, read: bool, write: bool) -> PollFd {
-        PollFd {
-            fd,
-            read,
-            write,
-            readable: false,
-            writable: false,
-        }
+impl<'fd> PollFd<'fd> {
+    pub(crate) fn new(fd: BorrowedFd<'fd>, read: bool, write: bool) -> PollFd<'fd> {
+        PollFd { fd, read, write }
     }
 }
 
 /// poll(2) over `fds`; `None` waits forever. EINTR is reported as zero ready descriptors.
-pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
-    let mut raw: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|p| libc::pollfd {
-            // A negative fd makes poll ignore the entry.
-            fd: if p.read || p.write { p.fd } else { -1 },
-            events: (if p.read { libc::POLLIN } else { 0 })
-                | (if p.write { libc::POLLOUT } else { 0 }),
-            revents: 0,
-        })
-        .collect();
-    let ms: libc::c_int = match timeout {
-        None => -1,
-        // Round up so a deadline is never polled too early (busy loop).
-        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
-    };
-    // SAFETY: `raw` is a valid, exclusively borrowed array of `raw.len()` pollfd structs.
-    let n = unsafe { libc::poll(raw.as_mut_ptr(), raw.len() as libc::nfds_t, ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
+/// Entries that want neither direction are not polled.
+pub(crate) fn poll<const N: usize>(
+    fds: &[PollFd<'_>; N],
+    timeout: Option<Duration>,
+) -> io::Result<[Ready; N]> {
+    let mut raw: Vec<nix::poll::PollFd<'_>> = Vec::with_capacity(N);
+    let mut index = [usize::MAX; N];
+    for (i, p) in fds.iter().enumerate() {
+        let mut ev = PollFlags::empty();
+        ev.set(PollFlags::POLLIN, p.read);
+        ev.set(PollFlags::POLLOUT, p.write);
+        if !ev.is_empty() {
+            index[i] = raw.len();
+            raw.push(nix::poll::PollFd::new(p.fd, ev));
         }
-        return Err(e);
     }
-    for (p, r) in fds.iter_mut().zip(&raw) {
-        let hup = r.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
-        p.readable = r.revents & libc::POLLIN != 0 || (p.read && hup);
-        p.writable = r.revents & libc::POLLOUT != 0 || (p.write && hup);
+    let ms = match timeout {
+        None => PollTimeout::NONE,
+        // Round up so a deadline is never polled too early (busy loop).
+        Some(d) => {
+            let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128);
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        }
+    };
+    let mut ready = [Ready::default(); N];
+    match nix::poll::poll(&mut raw, ms) {
+        Ok(_) => {}
+        Err(Errno::EINTR) => return Ok(ready),
+        Err(e) => return Err(e.into()),
     }
-    Ok(n as usize)
+    for (i, p) in fds.iter().enumerate() {
+        let Some(r) = raw.get(index[i]).and_then(|r| r.revents()) else {
+            continue;
+        };
+        let hup = r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL);
+        ready[i].readable = r.contains(PollFlags::POLLIN) || (p.read && hup);
+        ready[i].writable = r.contains(PollFlags::POLLOUT) || (p.write && hup);
+    }
+    Ok(ready)
 }

@@ -1,6 +1,7 @@
 //! TLS client with the trust policy: CA store or pin, host name check, Windows-like EKU rule.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,10 +11,12 @@ use openssl::ssl::{
     SslStream, SslVerifyMode,
 };
 use openssl::x509::verify::X509CheckFlags;
-use openssl::x509::{X509StoreContextRef, X509};
+use openssl::x509::{X509ExtendedKeyUsage, X509KeyUsage, X509Ref, X509StoreContextRef, X509};
 
+use crate::cancel::{self, Cancel, Interest};
 use crate::cert::CertificateInfo;
 use crate::config::{TlsVersion, TunnelConfig};
+use crate::connect::{phase, wait_err};
 use crate::error::{TlsHint, TrustError, TrustFailureKind, TunnelError};
 
 // X509_V_ERR_* values (stable OpenSSL ABI).
@@ -31,6 +34,9 @@ const ERR_CERT_UNTRUSTED: i32 = 27;
 const ERR_CERT_REJECTED: i32 = 28;
 const ERR_HOSTNAME_MISMATCH: i32 = 62;
 const ERR_IP_ADDRESS_MISMATCH: i32 = 64;
+
+/// OpenSSL security level for certificate chains (also when `sstp-tls-min` < 1.2).
+const CHAIN_AUTH_LEVEL: i32 = 1;
 
 /// What the verify callback saw (shared with the caller; the callback never panics).
 #[derive(Default, Debug)]
@@ -69,14 +75,44 @@ fn classify(code: i32, expected_name: &str) -> TrustFailureKind {
     }
 }
 
-/// The verify callback: pure function of its inputs plus the shared log. Panic-free: every
-/// fallible call is matched, the mutex is never unwrapped.
+/// The verify callback, guarded: a panic inside refuses the certificate instead of unwinding
+/// into OpenSSL (rust-openssl's trampoline has no `catch_unwind`).
+fn verify_guarded(
+    preverify_ok: bool,
+    ctx: &mut X509StoreContextRef,
+    policy: &VerifyPolicy,
+    log: &Mutex<VerifyLog>,
+) -> bool {
+    let run = std::panic::AssertUnwindSafe(|| verify(preverify_ok, ctx, policy, log));
+    match std::panic::catch_unwind(run) {
+        Ok(ok) => ok,
+        Err(_) => {
+            let mut guard = log.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.failure.is_none() {
+                guard.failure = Some((
+                    0,
+                    TrustFailureKind::Other,
+                    "internal error while checking the certificate".to_owned(),
+                ));
+            }
+            false
+        }
+    }
+}
+
+/// What the verify callback enforces beyond OpenSSL's own checks.
+struct VerifyPolicy {
+    pin: Option<[u8; 32]>,
+    check_eku: bool,
+    expected_name: String,
+}
+
+/// The verify callback: pure function of its inputs plus the shared log. Every fallible call
+/// is matched and the mutex is never unwrapped; [`verify_guarded`] catches a panic anyway.
 fn verify(
     preverify_ok: bool,
     ctx: &mut X509StoreContextRef,
-    pin: Option<[u8; 32]>,
-    check_eku: bool,
-    expected_name: &str,
+    policy: &VerifyPolicy,
     log: &Mutex<VerifyLog>,
 ) -> bool {
     let depth = ctx.error_depth();
@@ -86,7 +122,6 @@ fn verify(
     let leaf = ctx.chain().and_then(|c| c.get(0));
     let leaf_der = leaf.and_then(|l| l.to_der().ok());
     let leaf_sha256 = leaf.and_then(|l| l.digest(MessageDigest::sha256()).ok());
-    let leaf_eku_ok = leaf.map(|l| CertificateInfo::from_x509(l).eku.allows_server_auth());
     let mut guard = match log.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
@@ -94,7 +129,7 @@ fn verify(
     if guard.leaf_der.is_none() {
         guard.leaf_der = leaf_der;
     }
-    if let Some(pin) = pin {
+    if let Some(pin) = policy.pin {
         // The pin replaces every chain/name check; accept only on an exact match of the leaf.
         let ok = leaf_sha256.as_deref().is_some_and(|d| d == pin);
         if !ok && guard.failure.is_none() {
@@ -111,16 +146,73 @@ fn verify(
     if preverify_ok {
         return true;
     }
+    let mut kind = classify(code, &policy.expected_name);
+    let mut reason = reason;
     if depth == 0 && code == ERR_INVALID_PURPOSE {
-        // OpenSSL refuses "Any Purpose"; Windows accepts it. With the EKU check off, accept all.
-        if !check_eku || leaf_eku_ok == Some(true) {
-            return true;
+        match leaf.map(|l| purpose_verdict(l, policy.check_eku)) {
+            Some(Purpose::Accept) => return true,
+            Some(Purpose::KeyUsage) => {
+                kind = TrustFailureKind::Other;
+                reason = "unsupported certificate purpose: its KeyUsage or nsCertType does not \
+                          allow a TLS server key (digitalSignature, keyEncipherment or keyAgreement)"
+                    .to_owned();
+            }
+            Some(Purpose::Eku) | None => {}
         }
     }
     if guard.failure.is_none() {
-        guard.failure = Some((depth, classify(code, expected_name), reason));
+        guard.failure = Some((depth, kind, reason));
     }
     false
+}
+
+/// OID 2.16.840.1.113730.1.1 (Netscape cert type), DER-encoded.
+const NS_CERT_TYPE_OID: [u8; 11] = [
+    0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x42, 0x01, 0x01,
+];
+
+/// The verdict on a depth-0 `INVALID_PURPOSE`.
+#[derive(Debug, PartialEq, Eq)]
+enum Purpose {
+    /// Only the EKU failed, and the EKU is acceptable (or its check is off).
+    Accept,
+    /// The EKU is not acceptable.
+    Eku,
+    /// KeyUsage or nsCertType failed: OpenSSL's refusal stands.
+    KeyUsage,
+}
+
+/// Decides a depth-0 `INVALID_PURPOSE`. OpenSSL's `ssl_server` purpose fails on the EKU
+/// (anything but Server Authentication/SGC, so also "Any Purpose", which Windows accepts), on
+/// KeyUsage (none of digitalSignature, keyEncipherment, keyAgreement) or on nsCertType.
+/// Only the EKU case is overridden; a KeyUsage or nsCertType failure is refused even with the
+/// EKU check off (`check_eku == false`).
+fn purpose_verdict(leaf: &X509Ref, check_eku: bool) -> Purpose {
+    let tls_ku = X509KeyUsage::DIGITAL_SIGNATURE
+        | X509KeyUsage::KEY_ENCIPHERMENT
+        | X509KeyUsage::KEY_AGREEMENT;
+    let ku_ok = leaf.key_usage().is_none_or(|ku| ku.intersects(tls_ku));
+    let openssl_eku_ok = leaf
+        .extended_key_usage()
+        .is_none_or(|x| x.intersects(X509ExtendedKeyUsage::SSL_SERVER | X509ExtendedKeyUsage::SGC));
+    // nsCertType is not exposed by the openssl crate: when the extension is present at all,
+    // the failure may be its doing, and OpenSSL's verdict stands.
+    let has_ns_cert_type = leaf
+        .to_der()
+        .map(|der| {
+            der.windows(NS_CERT_TYPE_OID.len())
+                .any(|w| w == NS_CERT_TYPE_OID)
+        })
+        .unwrap_or(true);
+    if !ku_ok || openssl_eku_ok || has_ns_cert_type {
+        return Purpose::KeyUsage;
+    }
+    let eku_ok = CertificateInfo::from_x509(leaf).eku.allows_server_auth();
+    if !check_eku || eku_ok {
+        Purpose::Accept
+    } else {
+        Purpose::Eku
+    }
 }
 
 fn hint_for(reason: &str) -> TlsHint {
@@ -172,12 +264,18 @@ pub(crate) fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     deadline: Instant,
+    cancel: &Cancel<'_>,
 ) -> Result<TlsSession, TunnelError> {
     let config_err =
         |what: &str, e: openssl::error::ErrorStack| TunnelError::Config(format!("{what}: {e}"));
     let mut ctx =
         SslContext::builder(SslMethod::tls_client()).map_err(|e| config_err("TLS context", e))?;
-    ctx.set_options(SslOptions::NO_COMPRESSION | SslOptions::NO_SSLV2 | SslOptions::NO_SSLV3);
+    ctx.set_options(
+        SslOptions::NO_COMPRESSION
+            | SslOptions::NO_SSLV2
+            | SslOptions::NO_SSLV3
+            | SslOptions::NO_RENEGOTIATION,
+    );
     // The data pump retries writes from a buffer that may grow (move) in between.
     ctx.set_mode(SslMode::ENABLE_PARTIAL_WRITE | SslMode::ACCEPT_MOVING_WRITE_BUFFER);
     if let Some(max) = cfg.max_tls {
@@ -193,7 +291,9 @@ pub(crate) fn handshake(
     ctx.set_max_proto_version(cfg.max_tls.map(TlsVersion::to_openssl))
         .map_err(|e| config_err("maximum TLS version", e))?;
     if cfg.min_tls < TlsVersion::Tls12 {
-        // TLS 1.0/1.1 need SHA-1/MD5 signatures, refused at OpenSSL 3's default level 1+.
+        // The TLS 1.0/1.1 handshake signs with MD5/SHA-1, refused at OpenSSL 3's level 1+.
+        // The level also governs the chain checks; those keep level 1 through the verify
+        // parameter's auth level below.
         ctx.set_security_level(0);
     }
     if cfg.ca_file.is_some() || cfg.ca_dir.is_some() {
@@ -215,6 +315,9 @@ pub(crate) fn handshake(
     let ctx = ctx.build();
     let mut ssl = openssl::ssl::Ssl::new(&ctx).map_err(|e| config_err("TLS session", e))?;
 
+    // Chains need at least 80-bit security (RSA/DSA >= 1024 bits, no MD5/SHA-1 signatures)
+    // whatever the protocol version allows.
+    ssl.param_mut().set_auth_level(CHAIN_AUTH_LEVEL);
     let name = cfg.tls_name().to_owned();
     let bare = name.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
@@ -233,24 +336,17 @@ pub(crate) fn handshake(
 
     let log = Arc::new(Mutex::new(VerifyLog::default()));
     let cb_log = Arc::clone(&log);
-    let pin = cfg.pin.map(|p| p.0);
-    let check_eku = cfg.check_eku;
-    let cb_name = name.clone();
+    let policy = VerifyPolicy {
+        pin: cfg.pin.map(|p| p.0),
+        check_eku: cfg.check_eku,
+        expected_name: name.clone(),
+    };
     ssl.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
-        verify(ok, ctx, pin, check_eku, &cb_name, &cb_log)
+        verify_guarded(ok, ctx, &policy, &cb_log)
     });
 
-    let set_timeouts = |s: &TcpStream| -> Result<(), TunnelError> {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(std::time::Duration::from_millis(1));
-        s.set_read_timeout(Some(left))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))?;
-        s.set_write_timeout(Some(left))
-            .map_err(|e| TunnelError::io("setting socket timeouts", e))
-    };
-    set_timeouts(&tcp)?;
-
+    tcp.set_nonblocking(true)
+        .map_err(|e| TunnelError::io("setting the socket to non-blocking mode", e))?;
     let fail = |mid: &MidHandshakeSslStream<TcpStream>, log: &Mutex<VerifyLog>| -> TunnelError {
         let guard = match log.lock() {
             Ok(g) => g,
@@ -282,6 +378,14 @@ pub(crate) fn handshake(
         }
     };
 
+    let timeout = || TunnelError::Tls {
+        peer,
+        reason: format!(
+            "no TLS handshake within {:.1} s",
+            cfg.tls_timeout.as_secs_f64()
+        ),
+        hint: TlsHint::Timeout,
+    };
     let mut result = ssl.connect(tcp);
     let stream = loop {
         match result {
@@ -289,17 +393,15 @@ pub(crate) fn handshake(
             Err(HandshakeError::SetupFailure(e)) => return Err(config_err("TLS setup", e)),
             Err(HandshakeError::Failure(mid)) => return Err(fail(&mid, &log)),
             Err(HandshakeError::WouldBlock(mid)) => {
-                if Instant::now() >= deadline {
-                    return Err(TunnelError::Tls {
-                        peer,
-                        reason: format!(
-                            "no TLS handshake within {:.1} s",
-                            cfg.tls_timeout.as_secs_f64()
-                        ),
-                        hint: TlsHint::Timeout,
-                    });
-                }
-                set_timeouts(mid.get_ref())?;
+                // One overall deadline: a peer dripping bytes cannot extend it.
+                let interest = if mid.error().code() == ErrorCode::WANT_WRITE {
+                    Interest::Write
+                } else {
+                    Interest::Read
+                };
+                cancel::wait_fd(mid.get_ref().as_fd(), interest, deadline, cancel).map_err(
+                    |e| wait_err(e, phase::TLS, "waiting for the TLS handshake", timeout),
+                )?;
                 result = mid.handshake();
             }
         }

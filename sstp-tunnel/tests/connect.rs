@@ -778,3 +778,89 @@ fn tls_handshake_timeout() {
     assert!(e.to_string().contains("never completed TLS"), "{e}");
     let _ = h.join();
 }
+
+#[test]
+fn key_usage_failure_is_refused_even_with_the_eku_check_off() {
+    let ca = Ca::new("CA");
+    let mut spec = LeafSpec::server("localhost");
+    spec.ku_bad = true;
+    let (cert, key) = ca.issue(&spec);
+    for check_eku in [true, false] {
+        let srv = tls_server(ServerOpts::new(
+            cert.clone(),
+            key.clone(),
+            Reply::Bytes(RRAS_OK.to_vec()),
+        ));
+        let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+        cfg.check_eku = check_eku;
+        let err = connect(&cfg).unwrap_err();
+        let text = err.to_string();
+        let t = trust_err(err);
+        assert_eq!(t.kind, TrustFailureKind::Other, "{text}");
+        assert!(text.contains("KeyUsage"), "{text}");
+        let _ = srv.join();
+    }
+}
+
+#[test]
+fn legacy_tls_minimum_keeps_chain_security_level_one() {
+    let ca = Ca::new("CA");
+    let mut spec = LeafSpec::server("localhost");
+    spec.sha1 = true;
+    let (cert, key) = ca.issue(&spec);
+    // A legacy server (any version up to 1.3) with a SHA-1-signed certificate.
+    let mut o = ServerOpts::new(cert, key, Reply::Bytes(RRAS_OK.to_vec()));
+    o.legacy = true;
+    let srv = tls_server(o);
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.min_tls = TlsVersion::Tls10;
+    let err = connect(&cfg).unwrap_err();
+    let text = err.to_string();
+    let t = trust_err(err);
+    assert!(t.reason.contains("too weak"), "{text}");
+    let _ = srv.join();
+}
+
+#[test]
+fn proxy_407_body_has_one_overall_deadline() {
+    // Content-Length 1000, no body: the drain ends at the round's deadline.
+    let proxy = fake_proxy(vec![
+        "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 1000\r\n\r\n",
+        // Never sent: keeps the proxy waiting for a next CONNECT on the same connection.
+        "HTTP/1.1 200 Connection established\r\n\r\n",
+    ]);
+    let mut cfg = TunnelConfig::new("127.0.0.1");
+    cfg.port = 9; // never reached
+    cfg.tls_timeout = Duration::from_millis(700);
+    cfg.proxy = Some(ProxyConfig::parse(&format!("http://u:p@{}", proxy.addr)).unwrap());
+    let t0 = std::time::Instant::now();
+    let e = connect(&cfg).unwrap_err();
+    let took = t0.elapsed();
+    let text = e.to_string();
+    assert!(matches!(e, TunnelError::ProxyTimeout { .. }), "{text}");
+    assert!(
+        text.contains("while reading the proxy's 407 body"),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn cancelled_before_connecting_names_the_phase() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = TunnelConfig::new("127.0.0.1");
+    cfg.port = listener.local_addr().unwrap().port();
+    let check = || Some("SIGTERM");
+    let sigs = [libc::SIGTERM];
+    let cancel = sstp_tunnel::Cancel::new(&check, &sigs);
+    let e =
+        sstp_tunnel::connect_cancellable(&cfg, &mut sstp_tunnel::NoProxyAuth, &cancel).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "connect cancelled (SIGTERM) during the TCP connect"
+    );
+    assert_eq!(e.category(), sstp_tunnel::FailureCategory::Cancelled);
+}

@@ -257,7 +257,72 @@ const CASES: &[Case] = &[
         exit: 19,
         max_secs: 40,
     },
+    // connect-phase faults: bounded by one deadline per phase, without a busy loop.
+    Case {
+        tag: "tlsdrip",
+        what: "server drips its TLS handshake (1 byte/s): ends at the handshake deadline",
+        target: "sstp-server.test:454",
+        extra: "sstp-connect-timeout 5",
+        expect: &[
+            "sstp-rs: TLS handshake with 192.0.2.2:454 failed: no TLS handshake within 5.0 s",
+            "hint: the server accepted TCP but never completed TLS",
+        ],
+        exit: 8,
+        max_secs: 9,
+    },
+    Case {
+        tag: "endlesshdr",
+        what: "HTTP header lines that never end (one per 0.5 s): sstp-http-timeout 3",
+        target: "sstp-server.test:455",
+        extra: "sstp-http-timeout 3",
+        expect: &[
+            "sstp-rs: SSTP handshake with 192.0.2.2:455: no HTTP response from the server \
+             within 3.",
+        ],
+        exit: 8,
+        max_secs: 9,
+    },
+    Case {
+        tag: "endless407",
+        what: "proxy 407 whose body never ends: one deadline for the CONNECT round",
+        target: "sstp-server.test:443",
+        extra: "sstp-proxy http://192.0.2.2:456 sstp-proxy-auth-file \"$SC_WORK/endless.cred\" \
+                sstp-connect-timeout 5",
+        expect: &[
+            "sstp-rs: HTTP proxy 192.0.2.2:456: no complete answer within 5.",
+            " s while reading the proxy's 407 body",
+        ],
+        exit: 8,
+        max_secs: 10,
+    },
+    // Last: it points the guest's resolver at a name server that never answers.
+    Case {
+        tag: "dnsslow",
+        what: "name server that never answers: resolution bounded by sstp-connect-timeout 2",
+        target: "sstp-unanswered.test:443",
+        extra: "sstp-connect-timeout 2",
+        expect: &[
+            "sstp-rs: cannot resolve the server name \"sstp-unanswered.test\" (no answer from \
+             the resolver within 2.",
+            " s; check the DNS servers in /etc/resolv.conf and that they are reachable)",
+        ],
+        exit: 8,
+        max_secs: 6,
+    },
 ];
+
+/// Shell commands run before a case.
+const BEFORE: &[(&str, &str)] = &[(
+    "dnsslow",
+    "printf 'nameserver 192.0.2.99\\noptions timeout:30 attempts:1\\n' >\"$SC_WORK/resolv.conf\" \
+     && mount --bind \"$SC_WORK/resolv.conf\" /etc/resolv.conf",
+)];
+
+/// Cases whose pppd is sampled by `sc_proc_watch` (RSS, CPU share).
+const WATCHED: &[&str] = &["tlsdrip", "endlesshdr", "endless407", "dnsslow"];
+/// Bounds for the watched cases: highest RSS and CPU time / wall time.
+const RSS_MAX_KB: u64 = 64 * 1024;
+const CPU_MAX_PCT: f64 = 20.0;
 
 fn script(so: &Path, server: &Path) -> String {
     let mut s = format!(
@@ -303,6 +368,10 @@ start_server 450 srv-404.log server --fault http-status=404
 start_server 451 srv-503.log server --fault http-status=503
 start_server 452 srv-certhash.log server --fault cert-hash-mismatch
 start_server 453 srv-eku.log client-only
+start_server 454 srv-tlsdrip.log server --fault tls-drip
+start_server 455 srv-endlesshdr.log server --fault http-endless-headers
+start_server 456 srv-endless407.log server --fault proxy-407-endless-body
+(umask 077; printf 'alice:%s\n' 'Endless-Pa55' >"$SC_WORK/endless.cred")
 
 # Squid in netns srv on 192.0.2.2:3128, everything in tmpfs, demanding Digest or Basic.
 sq=$SC_WORK/squid
@@ -332,7 +401,7 @@ chmod -R a+rwX "$sq"
 ip netns exec srv /usr/sbin/squid -N -n sqhostile -f "$sq/squid.conf" >"$SC_OUT/squid.out" 2>&1 &
 echo $! >>"$SC_WORK/servers"
 
-for p in 443 444 445 446 447 448 449 450 451 452 453 3128; do
+for p in 443 444 445 446 447 448 449 450 451 452 453 454 455 456 3128; do
     SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; cp "$sq/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null; exit 1; }}
 done
 sc_fact servers_started 1
@@ -346,10 +415,13 @@ attempt() {{ # tag limit target [extra pppd options]
         nodefaultroute noipdefault lcp-echo-interval 0 debug nodetach \
         logfile "$SC_OUT/h-$tag.log" "$@" >"$SC_OUT/h-$tag.out" 2>&1 &
     pid=$!
+    wpid=
+    if [ "$watch" = 1 ]; then sc_proc_watch "$tag" $pid & wpid=$!; fi
     if sc_wait "$limit" sc_not_running $pid; then sc_fact "ended_$tag" 1; else sc_fact "ended_$tag" 0; kill -KILL $pid; fi
     wait $pid
     sc_fact "exit_$tag" $?
     sc_fact "secs_$tag" "$(sc_elapsed "$t0" "$(sc_now)")"
+    [ -n "$wpid" ] && wait $wpid
     sleep 0.2
     sc_fact "left_$tag" "$(sc_client_pppds | wc -l)"
 }}
@@ -358,8 +430,13 @@ attempt() {{ # tag limit target [extra pppd options]
         server = testbed::shell_quote(&server.to_string_lossy()),
     );
     for c in CASES {
+        for (_, cmd) in BEFORE.iter().filter(|(t, _)| *t == c.tag) {
+            s.push_str(cmd);
+            s.push('\n');
+        }
         s.push_str(&format!(
-            "attempt {} {} {} {}\n",
+            "watch={}; attempt {} {} {} {}\n",
+            u8::from(WATCHED.contains(&c.tag)),
             c.tag,
             c.max_secs + 10,
             c.target,
@@ -369,6 +446,7 @@ attempt() {{ # tag limit target [extra pppd options]
     s.push_str(
         r#"
 cp "$sq/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null
+umount /etc/resolv.conf 2>/dev/null
 for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
 sleep 1
@@ -436,12 +514,30 @@ fn hostile_servers_produce_exact_diagnoses() {
                 problems.push(format!("log lacks {e:?}"));
             }
         }
+        let mut figures = String::new();
+        if WATCHED.contains(&c.tag) {
+            let rss: u64 = fact(&format!("{}_rss_max_kb", c.tag))
+                .parse()
+                .unwrap_or(u64::MAX);
+            let cpu: f64 = fact(&format!("{}_cpu_pct", c.tag))
+                .parse()
+                .unwrap_or(f64::MAX);
+            if rss == 0 || rss > RSS_MAX_KB {
+                problems.push(format!("RSS max {rss} kB, bound {RSS_MAX_KB} kB"));
+            }
+            if cpu > CPU_MAX_PCT {
+                problems.push(format!(
+                    "CPU {cpu:.1} %: a busy loop (bound {CPU_MAX_PCT} %)"
+                ));
+            }
+            figures = format!("  RSS max {rss} kB, CPU {cpu:.1} %");
+        }
         // Never a secret in the log, whatever failed.
         if log.contains(integration_tests::scenario::PASSWORD) {
             problems.push("the PPP password is in the log".into());
         }
         eprintln!(
-            "hostile {:<10} exit {exit:>2} in {secs:5.2} s  {}{}",
+            "hostile {:<10} exit {exit:>2} in {secs:5.2} s  {}{figures}{}",
             c.tag,
             c.what,
             if problems.is_empty() { "" } else { "  FAILED" }

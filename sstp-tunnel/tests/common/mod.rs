@@ -104,6 +104,10 @@ pub struct LeafSpec {
     /// "serverAuth", "clientAuth", "anyExtendedKeyUsage" or empty for no EKU extension.
     pub eku: Vec<&'static str>,
     pub expired: bool,
+    /// KeyUsage without any TLS server bit (only nonRepudiation).
+    pub ku_bad: bool,
+    /// Signed with SHA-1 (below OpenSSL's security level 1).
+    pub sha1: bool,
 }
 
 impl LeafSpec {
@@ -114,6 +118,8 @@ impl LeafSpec {
             ips: vec![],
             eku: vec!["serverAuth"],
             expired: false,
+            ku_bad: false,
+            sha1: false,
         }
     }
 }
@@ -146,15 +152,16 @@ fn make_leaf(spec: &LeafSpec, issuer: Option<(&X509, &PKey<Private>)>) -> (X509,
     }
     b.append_extension(BasicConstraints::new().build().unwrap())
         .unwrap();
-    b.append_extension(
+    let ku = if spec.ku_bad {
+        KeyUsage::new().critical().non_repudiation().build()
+    } else {
         KeyUsage::new()
             .critical()
             .digital_signature()
             .key_agreement()
             .build()
-            .unwrap(),
-    )
-    .unwrap();
+    };
+    b.append_extension(ku.unwrap()).unwrap();
     if !spec.eku.is_empty() {
         let mut e = ExtendedKeyUsage::new();
         for u in &spec.eku {
@@ -179,7 +186,12 @@ fn make_leaf(spec: &LeafSpec, issuer: Option<(&X509, &PKey<Private>)>) -> (X509,
         b.append_extension(ext).unwrap();
     }
     let sign_key = issuer.map(|(_, k)| k).unwrap_or(&key);
-    b.sign(sign_key, MessageDigest::sha256()).unwrap();
+    let digest = if spec.sha1 {
+        MessageDigest::sha1()
+    } else {
+        MessageDigest::sha256()
+    };
+    b.sign(sign_key, digest).unwrap();
     (b.build(), key)
 }
 
@@ -247,6 +259,10 @@ pub fn tls_server(o: ServerOpts) -> TlsServer {
     let addr = listener.local_addr().unwrap();
     let sni = Arc::new(Mutex::new(None));
     let mut acc = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    if o.legacy {
+        // Before the certificate: a legacy server may serve a SHA-1-signed one.
+        acc.set_security_level(0);
+    }
     acc.set_private_key(&o.key).unwrap();
     acc.set_certificate(&o.cert).unwrap();
     for c in &o.chain {

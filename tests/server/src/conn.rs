@@ -18,7 +18,7 @@ use sstp_proto::hdlc;
 
 use crate::request::{self, RequestError};
 use crate::session::{EndReason, Session, SessionConfig, SessionEvent};
-use crate::{pty, Fault, Inner, Outcome, PppBackend, SessionReport};
+use crate::{connect_faults, pty, Fault, Inner, Outcome, PppBackend, SessionReport};
 
 /// Pending output above which the opposite input is not read.
 const HIGH_WATER: usize = 256 * 1024;
@@ -109,6 +109,9 @@ fn connection(
     };
     let _ = tcp.set_read_timeout(Some(cfg.timers.tls));
     let _ = tcp.set_write_timeout(Some(cfg.timers.tls));
+    if let Some(done) = connect_faults::before_tls(inner, tcp, &mut |l| log.line(l)) {
+        return done;
+    }
     let mut tls = match inner.acceptor.accept(tcp2) {
         Ok(s) => s,
         Err(e) => {
@@ -155,6 +158,11 @@ fn connection(
     }
     report.request = Some(req);
 
+    if let Some(done) =
+        connect_faults::http_answer(cfg.fault, &mut tls, cfg.timers.hold, &mut |l| log.line(l))
+    {
+        return done;
+    }
     let answer = match cfg.fault {
         Fault::NoHttpResponse => {
             log.line("fault no-http-response: never answering");

@@ -42,6 +42,7 @@ use sstp_proto::wire::StatusCode;
 
 pub mod certs;
 mod conn;
+mod connect_faults;
 pub mod pty;
 pub mod request;
 pub mod session;
@@ -77,6 +78,19 @@ pub enum Fault {
     SilentAfterHttp,
     /// TLS handshake, then close the connection.
     CloseAfterTls,
+    // connect-phase faults
+    /// Sends its TLS handshake bytes one byte per second.
+    TlsDrip,
+    /// Answers `HTTP/1.1 200 OK`, then header lines (one every 0.5 s) that never end.
+    HttpEndlessHeaders,
+    /// Accepts TCP, reads and discards, never sends anything (a silent TLS server or proxy).
+    TcpSilent,
+    /// Acts as an HTTP proxy answering every CONNECT with a 407 whose body (Content-Length
+    /// 1 MiB) drips 16 bytes every 0.5 s.
+    Proxy407EndlessBody,
+    /// Waits this long before the TLS handshake and again before the HTTP answer, then
+    /// behaves correctly (a slow but working server).
+    SlowConnect(Duration),
 }
 
 impl Fault {
@@ -106,11 +120,20 @@ impl Fault {
         "silent-after-connect",
         "silent-after-http",
         "close-after-tls",
+        // connect-phase faults
+        "tls-drip",
+        "http-endless-headers",
+        "tcp-silent",
+        "proxy-407-endless-body",
+        "slow-connect=SECONDS",
     ];
 
     /// Whether the named fault takes an argument (`http-status`, `nak`, `abort-mid-session`).
     pub fn takes_argument(name: &str) -> bool {
-        matches!(name, "http-status" | "nak" | "abort-mid-session")
+        matches!(
+            name,
+            "http-status" | "nak" | "abort-mid-session" | "slow-connect"
+        )
     }
 }
 
@@ -129,6 +152,12 @@ impl fmt::Display for Fault {
             Fault::SilentAfterConnect => f.write_str("silent-after-connect"),
             Fault::SilentAfterHttp => f.write_str("silent-after-http"),
             Fault::CloseAfterTls => f.write_str("close-after-tls"),
+            // connect-phase faults
+            Fault::TlsDrip => f.write_str("tls-drip"),
+            Fault::HttpEndlessHeaders => f.write_str("http-endless-headers"),
+            Fault::TcpSilent => f.write_str("tcp-silent"),
+            Fault::Proxy407EndlessBody => f.write_str("proxy-407-endless-body"),
+            Fault::SlowConnect(d) => write!(f, "slow-connect={}", d.as_secs_f64()),
         }
     }
 }
@@ -187,6 +216,20 @@ impl FromStr for Fault {
             "silent-after-connect" => no_arg(Fault::SilentAfterConnect),
             "silent-after-http" => no_arg(Fault::SilentAfterHttp),
             "close-after-tls" => no_arg(Fault::CloseAfterTls),
+            // connect-phase faults
+            "tls-drip" => no_arg(Fault::TlsDrip),
+            "http-endless-headers" => no_arg(Fault::HttpEndlessHeaders),
+            "tcp-silent" => no_arg(Fault::TcpSilent),
+            "proxy-407-endless-body" => no_arg(Fault::Proxy407EndlessBody),
+            "slow-connect" => {
+                let a = need("a number of seconds")?;
+                match a.parse::<f64>() {
+                    Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => {
+                        Ok(Fault::SlowConnect(Duration::from_secs_f64(v)))
+                    }
+                    _ => Err(format!("bad number of seconds {a:?}")),
+                }
+            }
             other => Err(format!(
                 "unknown fault {other:?}; known: {}",
                 Fault::NAMES.join(", ")

@@ -458,3 +458,73 @@ fn cert_hash_mismatch_uses_the_given_binding_certificate() {
     ));
     assert!(report(&s).binding.unwrap().cert_hash_ok);
 }
+
+// connect-phase faults: each wait ends at its phase's one deadline, however the peer drips.
+
+#[test]
+fn tls_drip_ends_at_the_handshake_deadline() {
+    let p = pki();
+    let s = server_with(&p.leaf, |c| c.fault = Fault::TlsDrip);
+    let mut cfg = client_cfg(&p, s.addr());
+    cfg.tls_timeout = Duration::from_millis(1500);
+    let t0 = Instant::now();
+    let e = connect(&cfg).unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        matches!(&e, TunnelError::Tls { reason, .. } if reason == "no TLS handshake within 1.5 s"),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(report(&s).outcome, Outcome::Fault(Fault::TlsDrip));
+}
+
+#[test]
+fn endless_header_lines_end_at_the_http_deadline() {
+    let p = pki();
+    let s = server_with(&p.leaf, |c| c.fault = Fault::HttpEndlessHeaders);
+    let mut cfg = client_cfg(&p, s.addr());
+    cfg.handshake_timeout = Duration::from_millis(1500);
+    let t0 = Instant::now();
+    let e = connect(&cfg).unwrap_err();
+    let took = t0.elapsed();
+    match http_error(e) {
+        HttpError::NoResponse { waited } => assert!(waited >= Duration::from_millis(1500)),
+        other => panic!("{other:?}"),
+    }
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(
+        report(&s).outcome,
+        Outcome::Fault(Fault::HttpEndlessHeaders)
+    );
+}
+
+#[test]
+fn endless_407_body_ends_at_the_round_deadline() {
+    let p = pki();
+    let s = server_with(&p.leaf, |c| c.fault = Fault::Proxy407EndlessBody);
+    let mut cfg = client_cfg(&p, s.addr());
+    cfg.tls_timeout = Duration::from_millis(1500);
+    cfg.proxy = Some(sstp_tunnel::ProxyConfig::parse(&format!("http://u:p@{}", s.addr())).unwrap());
+    let t0 = Instant::now();
+    let e = connect(&cfg).unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        matches!(
+            &e,
+            TunnelError::ProxyTimeout { during, .. } if *during == "reading the proxy's 407 body"
+        ),
+        "{e}"
+    );
+    assert_eq!(e.category(), FailureCategory::Proxy);
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(
+        report(&s).outcome,
+        Outcome::Fault(Fault::Proxy407EndlessBody)
+    );
+}
