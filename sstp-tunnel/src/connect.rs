@@ -10,6 +10,7 @@ use sstp_proto::http::{
     self, ConnectRequest, CorrelationId, DuplexPostRequest, HttpError, Progress, ResponseParser,
     ResponseTimer, SstpResponse,
 };
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::cancel::{self, Cancel, Interest, NbStream, WaitError};
 use crate::cert::CertificateInfo;
@@ -83,6 +84,12 @@ pub struct ProxyAuthStep {
     pub header_value: String,
     /// The next CONNECT must use the same TCP connection (NTLM): fail if the proxy closed it.
     pub needs_same_connection: bool,
+}
+
+impl Drop for ProxyAuthStep {
+    fn drop(&mut self) {
+        self.header_value.zeroize();
+    }
 }
 
 impl std::fmt::Debug for ProxyAuthStep {
@@ -485,6 +492,12 @@ fn sstp_http(
 
 type TcpLink<'a> = (&'a mut TcpStream, &'a mut SocketAddr);
 
+/// Puts `step`'s header into the next CONNECT, wiping the value it replaces.
+fn set_authorization(req: &mut ConnectRequest, step: &ProxyAuthStep) {
+    req.proxy_authorization.zeroize();
+    req.proxy_authorization = Some(step.header_value.clone());
+}
+
 fn proxy_connect(
     cfg: &TunnelConfig,
     proxy: &ProxyConfig,
@@ -513,9 +526,11 @@ fn proxy_connect(
         req.proxy_authorization = auth.initial(c, &target);
     }
     for _round in 0..MAX_ROUNDS {
-        let bytes = req
-            .to_bytes()
-            .map_err(|e| TunnelError::Config(e.to_string()))?;
+        // The request carries the Proxy-Authorization value: wiped when dropped.
+        let bytes = Zeroizing::new(
+            req.to_bytes()
+                .map_err(|e| TunnelError::Config(e.to_string()))?,
+        );
         // One deadline per round: CONNECT, the answer and the 407 body together.
         let timer = ResponseTimer::with_timeout(Instant::now(), cfg.tls_timeout);
         let deadline = Instant::now() + cfg.tls_timeout;
@@ -528,7 +543,7 @@ fn proxy_connect(
                 during,
             }
         };
-        cancel::write_all(tcp, &bytes, deadline, cancel)
+        cancel::write_all(tcp, &bytes[..], deadline, cancel)
             .map_err(|e| wait_err(e, phase::PROXY, SENDING, proxy_timeout(SENDING)))?;
         let (head, leftover) = read_head(tcp, timer, cancel)
             .map_err(|e| wait_err(e, phase::PROXY, WAITING, proxy_timeout(WAITING)))?
@@ -582,7 +597,7 @@ fn proxy_connect(
                         })
                     }
                 };
-                req.proxy_authorization = Some(step.header_value.clone());
+                set_authorization(&mut req, &step);
                 // Keep the connection (NTLM needs it) when the body can be drained.
                 let reusable = !close && matches!(body_len, Some(n) if n <= 1 << 20);
                 if reusable {
@@ -608,7 +623,7 @@ fn proxy_connect(
                 let (t, p, _) = reconnect()?;
                 *tcp = t;
                 *peer = p;
-                req.proxy_authorization = Some(step.header_value.clone());
+                set_authorization(&mut req, &step);
             }
             Err(HttpError::ProxyRefused { status, reason, .. }) => {
                 return Err(TunnelError::ProxyRefused {
