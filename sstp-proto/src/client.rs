@@ -80,6 +80,11 @@ pub struct ClientConfig {
     /// Bound on received PPP frames not yet taken with [`Client::poll_ppp_frame`] (bytes);
     /// frames beyond it are dropped and counted.
     pub max_rx_queue: usize,
+    /// Hard bound on bytes queued for the server and not yet consumed with
+    /// [`Client::consume_transmit`]: queuing beyond it closes the call
+    /// ([`CloseReason::ServerNotReading`]). The caller keeps the queue far below it by not
+    /// reading pppd while [`Client::pending_transmit`] is long; this is the last line.
+    pub max_tx_queue: usize,
 }
 
 impl Default for ClientConfig {
@@ -94,7 +99,18 @@ impl Default for ClientConfig {
             disconnect_timeout: Duration::from_secs(5),
             disconnect_linger: Duration::from_secs(1),
             max_rx_queue: 1 << 20,
+            max_tx_queue: 4 << 20,
         }
+    }
+}
+
+impl ClientConfig {
+    /// How long queued output may make no progress at all before the call is closed
+    /// ([`CloseReason::ServerNotReading`]): as long as a silent server gets before the echo
+    /// timeout closes the call, `hello_interval × (echo_failures + 1)`.
+    pub fn transmit_stall_limit(&self) -> Duration {
+        self.hello_interval
+            .saturating_mul(self.echo_failures.saturating_add(1))
     }
 }
 
@@ -198,6 +214,14 @@ pub enum CloseReason {
     Framing(WireError),
     /// The CALL_CONNECT_ACK offered no hash protocol this client supports.
     UnsupportedHashProtocols(HashProtocols),
+    /// The server stopped reading: queued output made no progress for the stall limit, or
+    /// outgrew [`ClientConfig::max_tx_queue`]. Closed without a message (it could not leave).
+    ServerNotReading {
+        /// Bytes waiting to be sent.
+        pending: usize,
+        /// How long nothing was sent (`None`: the hard size limit was hit).
+        stalled_for: Option<Duration>,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -294,6 +318,20 @@ impl fmt::Display for CloseReason {
                  client supports SHA1 and SHA256",
                 p.bits()
             ),
+            CloseReason::ServerNotReading {
+                pending,
+                stalled_for,
+            } => {
+                write!(f, "the server stopped reading: {pending} bytes queued for it ")?;
+                match stalled_for {
+                    Some(d) => write!(f, "made no progress for {} s", d.as_secs())?,
+                    None => f.write_str("exceeded the transmit queue limit")?,
+                }
+                f.write_str(
+                    "; the server is stuck or overloaded, or the network path drops traffic \
+                     towards it",
+                )
+            }
         }
     }
 }
@@ -377,6 +415,8 @@ pub struct Stats {
     pub echo_requests_sent: u64,
     /// ECHO_REQUESTs received (and answered).
     pub echo_requests_received: u64,
+    /// ECHO_REQUESTs not answered separately because an ECHO_RESPONSE was still queued.
+    pub echo_responses_coalesced: u64,
 }
 
 /// The PPP protocol number of a frame (`FF 03` optional, 1- or 2-byte protocol field).
@@ -426,6 +466,15 @@ pub struct Client {
     unanswered_echoes: u32,
     /// Why the call is going down (set when teardown starts).
     close_reason: Option<CloseReason>,
+    /// Bytes ever queued into / consumed from `tx` (positions in the output stream).
+    tx_queued_total: u64,
+    tx_sent_total: u64,
+    /// Stream position of the last queued ECHO_RESPONSE: while it is not yet (even partly)
+    /// sent, another ECHO_REQUEST needs no second response (one pending answer proves
+    /// liveness; a flood must not grow `tx`).
+    echo_response_at: Option<u64>,
+    /// Transmit-stall watch: (deadline, `tx_sent_total` when armed).
+    stall_check: Option<(Instant, u64)>,
 }
 
 impl Client {
@@ -450,6 +499,10 @@ impl Client {
             call_connected_sent: false,
             unanswered_echoes: 0,
             close_reason: None,
+            tx_queued_total: 0,
+            tx_sent_total: 0,
+            echo_response_at: None,
+            stall_check: None,
         };
         c.send_connect_request();
         c
@@ -509,10 +562,12 @@ impl Client {
             // §3.1.5.1: unparseable framing closes the connection without a message.
             self.close_now(CloseReason::Framing(e));
         }
+        self.watch_transmit(now);
     }
 
     /// Runs the timers; call when `now >= poll_timeout()` (earlier calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_transmit_stall(now);
         let Some(deadline) = self.deadline else {
             return;
         };
@@ -566,7 +621,10 @@ impl Client {
 
     /// The next instant at which [`Client::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        match (self.deadline, self.stall_check) {
+            (Some(a), Some((b, _))) => Some(a.min(b)),
+            (a, b) => a.or(b.map(|(t, _)| t)),
+        }
     }
 
     /// Queues one PPP frame (as pppd produced it, normally starting with `FF 03`).
@@ -589,13 +647,16 @@ impl Client {
             State::ConnectRequestSent => return Err(SendError::NotReady),
             _ => return Err(SendError::Closed),
         }
+        if !self.tx_room(frame.len() + HEADER_LEN) {
+            return Err(SendError::Closed);
+        }
         self.compact_tx();
         let before = self.tx.len();
         // Length checked above: encoding cannot fail.
         if encode_data_packet(frame, &mut self.tx).is_ok() {
             self.stats.packets_sent += 1;
             self.stats.frames_sent += 1;
-            self.stats.bytes_sent += (self.tx.len() - before) as u64;
+            self.count_queued(self.tx.len() - before);
         }
         Ok(())
     }
@@ -665,6 +726,7 @@ impl Client {
     /// the buffers are swapped instead of copied (keep reusing the same `out`).
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         let n = self.tx.len() - self.tx_off;
+        self.tx_sent_total += n as u64;
         if self.tx_off == 0 && out.is_empty() && out.capacity() <= self.tx.capacity() {
             std::mem::swap(out, &mut self.tx);
         } else {
@@ -683,7 +745,9 @@ impl Client {
 
     /// Marks the first `n` bytes of [`Client::pending_transmit`] as sent.
     pub fn consume_transmit(&mut self, n: usize) {
-        self.tx_off += n.min(self.tx.len() - self.tx_off);
+        let n = n.min(self.tx.len() - self.tx_off);
+        self.tx_off += n;
+        self.tx_sent_total += n as u64;
         if self.tx_off == self.tx.len() {
             self.tx.clear();
             self.tx_off = 0;
@@ -741,20 +805,93 @@ impl Client {
     }
 
     fn push_tx(&mut self, bytes: &[u8]) {
+        if !self.tx_room(bytes.len()) {
+            return;
+        }
         self.compact_tx();
         self.tx.extend_from_slice(bytes);
         self.stats.packets_sent += 1;
-        self.stats.bytes_sent += bytes.len() as u64;
+        self.count_queued(bytes.len());
     }
 
     fn send_control(&mut self, msg: &ControlMessage) {
+        if !self.tx_room(msg.encoded_len()) {
+            return;
+        }
         self.compact_tx();
         let before = self.tx.len();
         // Messages built here are small: encoding cannot fail.
         if msg.encode(&mut self.tx).is_ok() {
             self.stats.packets_sent += 1;
-            self.stats.bytes_sent += (self.tx.len() - before) as u64;
+            self.count_queued(self.tx.len() - before);
         }
+    }
+
+    fn count_queued(&mut self, n: usize) {
+        self.stats.bytes_sent += n as u64;
+        self.tx_queued_total += n as u64;
+    }
+
+    /// Whether `n` more bytes fit under [`ClientConfig::max_tx_queue`]; if not, the server has
+    /// stopped reading: the call is closed (nothing more can leave anyway).
+    fn tx_room(&mut self, n: usize) -> bool {
+        let pending = self.tx.len() - self.tx_off;
+        if pending.saturating_add(n) <= self.config.max_tx_queue {
+            return true;
+        }
+        self.close_now(CloseReason::ServerNotReading {
+            pending,
+            stalled_for: None,
+        });
+        false
+    }
+
+    /// Answers an ECHO_REQUEST unless an answer is still queued and untouched.
+    fn answer_echo(&mut self) {
+        self.stats.echo_requests_received += 1;
+        self.events.push_back(Event::EchoRequestReceived);
+        if self
+            .echo_response_at
+            .is_some_and(|at| at >= self.tx_sent_total)
+        {
+            self.stats.echo_responses_coalesced += 1;
+            return;
+        }
+        self.echo_response_at = Some(self.tx_queued_total);
+        self.send_control(&ControlMessage::new(MessageType::EchoResponse));
+    }
+
+    /// Arms the transmit-stall watch while output is pending, and restarts it whenever output
+    /// moved since it was armed (called with the caller's clock).
+    fn watch_transmit(&mut self, now: Instant) {
+        if self.state == State::Closed || self.tx_off == self.tx.len() {
+            self.stall_check = None;
+        } else if self
+            .stall_check
+            .is_none_or(|(_, sent)| sent != self.tx_sent_total)
+        {
+            let limit = self.config.transmit_stall_limit();
+            self.stall_check = Some((now + limit, self.tx_sent_total));
+        }
+    }
+
+    /// Closes the call when queued output made no progress for the stall limit.
+    fn check_transmit_stall(&mut self, now: Instant) {
+        if let Some((deadline, sent_then)) = self.stall_check {
+            if now < deadline {
+                return;
+            }
+            self.stall_check = None;
+            let pending = self.tx.len() - self.tx_off;
+            if pending > 0 && self.tx_sent_total == sent_then && self.state != State::Closed {
+                self.close_now(CloseReason::ServerNotReading {
+                    pending,
+                    stalled_for: Some(self.config.transmit_stall_limit()),
+                });
+                return;
+            }
+        }
+        self.watch_transmit(now);
     }
 
     fn send_connect_request(&mut self) {
@@ -797,6 +934,7 @@ impl Client {
         let reason = self.close_reason.take().unwrap_or(reason);
         self.state = State::Closed;
         self.deadline = None;
+        self.stall_check = None;
         self.close_reason = Some(reason.clone());
         self.events.push_back(Event::Closed(reason));
     }
@@ -924,9 +1062,7 @@ impl Client {
             },
             MessageType::EchoRequest if state.is_active() => {
                 // Lenient: answered in every active state, not only Call Connected.
-                self.stats.echo_requests_received += 1;
-                self.send_control(&ControlMessage::new(MessageType::EchoResponse));
-                self.events.push_back(Event::EchoRequestReceived);
+                self.answer_echo();
             }
             MessageType::EchoResponse if state.is_active() => {
                 // Liveness already recorded; tolerated before Call Connected.
@@ -1108,5 +1244,182 @@ mod tests {
             c.send_ppp_frame(&[0xFF, 3, 0xC0, 0x21]),
             Err(SendError::NotReady)
         );
+    }
+
+    const ECHO_REQUEST: [u8; 8] = [0x10, 0x01, 0x00, 0x08, 0x00, 0x08, 0x00, 0x00];
+    const ECHO_RESPONSE: [u8; 8] = [0x10, 0x01, 0x00, 0x08, 0x00, 0x09, 0x00, 0x00];
+
+    /// A client past CALL_CONNECT_ACK (and CALL_CONNECTED when `connect`), output drained.
+    fn acked_client(cfg: ClientConfig, t0: Instant, connect: bool) -> Client {
+        let mut c = Client::new(cfg, t0);
+        let ack = ControlMessage::call_connect_ack(HashProtocols::BOTH, [9; 32])
+            .to_bytes()
+            .unwrap();
+        c.handle_input(t0, &ack);
+        if connect {
+            c.authenticated(t0, &Hlak::zero(), b"cert").unwrap();
+        }
+        c.poll_transmit(&mut Vec::new());
+        while c.poll_event().is_some() {}
+        c
+    }
+
+    fn flood(n: usize) -> Vec<u8> {
+        ECHO_REQUEST.repeat(n)
+    }
+
+    #[test]
+    fn echo_flood_against_a_server_that_does_not_read_stays_bounded_then_closes() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(2),
+            echo_failures: 2,
+            ..ClientConfig::default()
+        };
+        let limit = cfg.transmit_stall_limit();
+        assert_eq!(limit, Duration::from_secs(6));
+        let mut c = acked_client(cfg, t0, true);
+        // 10 s of flood, 10 000 requests every 100 ms of virtual time; nothing is sent.
+        let mut t = t0;
+        let mut closed_at = None;
+        for _ in 0..100 {
+            t += Duration::from_millis(100);
+            c.handle_input(t, &flood(10_000));
+            if c.poll_timeout().is_some_and(|d| d <= t) {
+                c.handle_timeout(t);
+            }
+            assert!(c.pending_transmit().len() <= ECHO_RESPONSE.len());
+            if c.is_closed() {
+                closed_at = Some(t);
+                break;
+            }
+        }
+        assert_eq!(c.pending_transmit(), ECHO_RESPONSE);
+        let closed_at = closed_at.expect("the stalled call must close");
+        assert!(closed_at - t0 >= limit && closed_at - t0 <= limit + Duration::from_millis(200));
+        match c.close_reason() {
+            Some(r @ CloseReason::ServerNotReading {
+                pending: 8,
+                stalled_for: Some(d),
+            }) => {
+                assert_eq!(*d, limit);
+                assert!(r.to_string().starts_with("the server stopped reading: 8 bytes"));
+            }
+            other => panic!("unexpected close reason {other:?}"),
+        }
+        assert!(c.stats().echo_responses_coalesced >= 599_000);
+    }
+
+    #[test]
+    fn echo_requests_are_answered_one_by_one_when_the_server_reads() {
+        let t0 = Instant::now();
+        let mut c = acked_client(ClientConfig::default(), t0, true);
+        let mut out = Vec::new();
+        for i in 1..=5u32 {
+            let t = t0 + Duration::from_secs(u64::from(i) * 100);
+            c.handle_input(t, &flood(3));
+            c.handle_timeout(t);
+            out.clear();
+            c.poll_transmit(&mut out);
+            // Three requests while one answer is queued: one answer.
+            assert_eq!(out, ECHO_RESPONSE, "round {i}");
+        }
+        assert!(!c.is_closed());
+        // Partly sent answers are not reused: a new request gets its own.
+        c.handle_input(t0, &ECHO_REQUEST);
+        c.consume_transmit(3);
+        c.handle_input(t0, &ECHO_REQUEST);
+        assert_eq!(c.pending_transmit().len(), 5 + 8);
+        assert_eq!(c.stats().echo_requests_received, 17);
+    }
+
+    #[test]
+    fn slow_but_moving_output_is_not_a_stall() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(1),
+            echo_failures: 1,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        for _ in 0..100 {
+            c.send_ppp_frame(&[0xFF, 0x03, 0x00, 0x21, 0x45]).unwrap();
+        }
+        let mut t = t0;
+        for _ in 0..60 {
+            t += Duration::from_millis(500);
+            c.handle_input(t, &ECHO_REQUEST);
+            c.handle_timeout(t);
+            c.consume_transmit(1);
+        }
+        assert!(!c.is_closed(), "{:?}", c.close_reason());
+    }
+
+    #[test]
+    fn transmit_queue_hard_limit_closes_the_call() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            max_tx_queue: 64 * 1024,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        let frame = [0x21u8; 1500];
+        let mut refused = None;
+        for i in 0..100 {
+            if let Err(e) = c.send_ppp_frame(&frame) {
+                refused = Some((i, e));
+                break;
+            }
+        }
+        assert_eq!(refused, Some((43, SendError::Closed)));
+        assert!(c.pending_transmit().len() <= 64 * 1024);
+        assert!(matches!(
+            c.close_reason(),
+            Some(CloseReason::ServerNotReading {
+                stalled_for: None,
+                ..
+            })
+        ));
+        assert!(c
+            .close_reason()
+            .unwrap()
+            .to_string()
+            .contains("exceeded the transmit queue limit"));
+    }
+
+    #[test]
+    fn data_before_call_connected_stays_bounded() {
+        let t0 = Instant::now();
+        let mut data = Vec::new();
+        encode_data_packet(&[0xFF, 0x03, 0x00, 0x21, 0x45, 0, 0, 0], &mut data).unwrap();
+        let mut lcp = Vec::new();
+        encode_data_packet(&[0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4], &mut lcp).unwrap();
+        let mut burst = Vec::new();
+        for _ in 0..1000 {
+            burst.extend_from_slice(&data);
+            burst.extend_from_slice(&lcp);
+            burst.extend_from_slice(&ECHO_REQUEST);
+        }
+        // Before the ACK: everything but one echo answer is dropped.
+        let mut c = Client::new(ClientConfig::default(), t0);
+        for _ in 0..100 {
+            c.handle_input(t0, &burst);
+        }
+        assert_eq!(c.pending_transmit().len(), 14 + 8); // CALL_CONNECT_REQUEST + 1 answer
+        assert_eq!(c.pending_ppp_bytes(), 0);
+        assert_eq!(c.state(), State::ConnectRequestSent);
+        // After the ACK, before CALL_CONNECTED: only PPP control frames, up to max_rx_queue.
+        let cfg = ClientConfig {
+            max_rx_queue: 4096,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, false);
+        for _ in 0..100 {
+            c.handle_input(t0, &burst);
+        }
+        assert!(c.pending_ppp_bytes() <= 4096);
+        assert_eq!(c.pending_transmit(), ECHO_RESPONSE);
+        assert_eq!(c.state(), State::ConnectAckReceived);
+        assert!(c.stats().rx_frames_dropped >= 199_000);
     }
 }
