@@ -42,6 +42,7 @@ use sstp_proto::wire::StatusCode;
 
 pub mod certs;
 mod conn;
+mod mid_session;
 pub mod pty;
 pub mod request;
 pub mod session;
@@ -77,6 +78,20 @@ pub enum Fault {
     SilentAfterHttp,
     /// TLS handshake, then close the connection.
     CloseAfterTls,
+    // mid-session faults (the time counts from CALL_CONNECTED)
+    /// TCP reset (SO_LINGER 0 + close) once the call has been up this long.
+    ResetMidSession(Duration),
+    /// CALL_DISCONNECT once the call has been up this long.
+    DisconnectMidSession(Duration),
+    /// Once the call has been up this long: stop reading and send ECHO_REQUESTs as fast as TCP
+    /// takes them (a server that floods without reading), until the client goes away.
+    EchoFloodMidSession(Duration),
+    /// Once the call has been up this long: the first bytes of a TLS record, then nothing (no
+    /// FIN) until the client goes away.
+    PartialRecordMidSession(Duration),
+    /// 2 MB of SSTP data packets and ECHO_REQUESTs right after the HTTP 200, before
+    /// CALL_CONNECT_ACK; then a correct session.
+    DataBeforeConnected,
 }
 
 impl Fault {
@@ -106,11 +121,39 @@ impl Fault {
         "silent-after-connect",
         "silent-after-http",
         "close-after-tls",
+        // mid-session faults
+        "reset-mid-session=SECONDS",
+        "disconnect-mid-session=SECONDS",
+        "echo-flood-mid-session=SECONDS",
+        "partial-record-mid-session=SECONDS",
+        "data-before-connected",
     ];
 
     /// Whether the named fault takes an argument (`http-status`, `nak`, `abort-mid-session`).
     pub fn takes_argument(name: &str) -> bool {
-        matches!(name, "http-status" | "nak" | "abort-mid-session")
+        matches!(
+            name,
+            "http-status"
+                | "nak"
+                | "abort-mid-session"
+                // mid-session faults
+                | "reset-mid-session"
+                | "disconnect-mid-session"
+                | "echo-flood-mid-session"
+                | "partial-record-mid-session"
+        )
+    }
+
+    /// The mid-session fault's delay after CALL_CONNECTED, if this is one handled by the
+    /// connection driver.
+    pub fn mid_session_delay(self) -> Option<Duration> {
+        match self {
+            Fault::ResetMidSession(d)
+            | Fault::DisconnectMidSession(d)
+            | Fault::EchoFloodMidSession(d)
+            | Fault::PartialRecordMidSession(d) => Some(d),
+            _ => None,
+        }
     }
 }
 
@@ -129,6 +172,18 @@ impl fmt::Display for Fault {
             Fault::SilentAfterConnect => f.write_str("silent-after-connect"),
             Fault::SilentAfterHttp => f.write_str("silent-after-http"),
             Fault::CloseAfterTls => f.write_str("close-after-tls"),
+            // mid-session faults
+            Fault::ResetMidSession(d) => write!(f, "reset-mid-session={}", d.as_secs_f64()),
+            Fault::DisconnectMidSession(d) => {
+                write!(f, "disconnect-mid-session={}", d.as_secs_f64())
+            }
+            Fault::EchoFloodMidSession(d) => {
+                write!(f, "echo-flood-mid-session={}", d.as_secs_f64())
+            }
+            Fault::PartialRecordMidSession(d) => {
+                write!(f, "partial-record-mid-session={}", d.as_secs_f64())
+            }
+            Fault::DataBeforeConnected => f.write_str("data-before-connected"),
         }
     }
 }
@@ -187,6 +242,24 @@ impl FromStr for Fault {
             "silent-after-connect" => no_arg(Fault::SilentAfterConnect),
             "silent-after-http" => no_arg(Fault::SilentAfterHttp),
             "close-after-tls" => no_arg(Fault::CloseAfterTls),
+            // mid-session faults
+            "reset-mid-session"
+            | "disconnect-mid-session"
+            | "echo-flood-mid-session"
+            | "partial-record-mid-session" => {
+                let a = need("a number of seconds")?;
+                let d = match a.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Duration::from_secs_f64(v),
+                    _ => return Err(format!("bad number of seconds {a:?}")),
+                };
+                Ok(match name {
+                    "reset-mid-session" => Fault::ResetMidSession(d),
+                    "disconnect-mid-session" => Fault::DisconnectMidSession(d),
+                    "echo-flood-mid-session" => Fault::EchoFloodMidSession(d),
+                    _ => Fault::PartialRecordMidSession(d),
+                })
+            }
+            "data-before-connected" => no_arg(Fault::DataBeforeConnected),
             other => Err(format!(
                 "unknown fault {other:?}; known: {}",
                 Fault::NAMES.join(", ")
