@@ -1,0 +1,237 @@
+//! Faults in an established session, sstp-rs.so (pppd 2.4.9) against the project's SSTP test
+//! server (real server pppd behind it) in the UML test bed. Short timers (`sstp-echo-interval
+//! 2`: a dead server is noticed after about 8 s), so each case takes seconds. For each case:
+//! pppd ends within a bound, with the right message and exit status, and its RSS, fds and
+//! threads stay bounded; `persist` re-dials with the same fd and thread counts, and an IPC
+//! reader that went away never kills pppd with SIGPIPE. Set SSTP_RS_SKIP_TESTBED=1 to skip on a
+//! machine without the test bed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use integration_tests::plugin::{self, Pppd};
+use integration_tests::scenario::{self, parse_facts};
+use integration_tests::testbed;
+
+fn skip() -> bool {
+    integration_tests::testbed::skip_testbed(&[])
+}
+
+fn build() -> (PathBuf, PathBuf) {
+    let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-session-faults.so")
+        .expect("build the plugin");
+    let server = plugin::build_test_server().expect("build sstp-test-server");
+    (so, server)
+}
+
+/// Shell functions shared by the scripts: servers with a fault mode, the plugin's pppd, and
+/// one fault case (start, wait for the interface, trigger, wait for pppd's end, facts).
+const COMMON: &str = r#"
+. /run/bed/sstp-scenario.sh
+sc_net_up || exit 1
+sc_pki || exit 1
+printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/pap-secrets
+chmod 600 /etc/ppp/pap-secrets
+printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault \
+    local nodetach nologfd debug require-pap refuse-chap refuse-mschap refuse-mschap-v2 \
+    refuse-eap "logfile $SC_OUT/server-pppd.log" "$SC_PPP_SERVER:198.51.100.3" >/etc/ppp/options.pap
+start_server() { # port fault
+    ip netns exec srv "$SERVER" --listen "[::]:$1" --cert "$SC_WORK/pki/server.pem" \
+        --key "$SC_WORK/pki/server.key" --hlak-zero --pppd-cmd /usr/sbin/pppd \
+        --pppd-arg file --pppd-arg /etc/ppp/options.pap --fault "$2" >>"$SC_OUT/server-$1.log" 2>&1 &
+    SPID=$!
+    SC_PORT=$1 sc_wait 20 sc_server_listening || { echo "server on $1 not listening"; exit 1; }
+}
+plugin_args() { # tag port
+    echo plugin "$SO" sstp-server "$SC_SERVER_NAME:$2" sstp-ca-file "$SC_OUT/ca.pem" \
+        sstp-log-level 3 sstp-echo-interval 2 user "$SC_USER" password "$SC_PASSWORD" noauth \
+        noccp nobsdcomp nodeflate refuse-eap nodefaultroute noipdefault lcp-echo-interval 0 \
+        debug nodetach logfile "$SC_OUT/plugin-$1.log"
+}
+fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# run_case <tag> <port> <trigger command> <bound seconds>: the trigger runs once the interface
+# is up; the time to pppd's end counts from then.
+run_case() {
+    tag=$1; port=$2; trigger=$3; bound=$4
+    echo "== case $tag"
+    /usr/sbin/pppd $(plugin_args "$tag" "$port") >"$SC_OUT/plugin-$tag.out" 2>&1 &
+    PID=$!
+    sc_proc_watch "$tag" "$PID" >"$SC_WORK/watch-$tag" &
+    WPID=$!
+    if sc_wait 30 sc_ppp_up; then sc_fact "${tag}_up" 1; else sc_fact "${tag}_up" 0; fi
+    t0=$(sc_now)
+    eval "$trigger"
+    if sc_wait "$bound" sc_not_running "$PID"; then sc_fact "${tag}_ended" 1; else
+        sc_fact "${tag}_ended" 0; kill -KILL "$PID"; fi
+    wait "$PID"; sc_fact "${tag}_exit" "$?"
+    sc_fact "${tag}_seconds" "$(sc_elapsed "$t0" "$(sc_now)")"
+    wait "$WPID"; cat "$SC_WORK/watch-$tag"
+    sc_wait 10 sc_no_client_pppd
+    sc_wait 10 sc_server_pppd_gone
+}
+"#;
+
+fn faults_script(so: &Path, server: &Path) -> String {
+    format!(
+        r#"
+SO={so}
+SERVER={server}
+{COMMON}
+start_server 4401 none; KILLED=$SPID
+start_server 4402 reset-mid-session=2
+start_server 4403 none
+start_server 4404 silent-after-connect
+start_server 4405 partial-record-mid-session=2
+start_server 4406 disconnect-mid-session=2
+start_server 4407 abort-mid-session=2
+start_server 4408 echo-flood-mid-session=2
+start_server 4409 data-before-connected
+start_server 4410 reset-mid-session=3
+sc_fact server_started 1
+
+run_case kill 4401 'kill -KILL $KILLED' 20
+run_case reset 4402 : 20
+blackhole() {{ tc qdisc add dev veth-c root netem loss 100%; ip netns exec srv tc qdisc add dev veth-s root netem loss 100%; }}
+run_case blackhole 4403 blackhole 25
+tc qdisc del dev veth-c root; ip netns exec srv tc qdisc del dev veth-s root
+run_case silent 4404 : 25
+run_case partial 4405 : 25
+run_case disconnect 4406 : 20
+run_case abort 4407 : 20
+run_case flood 4408 : 30
+pings() {{ ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_WORK/ping-early.txt" 2>&1;
+    sc_fact early_pings "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_WORK/ping-early.txt")";
+    kill -TERM $PID; }}
+run_case early 4409 pings 20
+
+echo "== persist: the server resets every call after 3 s; the IPC reader is gone after ip-up"
+cat >"$SC_WORK/ipc-reader.py" <<'PY'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[1:] + ["sstp-ipc-fd", str(b.fileno())], pass_fds=[b.fileno()])
+b.close()
+a.settimeout(60)
+try:
+    print("ipc bytes before the reader left:", len(a.recv(4096)), flush=True)
+finally:
+    a.close()
+sys.exit(p.wait())
+PY
+/usr/bin/python3 "$SC_WORK/ipc-reader.py" /usr/sbin/pppd $(plugin_args persist 4410) persist holdoff 1 \
+    maxfail 0 >"$SC_OUT/plugin-persist.out" 2>&1 &
+RPID=$!
+up_count() {{ grep -c 'SSTP call connected' "$SC_OUT/plugin-persist.log" 2>/dev/null; }}
+up_n() {{ [ "$(up_count)" -ge "$1" ] && sc_ppp_up; }}
+for n in 2 3; do
+    if sc_wait 30 up_n $n; then
+        P=$(sc_client_pppds)
+        sc_fact "persist_fds_$n" "$(fds_of $P)"
+        sc_fact "persist_threads_$n" "$(threads_of $P)"
+    else
+        sc_fact "persist_fds_$n" none
+    fi
+done
+for p in $(sc_client_pppds); do kill -TERM "$p"; done
+sc_wait 20 sc_not_running $RPID
+wait $RPID; sc_fact persist_exit $?
+sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
+for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
+for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
+sc_wait 5 sc_no_client_pppd
+sc_leftovers
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+    )
+}
+
+fn fact(facts: &BTreeMap<String, String>, k: &str) -> String {
+    facts.get(k).cloned().unwrap_or_default()
+}
+
+fn num(facts: &BTreeMap<String, String>, k: &str) -> f64 {
+    fact(facts, k).parse().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn mid_session_faults_end_pppd_with_the_right_status() {
+    if skip() {
+        return;
+    }
+    let (so, server) = build();
+    let Some(run) = scenario::run_script(&faults_script(&so, &server), Duration::from_secs(420))
+    else {
+        return;
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
+    for t in ["kill", "reset", "blackhole", "silent", "partial", "disconnect"] {
+        diag.push_str(&format!("--- plugin-{t}.log ---\n{}\n", get(&format!("plugin-{t}.log"))));
+    }
+    for t in ["abort", "flood", "early", "persist"] {
+        diag.push_str(&format!("--- plugin-{t}.log ---\n{}\n", get(&format!("plugin-{t}.log"))));
+    }
+    diag.push_str(&format!("--- plugin-persist.out ---\n{}\n", get("plugin-persist.out")));
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
+
+    // (tag, pppd exit status, message, bound in seconds from the interface coming up)
+    let dead = "server stopped answering: 3 ECHO_REQUESTs without any reply";
+    let gone = "the server closed the connection without SSTP teardown";
+    let cases = [
+        ("kill", 16, gone, 10.0),
+        ("reset", 16, gone, 10.0),
+        ("blackhole", 15, dead, 15.0),
+        ("silent", 15, dead, 15.0),
+        ("partial", 15, dead, 15.0),
+        ("disconnect", 16, "server disconnected the call (CALL_DISCONNECT", 10.0),
+        ("abort", 16, "server aborted the call (CALL_ABORT", 10.0),
+        ("flood", 15, "the server stopped reading", 20.0),
+    ];
+    for (tag, status, message, bound) in cases {
+        let log = get(&format!("plugin-{tag}.log"));
+        assert_eq!(fact(&facts, &format!("{tag}_up")), "1", "{tag}\n{diag}");
+        assert_eq!(fact(&facts, &format!("{tag}_ended")), "1", "{tag}\n{diag}");
+        assert_eq!(
+            fact(&facts, &format!("{tag}_exit")),
+            status.to_string(),
+            "{tag}\n{diag}"
+        );
+        assert!(log.contains(message), "{tag}: no {message:?}\n{log}");
+        assert!(!log.contains("Fatal signal"), "{tag}\n{log}");
+        let took = num(&facts, &format!("{tag}_seconds"));
+        assert!(took <= bound, "{tag}: {took} s > {bound} s\n{diag}");
+        let rss = num(&facts, &format!("{tag}_rss_max_kb"));
+        assert!(rss < 40_000.0, "{tag}: RSS {rss} kB\n{diag}");
+        assert!(num(&facts, &format!("{tag}_threads_max")) <= 2.0, "{tag}\n{diag}");
+    }
+    // Junk before CALL_CONNECTED is dropped: the session comes up and carries traffic.
+    assert_eq!(fact(&facts, "early_up"), "1", "{diag}");
+    assert_eq!(fact(&facts, "early_pings"), "3", "{diag}");
+    assert_eq!(fact(&facts, "early_exit"), "5", "{diag}");
+
+    // persist: re-dialled after each reset with the same fds and threads; the IPC reader left
+    // after ip-up, and pppd still ends with its own status (5, SIGTERM), not SIGPIPE (127).
+    assert_ne!(fact(&facts, "persist_fds_2"), "none", "{diag}");
+    assert_ne!(fact(&facts, "persist_fds_3"), "none", "{diag}");
+    assert_eq!(
+        fact(&facts, "persist_fds_2"),
+        fact(&facts, "persist_fds_3"),
+        "{diag}"
+    );
+    assert_eq!(
+        fact(&facts, "persist_threads_2"),
+        fact(&facts, "persist_threads_3"),
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "persist_exit"), "5", "{diag}");
+    let persist = get("plugin-persist.log");
+    assert!(!persist.contains("Fatal signal"), "{persist}");
+    assert!(persist.contains("sstp-ipc-fd"), "{persist}");
+    assert_eq!(fact(&facts, "zombies"), "0", "{diag}");
+    assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
+}
