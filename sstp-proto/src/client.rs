@@ -214,10 +214,11 @@ pub enum CloseReason {
     Framing(WireError),
     /// The CALL_CONNECT_ACK offered no hash protocol this client supports.
     UnsupportedHashProtocols(HashProtocols),
-    /// The server stopped reading: queued output made no progress for the stall limit, or
-    /// outgrew [`ClientConfig::max_tx_queue`]. Closed without a message (it could not leave).
+    /// The server stopped reading: output made no progress for the stall limit (see
+    /// [`Client::transport_status`]), or outgrew [`ClientConfig::max_tx_queue`]. Closed without
+    /// a message (it could not leave).
     ServerNotReading {
-        /// Bytes waiting to be sent.
+        /// Bytes queued here, not yet written.
         pending: usize,
         /// How long nothing was sent (`None`: the hard size limit was hit).
         stalled_for: Option<Duration>,
@@ -322,10 +323,18 @@ impl fmt::Display for CloseReason {
                 pending,
                 stalled_for,
             } => {
-                write!(f, "the server stopped reading: {pending} bytes queued for it ")?;
+                f.write_str("the server stopped reading: ")?;
                 match stalled_for {
-                    Some(d) => write!(f, "made no progress for {} s", d.as_secs())?,
-                    None => f.write_str("exceeded the transmit queue limit")?,
+                    Some(d) => write!(
+                        f,
+                        "nothing sent to it was acknowledged for {} s ({pending} more bytes \
+                         queued)",
+                        d.as_secs()
+                    )?,
+                    None => write!(
+                        f,
+                        "{pending} bytes queued for it exceeded the transmit queue limit"
+                    )?,
                 }
                 f.write_str(
                     "; the server is stuck or overloaded, or the network path drops traffic \
@@ -473,8 +482,11 @@ pub struct Client {
     /// sent, another ECHO_REQUEST needs no second response (one pending answer proves
     /// liveness; a flood must not grow `tx`).
     echo_response_at: Option<u64>,
-    /// Transmit-stall watch: (deadline, `tx_sent_total` when armed).
+    /// Transmit-stall watch: (deadline, [`Client::delivered`] when armed).
     stall_check: Option<(Instant, u64)>,
+    /// From [`Client::transport_status`]: bytes the server acknowledged, and whether written
+    /// bytes still wait for its acknowledgement.
+    transport: Option<(u64, bool)>,
 }
 
 impl Client {
@@ -503,6 +515,7 @@ impl Client {
             tx_sent_total: 0,
             echo_response_at: None,
             stall_check: None,
+            transport: None,
         };
         c.send_connect_request();
         c
@@ -521,6 +534,15 @@ impl Client {
     /// Why the call is going down or went down, once teardown has started.
     pub fn close_reason(&self) -> Option<&CloseReason> {
         self.close_reason.as_ref()
+    }
+
+    /// Reports what the transport below knows about delivery (e.g. TCP_INFO): the total bytes
+    /// the server acknowledged, and whether written bytes still wait for that. Optional; once
+    /// reported, the transmit-stall watch counts only acknowledged bytes as progress, so a
+    /// server that stopped reading is noticed even while the socket still takes our writes.
+    pub fn transport_status(&mut self, now: Instant, acknowledged: u64, in_flight: bool) {
+        self.transport = Some((acknowledged, in_flight));
+        self.watch_transmit(now);
     }
 
     /// Traffic counters.
@@ -861,17 +883,29 @@ impl Client {
         self.send_control(&ControlMessage::new(MessageType::EchoResponse));
     }
 
-    /// Arms the transmit-stall watch while output is pending, and restarts it whenever output
-    /// moved since it was armed (called with the caller's clock).
+    /// Progress of the output: bytes the server acknowledged if the transport reports it,
+    /// else bytes handed to the transport.
+    fn delivered(&self) -> u64 {
+        self.transport
+            .map_or(self.tx_sent_total, |(acked, _)| acked)
+    }
+
+    /// Whether output waits: queued here, or written and not yet acknowledged.
+    fn output_waiting(&self) -> bool {
+        self.tx_off < self.tx.len() || self.transport.is_some_and(|(_, in_flight)| in_flight)
+    }
+
+    /// Arms the transmit-stall watch while output waits, and restarts it whenever output moved
+    /// since it was armed (called with the caller's clock).
     fn watch_transmit(&mut self, now: Instant) {
-        if self.state == State::Closed || self.tx_off == self.tx.len() {
+        if self.state == State::Closed || !self.output_waiting() {
             self.stall_check = None;
         } else if self
             .stall_check
-            .is_none_or(|(_, sent)| sent != self.tx_sent_total)
+            .is_none_or(|(_, delivered)| delivered != self.delivered())
         {
             let limit = self.config.transmit_stall_limit();
-            self.stall_check = Some((now + limit, self.tx_sent_total));
+            self.stall_check = Some((now + limit, self.delivered()));
         }
     }
 
@@ -883,7 +917,8 @@ impl Client {
             }
             self.stall_check = None;
             let pending = self.tx.len() - self.tx_off;
-            if pending > 0 && self.tx_sent_total == sent_then && self.state != State::Closed {
+            if self.output_waiting() && self.delivered() == sent_then && self.state != State::Closed
+            {
                 self.close_now(CloseReason::ServerNotReading {
                     pending,
                     stalled_for: Some(self.config.transmit_stall_limit()),
@@ -1298,12 +1333,16 @@ mod tests {
         let closed_at = closed_at.expect("the stalled call must close");
         assert!(closed_at - t0 >= limit && closed_at - t0 <= limit + Duration::from_millis(200));
         match c.close_reason() {
-            Some(r @ CloseReason::ServerNotReading {
-                pending: 8,
-                stalled_for: Some(d),
-            }) => {
+            Some(
+                r @ CloseReason::ServerNotReading {
+                    pending: 8,
+                    stalled_for: Some(d),
+                },
+            ) => {
                 assert_eq!(*d, limit);
-                assert!(r.to_string().starts_with("the server stopped reading: 8 bytes"));
+                assert!(r.to_string().starts_with(
+                    "the server stopped reading: nothing sent to it was acknowledged for 6 s (8"
+                ));
             }
             other => panic!("unexpected close reason {other:?}"),
         }
@@ -1331,6 +1370,47 @@ mod tests {
         c.handle_input(t0, &ECHO_REQUEST);
         assert_eq!(c.pending_transmit().len(), 5 + 8);
         assert_eq!(c.stats().echo_requests_received, 17);
+    }
+
+    /// The socket still takes every answer (the kernel buffers them), but the server
+    /// acknowledges nothing: the transport's report makes that a stall.
+    #[test]
+    fn flood_absorbed_by_the_socket_is_a_stall_once_nothing_is_acknowledged() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(2),
+            echo_failures: 3,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        let mut out = Vec::new();
+        let mut t = t0;
+        let mut acked = 1000u64;
+        while !c.is_closed() && t - t0 < Duration::from_secs(60) {
+            t += Duration::from_millis(50);
+            c.handle_input(t, &flood(100));
+            out.clear();
+            c.poll_transmit(&mut out); // written: the socket takes it
+            assert_eq!(out.len(), 8);
+            // Acknowledgements stop 3 s in (the server's window closed).
+            if t - t0 < Duration::from_secs(3) {
+                acked += 8;
+            }
+            c.transport_status(t, acked, true);
+            if c.poll_timeout().is_some_and(|d| d <= t) {
+                c.handle_timeout(t);
+            }
+        }
+        let took = t - t0;
+        // Last acknowledgement at 2.95 s + the 8 s limit.
+        assert_eq!(took, Duration::from_millis(10_950));
+        assert!(matches!(
+            c.close_reason(),
+            Some(CloseReason::ServerNotReading {
+                stalled_for: Some(_),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`Client::next_ppp_frame`] → [`hdlc::Encoder`] → pty;
 //! - TLS reads/writes are non-blocking (WANT_READ / WANT_WRITE, partial writes);
 //! - back-pressure: the pty is not read while TLS output is backed up, and TLS is not read while
-//!   pty output is backed up;
+//!   pty output or TLS output is backed up; the client closes the call when the server stops
+//!   acknowledging what we send (TCP_INFO progress, [`Client::transport_status`]);
 //! - timers come from [`Client::poll_timeout`];
 //! - commands ([`Command::Authenticated`], [`Command::Disconnect`]) arrive through a
 //!   [`control_channel`], whose sender may live on another thread (pppd's main thread).
@@ -457,6 +458,13 @@ fn handle_commands(
     }
 }
 
+/// Tells the client how far the server has acknowledged our bytes (TCP_INFO).
+fn report_delivery(est: &Established, client: &mut Client, now: Instant) {
+    if let Some((acked, in_flight)) = sys::tcp_delivery(est.stream.get_ref().as_fd()) {
+        client.transport_status(now, acked, in_flight);
+    }
+}
+
 fn pump(
     est: &mut Established,
     client: &mut Client,
@@ -496,6 +504,7 @@ fn pump(
         let now = Instant::now();
         handle_commands(control, client, &est.peer_cert_der, p, now);
         if client.poll_timeout().is_some_and(|t| now >= t) {
+            report_delivery(est, client, now);
             client.handle_timeout(now);
         }
         while let Some(ev) = client.poll_event() {
@@ -678,6 +687,9 @@ fn pump(
                     Err(e) => return BridgeEnd::Error(e),
                 }
             }
+            // Once per read batch: a server that sends but has stopped reading shows up as
+            // acknowledgements that no longer advance (our writes still land in the socket).
+            report_delivery(est, client, now);
         }
 
         // pty input.

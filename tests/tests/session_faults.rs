@@ -33,13 +33,17 @@ sc_net_up || exit 1
 sc_pki || exit 1
 printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/pap-secrets
 chmod 600 /etc/ppp/pap-secrets
-printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault \
-    local nodetach nologfd debug require-pap refuse-chap refuse-mschap refuse-mschap-v2 \
-    refuse-eap "logfile $SC_OUT/server-pppd.log" "$SC_PPP_SERVER:198.51.100.3" >/etc/ppp/options.pap
-start_server() { # port fault
+# start_server <port> <fault>: one server per case, each with its own client address (a
+# server pppd of an earlier case that has not noticed its client is gone keeps its own). The
+# server's hello interval is short too, so it notices a dead client within seconds.
+start_server() {
+    printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault \
+        local nodetach nologfd debug require-pap refuse-chap refuse-mschap refuse-mschap-v2 \
+        refuse-eap "logfile $SC_OUT/server-pppd-$1.log" "$SC_PPP_SERVER:198.51.100.$(($1 - 4390))" \
+        >"/etc/ppp/options.$1"
     ip netns exec srv "$SERVER" --listen "[::]:$1" --cert "$SC_WORK/pki/server.pem" \
-        --key "$SC_WORK/pki/server.key" --hlak-zero --pppd-cmd /usr/sbin/pppd \
-        --pppd-arg file --pppd-arg /etc/ppp/options.pap --fault "$2" >>"$SC_OUT/server-$1.log" 2>&1 &
+        --key "$SC_WORK/pki/server.key" --hlak-zero --pppd-cmd /usr/sbin/pppd --hello 2 \
+        --pppd-arg file --pppd-arg "/etc/ppp/options.$1" --fault "$2" >>"$SC_OUT/server-$1.log" 2>&1 &
     SPID=$!
     SC_PORT=$1 sc_wait 20 sc_server_listening || { echo "server on $1 not listening"; exit 1; }
 }
@@ -169,13 +173,29 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
     let facts = parse_facts(&run.output);
     let get = |n: &str| run.read(n).unwrap_or_default();
     let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
-    for t in ["kill", "reset", "blackhole", "silent", "partial", "disconnect"] {
-        diag.push_str(&format!("--- plugin-{t}.log ---\n{}\n", get(&format!("plugin-{t}.log"))));
+    for t in [
+        "kill",
+        "reset",
+        "blackhole",
+        "silent",
+        "partial",
+        "disconnect",
+    ] {
+        diag.push_str(&format!(
+            "--- plugin-{t}.log ---\n{}\n",
+            get(&format!("plugin-{t}.log"))
+        ));
     }
     for t in ["abort", "flood", "early", "persist"] {
-        diag.push_str(&format!("--- plugin-{t}.log ---\n{}\n", get(&format!("plugin-{t}.log"))));
+        diag.push_str(&format!(
+            "--- plugin-{t}.log ---\n{}\n",
+            get(&format!("plugin-{t}.log"))
+        ));
     }
-    diag.push_str(&format!("--- plugin-persist.out ---\n{}\n", get("plugin-persist.out")));
+    diag.push_str(&format!(
+        "--- plugin-persist.out ---\n{}\n",
+        get("plugin-persist.out")
+    ));
     assert!(run.success(), "{diag}");
     assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
 
@@ -188,7 +208,12 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
         ("blackhole", 15, dead, 15.0),
         ("silent", 15, dead, 15.0),
         ("partial", 15, dead, 15.0),
-        ("disconnect", 16, "server disconnected the call (CALL_DISCONNECT", 10.0),
+        (
+            "disconnect",
+            16,
+            "server disconnected the call (CALL_DISCONNECT",
+            10.0,
+        ),
         ("abort", 16, "server aborted the call (CALL_ABORT", 10.0),
         ("flood", 15, "the server stopped reading", 20.0),
     ];
@@ -207,7 +232,10 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
         assert!(took <= bound, "{tag}: {took} s > {bound} s\n{diag}");
         let rss = num(&facts, &format!("{tag}_rss_max_kb"));
         assert!(rss < 40_000.0, "{tag}: RSS {rss} kB\n{diag}");
-        assert!(num(&facts, &format!("{tag}_threads_max")) <= 2.0, "{tag}\n{diag}");
+        assert!(
+            num(&facts, &format!("{tag}_threads_max")) <= 2.0,
+            "{tag}\n{diag}"
+        );
     }
     // Junk before CALL_CONNECTED is dropped: the session comes up and carries traffic.
     assert_eq!(fact(&facts, "early_up"), "1", "{diag}");
@@ -232,6 +260,109 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
     let persist = get("plugin-persist.log");
     assert!(!persist.contains("Fatal signal"), "{persist}");
     assert!(persist.contains("sstp-ipc-fd"), "{persist}");
+    assert_eq!(fact(&facts, "zombies"), "0", "{diag}");
+    assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
+}
+
+fn reconnect_script(so: &Path, server: &Path) -> String {
+    format!(
+        r#"
+SO={so}
+SERVER={server}
+{COMMON}
+ping3() {{ ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_WORK/ping.txt" 2>&1;
+    sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_WORK/ping.txt"; }}
+local_addr() {{ ip -o -4 addr show dev "$(sc_ppp_if)" | awk '{{ print $4 }}'; }}
+ppp_down() {{ ! sc_ppp_up; }}
+start_server 4420 none
+sc_fact server_started 1
+/usr/sbin/pppd $(plugin_args reconnect 4420) persist holdoff 2 maxfail 0 \
+    >"$SC_OUT/plugin-reconnect.out" 2>&1 &
+PID=$!
+if sc_wait 30 sc_ppp_up; then sc_fact up_1 1; else sc_fact up_1 0; fi
+sc_fact pings_1 "$(ping3)"
+sc_fact addr_1 "$(local_addr)"
+sc_fact fds_1 "$(fds_of $PID)"
+sc_fact threads_1 "$(threads_of $PID)"
+
+echo "== the server dies and stays away for 120 s (nothing listens)"
+t0=$(sc_now)
+kill -KILL "$SPID"; wait "$SPID" 2>/dev/null
+if sc_wait 20 ppp_down; then sc_fact down_seconds "$(sc_elapsed "$t0" "$(sc_now)")"; else sc_fact down_seconds none; fi
+# The outage itself is the scenario (not a synchronisation): pppd re-dials meanwhile.
+sleep 120
+if kill -0 "$PID" 2>/dev/null; then sc_fact alive_after_outage 1; else sc_fact alive_after_outage 0; fi
+sc_fact redials "$(grep -c 'sstp-rs: connecting to' "$SC_OUT/plugin-reconnect.log")"
+
+echo "== the server is back"
+t1=$(sc_now)
+start_server 4420 none
+if sc_wait 60 sc_ppp_up; then
+    sc_fact up_2 1
+    sc_fact back_seconds "$(sc_elapsed "$t1" "$(sc_now)")"
+    sc_fact pings_2 "$(ping3)"
+    sc_fact addr_2 "$(local_addr)"
+    sc_fact fds_2 "$(fds_of $PID)"
+    sc_fact threads_2 "$(threads_of $PID)"
+else
+    sc_fact up_2 0
+fi
+kill -TERM "$PID"
+sc_wait 20 sc_not_running "$PID"
+wait "$PID"; sc_fact exit $?
+sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
+kill -TERM "$SPID" 2>/dev/null
+sc_wait 10 sc_server_pppd_gone
+sc_leftovers
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+    )
+}
+
+/// `persist holdoff 2 maxfail 0`: the server dies, nothing listens for 2 minutes, then it comes
+/// back; the session returns without user action (address and pings), with the same fd and
+/// thread counts as before.
+#[test]
+fn persist_gets_the_session_back_after_a_two_minute_outage() {
+    if skip() {
+        return;
+    }
+    let (so, server) = build();
+    let Some(run) = scenario::run_script(&reconnect_script(&so, &server), Duration::from_secs(300))
+    else {
+        return;
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let diag = format!(
+        "{}\n--- facts ---\n{facts:?}\n--- plugin-reconnect.log ---\n{}\n",
+        run.diagnostics(),
+        get("plugin-reconnect.log")
+    );
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact(&facts, "up_1"), "1", "{diag}");
+    assert_eq!(fact(&facts, "pings_1"), "3", "{diag}");
+    assert!(num(&facts, "down_seconds") <= 10.0, "{diag}");
+    assert_eq!(fact(&facts, "alive_after_outage"), "1", "{diag}");
+    // holdoff 2 over 120 s: dozens of attempts, each refused quickly.
+    assert!(num(&facts, "redials") >= 20.0, "{diag}");
+    assert_eq!(fact(&facts, "up_2"), "1", "{diag}");
+    assert!(num(&facts, "back_seconds") <= 15.0, "{diag}");
+    assert_eq!(fact(&facts, "pings_2"), "3", "{diag}");
+    assert!(fact(&facts, "addr_2").starts_with("198.51.100."), "{diag}");
+    assert_eq!(fact(&facts, "fds_1"), fact(&facts, "fds_2"), "{diag}");
+    assert_eq!(
+        fact(&facts, "threads_1"),
+        fact(&facts, "threads_2"),
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "exit"), "5", "{diag}");
+    assert!(
+        !get("plugin-reconnect.log").contains("Fatal signal"),
+        "{diag}"
+    );
     assert_eq!(fact(&facts, "zombies"), "0", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
 }

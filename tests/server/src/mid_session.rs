@@ -37,7 +37,9 @@ pub(crate) fn act(
     match fault {
         Fault::ResetMidSession(_) => {
             reset(tcp);
-            Some(EndReason::Io("fault reset-mid-session: TCP reset sent".into()))
+            Some(EndReason::Io(
+                "fault reset-mid-session: TCP reset sent".into(),
+            ))
         }
         Fault::DisconnectMidSession(_) => {
             session.disconnect(now);
@@ -132,7 +134,9 @@ fn partial_record(tcp: &TcpStream) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => return,
         }
