@@ -92,6 +92,9 @@ pub enum Fault {
     /// 2 MB of SSTP data packets and ECHO_REQUESTs right after the HTTP 200, before
     /// CALL_CONNECT_ACK; then a correct session.
     DataBeforeConnected,
+    /// Once the call has been up this long: send nothing more and answer nothing (keep reading
+    /// and discarding) until the client goes away.
+    SilentMidSession(Duration),
 }
 
 impl Fault {
@@ -127,6 +130,7 @@ impl Fault {
         "echo-flood-mid-session=SECONDS",
         "partial-record-mid-session=SECONDS",
         "data-before-connected",
+        "silent-mid-session=SECONDS",
     ];
 
     /// Whether the named fault takes an argument (`http-status`, `nak`, `abort-mid-session`).
@@ -141,6 +145,7 @@ impl Fault {
                 | "disconnect-mid-session"
                 | "echo-flood-mid-session"
                 | "partial-record-mid-session"
+                | "silent-mid-session"
         )
     }
 
@@ -151,7 +156,8 @@ impl Fault {
             Fault::ResetMidSession(d)
             | Fault::DisconnectMidSession(d)
             | Fault::EchoFloodMidSession(d)
-            | Fault::PartialRecordMidSession(d) => Some(d),
+            | Fault::PartialRecordMidSession(d)
+            | Fault::SilentMidSession(d) => Some(d),
             _ => None,
         }
     }
@@ -184,6 +190,7 @@ impl fmt::Display for Fault {
                 write!(f, "partial-record-mid-session={}", d.as_secs_f64())
             }
             Fault::DataBeforeConnected => f.write_str("data-before-connected"),
+            Fault::SilentMidSession(d) => write!(f, "silent-mid-session={}", d.as_secs_f64()),
         }
     }
 }
@@ -246,7 +253,8 @@ impl FromStr for Fault {
             "reset-mid-session"
             | "disconnect-mid-session"
             | "echo-flood-mid-session"
-            | "partial-record-mid-session" => {
+            | "partial-record-mid-session"
+            | "silent-mid-session" => {
                 let a = need("a number of seconds")?;
                 let d = match a.parse::<f64>() {
                     Ok(v) if v.is_finite() && v >= 0.0 => Duration::from_secs_f64(v),
@@ -256,6 +264,7 @@ impl FromStr for Fault {
                     "reset-mid-session" => Fault::ResetMidSession(d),
                     "disconnect-mid-session" => Fault::DisconnectMidSession(d),
                     "echo-flood-mid-session" => Fault::EchoFloodMidSession(d),
+                    "silent-mid-session" => Fault::SilentMidSession(d),
                     _ => Fault::PartialRecordMidSession(d),
                 })
             }

@@ -1,6 +1,6 @@
 //! Mid-session fault modes acted out by the connection driver (the time counts from
 //! CALL_CONNECTED): TCP reset, server CALL_DISCONNECT, an ECHO_REQUEST flood without reading, a
-//! TLS record cut short, and junk before CALL_CONNECT_ACK.
+//! TLS record cut short, silence, and junk before CALL_CONNECT_ACK.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -53,6 +53,10 @@ pub(crate) fn act(
         Fault::PartialRecordMidSession(_) => {
             partial_record(tcp);
             Some(EndReason::Io("fault partial-record-mid-session".into()))
+        }
+        Fault::SilentMidSession(_) => {
+            discard_until_closed(tcp);
+            Some(EndReason::Io("fault silent-mid-session".into()))
         }
         _ => None,
     }
@@ -123,6 +127,12 @@ fn partial_record(tcp: &TcpStream) {
     let mut head = vec![0x17, 0x03, 0x03, 0x40, 0x00];
     head.extend_from_slice(&[0x5a; 100]);
     let _ = (&*tcp).write_all(&head);
+    discard_until_closed(tcp);
+}
+
+/// Reads and discards raw bytes (no answer, no FIN) until the client closes or [`FAULT_HOLD`]
+/// passes.
+fn discard_until_closed(tcp: &TcpStream) {
     let _ = tcp.set_nonblocking(false);
     let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
     let deadline = Instant::now() + FAULT_HOLD;
