@@ -111,6 +111,9 @@ pings() {{ ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_WOR
 run_case early 4409 pings 20
 
 echo "== persist: the server resets every call after 3 s; the IPC reader is gone after ip-up"
+# ip-up records its open fds: the IPC socket must not be among them (close-on-exec).
+printf '#!/bin/sh\nls -l /proc/$$/fd/ >%s/ip-up-fds.txt 2>&1\n' "$SC_OUT" >/etc/ppp/ip-up
+chmod 755 /etc/ppp/ip-up
 cat >"$SC_WORK/ipc-reader.py" <<'PY'
 import socket, subprocess, sys
 a, b = socket.socketpair()
@@ -140,6 +143,7 @@ done
 for p in $(sc_client_pppds); do kill -TERM "$p"; done
 sc_wait 20 sc_not_running $RPID
 wait $RPID; sc_fact persist_exit $?
+sc_fact ipup_sockets "$(grep -c 'socket:' "$SC_OUT/ip-up-fds.txt")"
 sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
 for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
@@ -198,6 +202,9 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
     ));
     assert!(run.success(), "{diag}");
     assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
+    for (k, v) in &facts {
+        println!("{k} = {v}");
+    }
 
     // (tag, pppd exit status, message, bound in seconds from the interface coming up)
     let dead = "server stopped answering: 3 ECHO_REQUESTs without any reply";
@@ -268,6 +275,14 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
         "{diag}"
     );
     assert_eq!(fact(&facts, "persist_exit"), "5", "{diag}");
+    // ip-up ran (the file exists) and inherited no socket: the IPC fd is close-on-exec.
+    assert!(get("ip-up-fds.txt").contains("->"), "{diag}");
+    assert_eq!(
+        fact(&facts, "ipup_sockets"),
+        "0",
+        "{}",
+        get("ip-up-fds.txt")
+    );
     let persist = get("plugin-persist.log");
     assert!(!persist.contains("Fatal signal"), "{persist}");
     assert!(persist.contains("sstp-ipc-fd"), "{persist}");
@@ -353,6 +368,9 @@ fn persist_gets_the_session_back_after_a_two_minute_outage() {
         get("plugin-reconnect.log")
     );
     assert!(run.success(), "{diag}");
+    for (k, v) in &facts {
+        println!("{k} = {v}");
+    }
     assert_eq!(fact(&facts, "up_1"), "1", "{diag}");
     assert_eq!(fact(&facts, "pings_1"), "3", "{diag}");
     assert!(num(&facts, "down_seconds") <= 10.0, "{diag}");
