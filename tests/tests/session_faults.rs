@@ -83,14 +83,18 @@ fn faults_script(so: &Path, server: &Path) -> String {
 SO={so}
 SERVER={server}
 {COMMON}
+# Server-timed faults act D s after CALL_CONNECTED (IPCP is done by then, even on a busy
+# machine); their time to the end counts from the interface coming up, so it includes the rest
+# of D.
+D=5
 start_server 4401 none; KILLED=$SPID
-start_server 4402 reset-mid-session=2
+start_server 4402 reset-mid-session=$D
 start_server 4403 none
-start_server 4404 silent-mid-session=2
-start_server 4405 partial-record-mid-session=2
-start_server 4406 disconnect-mid-session=2
-start_server 4407 abort-mid-session=2
-start_server 4408 echo-flood-mid-session=2
+start_server 4404 silent-mid-session=$D
+start_server 4405 partial-record-mid-session=$D
+start_server 4406 disconnect-mid-session=$D
+start_server 4407 abort-mid-session=$D
+start_server 4408 echo-flood-mid-session=$D
 start_server 4409 data-before-connected
 start_server 4410 reset-mid-session=3
 sc_fact server_started 1
@@ -100,11 +104,11 @@ run_case reset 4402 : 20
 blackhole() {{ tc qdisc add dev veth-c root netem loss 100%; ip netns exec srv tc qdisc add dev veth-s root netem loss 100%; }}
 run_case blackhole 4403 blackhole 25
 tc qdisc del dev veth-c root; ip netns exec srv tc qdisc del dev veth-s root
-run_case silent 4404 : 25
-run_case partial 4405 : 25
+run_case silent 4404 : 30
+run_case partial 4405 : 30
 run_case disconnect 4406 : 20
 run_case abort 4407 : 20
-run_case flood 4408 : 30
+run_case flood 4408 : 40
 pings() {{ ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_WORK/ping-early.txt" 2>&1;
     sc_fact early_pings "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_WORK/ping-early.txt")";
     kill -TERM $PID; }}
@@ -209,20 +213,26 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
     // (tag, pppd exit status, message, bound in seconds from the interface coming up)
     let dead = "server stopped answering: 3 ECHO_REQUESTs without any reply";
     let gone = "the server closed the connection without SSTP teardown";
+    // Server-timed faults: 5 s (D in the script) + detection. Echo timeout: 4 × 2 s.
     let cases = [
-        ("kill", 16, gone, 10.0),
-        ("reset", 16, gone, 10.0),
-        ("blackhole", 15, dead, 15.0),
-        ("silent", 15, dead, 15.0),
-        ("partial", 15, dead, 15.0),
+        ("kill", 16, gone, 5.0),
+        ("reset", 16, gone, 5.0 + 3.0),
+        ("blackhole", 15, dead, 8.0 + 12.0),
+        ("silent", 15, dead, 5.0 + 8.0 + 7.0),
+        ("partial", 15, dead, 5.0 + 8.0 + 7.0),
         (
             "disconnect",
             16,
             "server disconnected the call (CALL_DISCONNECT",
-            10.0,
+            5.0 + 3.0,
         ),
-        ("abort", 16, "server aborted the call (CALL_ABORT", 10.0),
-        ("flood", 15, "sstp-rs: SSTP call ended: ", 20.0),
+        (
+            "abort",
+            16,
+            "server aborted the call (CALL_ABORT",
+            5.0 + 3.0,
+        ),
+        ("flood", 15, "sstp-rs: SSTP call ended: ", 5.0 + 8.0 + 12.0),
     ];
     for (tag, status, message, bound) in cases {
         let log = get(&format!("plugin-{tag}.log"));
