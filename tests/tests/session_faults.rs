@@ -144,14 +144,18 @@ for n in 2 3; do
         sc_fact "persist_fds_$n" none
     fi
 done
-for p in $(sc_client_pppds); do kill -TERM "$p"; done
+P=$(sc_client_pppds)
+sc_fact pppd_zombies "$(ps -o stat= --ppid "$P" | grep -c '^Z')"
+kill -TERM "$P"
 sc_wait 20 sc_not_running $RPID
 wait $RPID; sc_fact persist_exit $?
 sc_fact ipup_sockets "$(grep -c 'socket:' "$SC_OUT/ip-up-fds.txt")"
-sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
 for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
 sc_wait 5 sc_no_client_pppd
+sc_wait 10 sc_server_pppd_gone
+wait
+sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
 sc_leftovers
 exit 0
 "#,
@@ -296,6 +300,7 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
     let persist = get("plugin-persist.log");
     assert!(!persist.contains("Fatal signal"), "{persist}");
     assert!(persist.contains("sstp-ipc-fd"), "{persist}");
+    assert_eq!(fact(&facts, "pppd_zombies"), "0", "{diag}");
     assert_eq!(fact(&facts, "zombies"), "0", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
 }
@@ -343,12 +348,14 @@ if sc_wait 60 sc_ppp_up; then
 else
     sc_fact up_2 0
 fi
+sc_fact pppd_zombies "$(ps -o stat= --ppid "$PID" | grep -c '^Z')"
 kill -TERM "$PID"
 sc_wait 20 sc_not_running "$PID"
 wait "$PID"; sc_fact exit $?
-sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
 kill -TERM "$SPID" 2>/dev/null
 sc_wait 10 sc_server_pppd_gone
+wait
+sc_fact zombies "$(ps -e -o stat= | grep -c '^Z')"
 sc_leftovers
 exit 0
 "#,
@@ -402,6 +409,7 @@ fn persist_gets_the_session_back_after_a_two_minute_outage() {
         !get("plugin-reconnect.log").contains("Fatal signal"),
         "{diag}"
     );
+    assert_eq!(fact(&facts, "pppd_zombies"), "0", "{diag}");
     assert_eq!(fact(&facts, "zombies"), "0", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
 }
