@@ -62,13 +62,18 @@ pub(crate) fn act(
     }
 }
 
-/// SO_LINGER 0: close(2) sends RST instead of FIN.
+/// Resets the connection now: SO_LINGER 0 (a later close(2) sends no FIN), then connect(2)
+/// with AF_UNSPEC, which disconnects an established TCP socket with a RST.
 fn reset(tcp: &TcpStream) {
     let l = libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: setsockopt with a valid linger struct and its size on our socket.
+    // SAFETY: zero is a valid sockaddr; only its family is read for AF_UNSPEC.
+    let mut unspec: libc::sockaddr = unsafe { std::mem::zeroed() };
+    unspec.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    // SAFETY: setsockopt with a valid linger struct and its size, connect with a valid sockaddr
+    // and its size, both on our open socket.
     unsafe {
         libc::setsockopt(
             tcp.as_raw_fd(),
@@ -76,6 +81,11 @@ fn reset(tcp: &TcpStream) {
             libc::SO_LINGER,
             (&l as *const libc::linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+        libc::connect(
+            tcp.as_raw_fd(),
+            &unspec,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
         );
     }
 }
