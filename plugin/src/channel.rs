@@ -2,12 +2,14 @@
 //! cleanup and the fork-safe close hook.
 
 use std::ffi::c_int;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::socket::{self, Shutdown};
 use sstp_proto::Hlak;
 use sstp_tunnel::bridge::{self, Command, ControlSender};
 
@@ -17,11 +19,19 @@ use crate::io_thread::IoThread;
 use crate::queue::Shared;
 use crate::settings::{LogLevel, Settings};
 
-/// How long `disconnect`/`cleanup` wait for the I/O thread (CALL_DISCONNECT waits up to 5 s for
-/// the ACK; then TLS close).
-const JOIN_LIMIT: Duration = Duration::from_secs(7);
+/// Added to the I/O thread's own worst case when `disconnect`/`cleanup` wait for it.
+const JOIN_MARGIN: Duration = Duration::from_secs(2);
 /// How often the main-thread timer drains the I/O thread's queue.
 pub const DRAIN_MS: u32 = 100;
+
+/// How long `disconnect`/`cleanup` wait for the I/O thread: the client's disconnect timer
+/// (CALL_DISCONNECT waits that long for the ACK), then the bridge's bounded close flush, plus a
+/// margin, so a thread facing a server that does not read is joined, not left behind.
+fn join_limit() -> Duration {
+    with_settings(|s| s.client_config().disconnect_timeout)
+        + bridge::CLOSE_FLUSH_LIMIT
+        + JOIN_MARGIN
+}
 
 /// Process-wide plugin state (touched on pppd's main thread only; the mutex is uncontended).
 pub struct Session {
@@ -81,15 +91,10 @@ pub fn check_options() {
         host::die(ExitStatus::OptionError);
     }
     host::set_devnam(&s.devnam());
-}
-
-fn set_cloexec(fd: RawFd) {
-    // SAFETY: fcntl on an open fd.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFD);
-        if fl >= 0 {
-            libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
-        }
+    // pppd's scripts (ip-up, ip-down and what they start) must not inherit the channel to the
+    // CLI/NetworkManager: they could forge records or keep the reader from seeing EOF.
+    if let Some(fd) = s.ipc_fd {
+        host::set_cloexec(fd);
     }
 }
 
@@ -185,13 +190,11 @@ pub fn connect() -> c_int {
     );
 
     // pty pair: pppd gets the slave, the I/O thread the master.
-    let Some((master, slave, name)) = host::get_pty() else {
+    let Some((master, slave, name)) = host::open_pty() else {
         host::log(Level::Error, "sstp-rs: cannot open a pty pair");
         host::set_status(ExitStatus::OpenFailed);
         return -1;
     };
-    set_cloexec(master);
-    set_cloexec(slave);
     host::set_up_tty(slave);
     log_at(
         LogLevel::DEBUG,
@@ -206,18 +209,15 @@ pub fn connect() -> c_int {
                 Level::Error,
                 &format!("sstp-rs: cannot create the control channel: {e}"),
             );
-            // SAFETY: our fds.
-            unsafe {
-                libc::close(master);
-                libc::close(slave);
-            }
+            drop(master);
+            host::close_fd(slave);
             host::set_status(ExitStatus::OpenFailed);
             return -1;
         }
     };
     let sock = est.stream.get_ref().as_raw_fd();
-    set_cloexec(sock);
-    for (i, fd) in [slave, master, sock].into_iter().enumerate() {
+    host::set_cloexec(sock);
+    for (i, fd) in [slave, master.as_raw_fd(), sock].into_iter().enumerate() {
         FDS[i].store(fd, Ordering::SeqCst);
     }
 
@@ -225,8 +225,7 @@ pub fn connect() -> c_int {
     let io = IoThread {
         est,
         client,
-        // SAFETY: `master` is an open fd that nothing else owns; the bridge closes it.
-        master: unsafe { OwnedFd::from_raw_fd(master) },
+        master,
         control: control_rx,
         shared: shared.clone(),
         log_level: s.log_level,
@@ -239,8 +238,7 @@ pub fn connect() -> c_int {
                 Level::Error,
                 &format!("sstp-rs: cannot start the I/O thread: {e}"),
             );
-            FDS[1].store(-1, Ordering::SeqCst);
-            FDS[FD_SOCKET].store(-1, Ordering::SeqCst);
+            forget_io_fds();
             close_fds_all();
             host::set_status(ExitStatus::FatalError);
             return -1;
@@ -260,17 +258,25 @@ pub fn connect() -> c_int {
 /// Spawns the I/O thread with every signal blocked (pppd's handlers must run on the main
 /// thread), restoring the main thread's mask afterwards.
 fn spawn_with_signals_blocked(io: IoThread) -> std::io::Result<JoinHandle<()>> {
-    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask get valid pointers.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let r = std::thread::Builder::new()
-            .name("sstp-io".into())
-            .spawn(move || io.run());
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        r
+    let old = SigSet::all().thread_swap_mask(SigmaskHow::SIG_SETMASK)?;
+    let r = std::thread::Builder::new()
+        .name("sstp-io".into())
+        .spawn(move || io.run());
+    if let Err(e) = old.thread_set_mask() {
+        host::log(
+            Level::Error,
+            &format!("sstp-rs: cannot restore the signal mask: {e}"),
+        );
+    }
+    r
+}
+
+/// Called by the I/O thread right before it closes the pty master and the TLS socket: from
+/// then on a fork child must not close those numbers (pppd may reuse them, e.g. while it runs
+/// ip-down before `disconnect`).
+pub fn forget_io_fds() {
+    for fd in FDS.iter().skip(1) {
+        fd.store(-1, Ordering::SeqCst);
     }
 }
 
@@ -357,16 +363,16 @@ fn stop_session(graceful: bool) {
     let _ = sess.control.send(Command::Disconnect);
     if !graceful {
         // No goodbye: end the TLS connection under the bridge's feet.
+        // shutdown(2) only ends the connection; the fd stays the I/O thread's. The number is
+        // -1 once the thread has closed it ([`forget_io_fds`]).
         let sock = FDS[FD_SOCKET].load(Ordering::SeqCst);
         if sock >= 0 {
-            // SAFETY: shutdown(2) on the TLS socket (still owned by the I/O thread) only ends
-            // the connection; the fd stays valid until the thread closes it.
-            unsafe { libc::shutdown(sock, libc::SHUT_RDWR) };
+            let _ = socket::shutdown(sock, Shutdown::Both);
         }
     }
     let deadline = Instant::now()
         + if graceful {
-            JOIN_LIMIT
+            join_limit()
         } else {
             Duration::from_secs(1)
         };
@@ -409,9 +415,7 @@ fn stop_session(graceful: bool) {
     }
     // The master and the socket were closed by the thread (the slave is pppd's devfd, closed
     // in disconnect()).
-    for fd in FDS.iter().skip(1) {
-        fd.store(-1, Ordering::SeqCst);
-    }
+    forget_io_fds();
 }
 
 /// phase-change notifier: notes an authentication failure (see [`AUTH_FAILED`]).
@@ -431,8 +435,8 @@ pub fn disconnect() {
     stop_session(true);
     let slave = FDS[FD_SLAVE].swap(-1, Ordering::SeqCst);
     if slave >= 0 {
-        // SAFETY: the slave is ours (pppd's devfd); pppd stops using it after disconnect.
-        unsafe { libc::close(slave) };
+        // The slave is ours (pppd's devfd); pppd stops using it after disconnect.
+        host::close_fd(slave);
     }
 }
 
@@ -456,8 +460,8 @@ fn close_fds_all() {
     for fd in FDS.iter() {
         let f = fd.swap(-1, Ordering::SeqCst);
         if f >= 0 {
-            // SAFETY: closing an fd number we recorded; in a child this only affects the child.
-            unsafe { libc::close(f) };
+            // An fd number we recorded; in a child this only affects the child.
+            host::close_fd(f);
         }
     }
 }

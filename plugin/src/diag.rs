@@ -43,7 +43,9 @@ pub fn exit_for_close(
         r if looks_like_binding_reject(r, since_call_connected) => ExitStatus::AuthTopeerFailed,
         CloseReason::PeerAbort { .. } => ExitStatus::Hangup,
         CloseReason::PeerDisconnect(_) => ExitStatus::Hangup,
-        CloseReason::EchoTimeout { .. } => ExitStatus::PeerDead,
+        CloseReason::EchoTimeout { .. } | CloseReason::ServerNotReading { .. } => {
+            ExitStatus::PeerDead
+        }
         _ => ExitStatus::NegotiationFailed,
     })
 }

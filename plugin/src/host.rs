@@ -309,3 +309,87 @@ pub fn add_options(
     // SAFETY: main thread; the table and its strings are 'static.
     unsafe { sys::sstp_shim_add_options(table.as_ptr(), table.len() as u32, Some(handler)) == 0 }
 }
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors and signals: the few raw libc calls the channel needs (fd numbers that pppd
+// or the C API hands over), kept here so that the rest of the plugin has no `unsafe`.
+// ---------------------------------------------------------------------------------------------
+
+/// Sets close-on-exec on `fd` (pppd's scripts must not inherit it). Errors are ignored: an fd
+/// that is not open has nothing to leak.
+pub fn set_cloexec(fd: std::os::fd::RawFd) {
+    // SAFETY: fcntl(2) on an fd number has no memory effects; a bad fd only returns EBADF.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFD);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// A pty pair from pppd's get_pty, both ends close-on-exec: (master, slave, slave name). The
+/// master is owned (the I/O thread's); the slave becomes pppd's devfd (closed with
+/// [`close_fd`] in `disconnect`).
+pub fn open_pty() -> Option<(std::os::fd::OwnedFd, std::os::fd::RawFd, String)> {
+    let (master, slave, name) = get_pty()?;
+    set_cloexec(master);
+    set_cloexec(slave);
+    // SAFETY: get_pty just opened `master`; nothing else owns it.
+    let master: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(master) };
+    Some((master, slave, name))
+}
+
+/// close(2) on an fd number the plugin recorded (async-signal-safe: used in fork children).
+pub fn close_fd(fd: std::os::fd::RawFd) {
+    // SAFETY: closing a number we own (or, in a fork child, the child's copy of it).
+    unsafe { libc::close(fd) };
+}
+
+/// poll(2) on one fd for `events`, up to `ms` milliseconds; returns `revents` (0 on timeout).
+pub fn poll_one(fd: std::os::fd::RawFd, events: i16, ms: i32) -> std::io::Result<i16> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(if r == 0 { 0 } else { p.revents })
+}
+
+/// write(2) that cannot raise SIGPIPE (for fds that are not sockets, where MSG_NOSIGNAL does
+/// not exist): SIGPIPE is blocked on this thread around the write, and one it raised is
+/// consumed before the old mask comes back. pppd's `bad_signal` would otherwise `die(127)`.
+pub fn write_without_sigpipe(fd: std::os::fd::RawFd, buf: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset/sigaddset/sigpending; the
+    // masks are this thread's; `buf` is valid for reads of its length; sigtimedwait with a zero
+    // timeout only dequeues a SIGPIPE that is pending for this thread.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let n = libc::write(fd, buf.as_ptr().cast(), buf.len());
+        let result = if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        };
+        if !was_pending && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        result
+    }
+}

@@ -80,6 +80,9 @@ impl IoThread {
                         shared.log(lvl, format!("sstp-rs: {message}"));
                     }
                 }
+                // Before the bridge closes the master and the socket: pppd's fork children
+                // must not close those numbers once they may be reused.
+                BridgeEvent::ClosingFds => crate::channel::forget_io_fds(),
                 BridgeEvent::Session(Event::CallConnected { protocol }) => {
                     connected_at = Some(Instant::now());
                     if log_level >= LogLevel::NOTICE {

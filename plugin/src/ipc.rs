@@ -3,9 +3,15 @@
 //!
 //! The wire format is defined once, in [`sstp_tunnel::ipc`]; this module builds the messages.
 
+use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, MsgFlags};
+
+use crate::host;
 
 pub use sstp_tunnel::ipc::{decode, encode, DecodeError, MAX_RECORD};
 
@@ -44,56 +50,60 @@ pub fn iid(b: [u8; 8]) -> String {
     )
 }
 
-/// Writes `msg` to `fd`, waiting at most `limit` in total (pppd's loop must not stall).
-pub fn write_bounded(fd: RawFd, msg: &[u8], limit: Duration) -> std::io::Result<()> {
+/// Writes `msg` to `fd`, waiting at most `limit` in total (pppd's loop must not stall). Never
+/// raises SIGPIPE (pppd would die with "Fatal signal 13"): sockets are written with
+/// `send(MSG_NOSIGNAL)`, other fds with SIGPIPE blocked; a reader that is gone is an error.
+pub fn write_bounded(fd: RawFd, msg: &[u8], limit: Duration) -> io::Result<()> {
     let deadline = Instant::now() + limit;
     let mut off = 0;
+    let mut is_socket = true;
     while off < msg.len() {
         let now = Instant::now();
         if now >= deadline {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
                 "ipc fd not writable",
             ));
         }
         let ms = (deadline - now).as_millis().min(i32::MAX as u128) as i32;
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
+        let revents = match host::poll_one(fd, libc::POLLOUT, ms.max(1)) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms.max(1)) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        if revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "ipc fd error"));
         }
-        if r == 0 {
-            continue;
-        }
-        if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "ipc fd error",
+        if revents & libc::POLLHUP != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the reader closed its end",
             ));
         }
-        // SAFETY: msg[off..] is valid for reads; MSG_DONTWAIT is not usable on non-sockets,
-        // poll said writable, a short write is handled by the loop.
-        let n = unsafe { libc::write(fd, msg[off..].as_ptr().cast(), msg.len() - off) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-            ) {
-                continue;
-            }
-            return Err(e);
+        if revents == 0 {
+            continue;
         }
-        off += n as usize;
+        let r = if is_socket {
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            match socket::send(fd, &msg[off..], flags) {
+                Err(Errno::ENOTSOCK) => {
+                    is_socket = false;
+                    continue;
+                }
+                r => r.map_err(io::Error::from),
+            }
+        } else {
+            host::write_without_sigpipe(fd, &msg[off..])
+        };
+        match r {
+            Ok(n) => off += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -180,5 +190,34 @@ mod tests {
             libc::close(fds[1]);
         }
         assert_eq!(iid([0, 1, 2, 3, 0xa, 0xb, 0xc, 0xd]), "0001:0203:0a0b:0c0d");
+    }
+
+    /// The reader is gone: an error, and no SIGPIPE (SIG_DFL here, as in pppd's world where the
+    /// handler dies: a SIGPIPE would kill this test process).
+    #[test]
+    fn a_closed_reader_is_an_error_not_a_sigpipe() {
+        // SAFETY: setting a signal disposition; no handler code runs.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let msg = encode(&[("event", "ip-down".into())]);
+        let mut fds = [0; 2];
+        // SAFETY: valid out array.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        host::close_fd(fds[1]);
+        let e = write_bounded(fds[0], &msg, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        host::close_fd(fds[0]);
+        // A pipe is not a socket: the SIGPIPE-blocking fallback.
+        // SAFETY: valid out array.
+        let r = unsafe { libc::pipe(fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        host::close_fd(fds[0]);
+        let e = host::write_without_sigpipe(fds[1], &msg).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPIPE));
+        let e = write_bounded(fds[1], &msg, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        host::close_fd(fds[1]);
+        // SAFETY: restoring the test harness's disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     }
 }

@@ -123,6 +123,8 @@ fn unversioned_undefined_symbols_are_pppd_symbols() {
         "ipcp_hisoptions",
         "ipv6cp_gotoptions",
         "ipv6cp_hisoptions",
+        "privileged_option",
+        "sigreceived",
         "_ITM_deregisterTMCloneTable",
         "_ITM_registerTMCloneTable",
         "__gmon_start__",

@@ -80,6 +80,11 @@ pub struct ClientConfig {
     /// Bound on received PPP frames not yet taken with [`Client::poll_ppp_frame`] (bytes);
     /// frames beyond it are dropped and counted.
     pub max_rx_queue: usize,
+    /// Hard bound on bytes queued for the server and not yet consumed with
+    /// [`Client::consume_transmit`]: queuing beyond it closes the call
+    /// ([`CloseReason::ServerNotReading`]). The caller keeps the queue far below it by not
+    /// reading pppd while [`Client::pending_transmit`] is long; this is the last line.
+    pub max_tx_queue: usize,
 }
 
 impl Default for ClientConfig {
@@ -94,7 +99,18 @@ impl Default for ClientConfig {
             disconnect_timeout: Duration::from_secs(5),
             disconnect_linger: Duration::from_secs(1),
             max_rx_queue: 1 << 20,
+            max_tx_queue: 4 << 20,
         }
+    }
+}
+
+impl ClientConfig {
+    /// How long queued output may make no progress at all before the call is closed
+    /// ([`CloseReason::ServerNotReading`]): as long as a silent server gets before the echo
+    /// timeout closes the call, `hello_interval × (echo_failures + 1)`.
+    pub fn transmit_stall_limit(&self) -> Duration {
+        self.hello_interval
+            .saturating_mul(self.echo_failures.saturating_add(1))
     }
 }
 
@@ -198,6 +214,15 @@ pub enum CloseReason {
     Framing(WireError),
     /// The CALL_CONNECT_ACK offered no hash protocol this client supports.
     UnsupportedHashProtocols(HashProtocols),
+    /// The server stopped reading: output made no progress for the stall limit (see
+    /// [`Client::transport_status`]), or outgrew [`ClientConfig::max_tx_queue`]. Closed without
+    /// a message (it could not leave).
+    ServerNotReading {
+        /// Bytes queued here, not yet written.
+        pending: usize,
+        /// How long nothing was sent (`None`: the hard size limit was hit).
+        stalled_for: Option<Duration>,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -294,6 +319,28 @@ impl fmt::Display for CloseReason {
                  client supports SHA1 and SHA256",
                 p.bits()
             ),
+            CloseReason::ServerNotReading {
+                pending,
+                stalled_for,
+            } => {
+                f.write_str("the server stopped reading: ")?;
+                match stalled_for {
+                    Some(d) => write!(
+                        f,
+                        "nothing sent to it was acknowledged for {} s ({pending} more bytes \
+                         queued)",
+                        d.as_secs()
+                    )?,
+                    None => write!(
+                        f,
+                        "{pending} bytes queued for it exceeded the transmit queue limit"
+                    )?,
+                }
+                f.write_str(
+                    "; the server is stuck or overloaded, or the network path drops traffic \
+                     towards it",
+                )
+            }
         }
     }
 }
@@ -425,6 +472,13 @@ pub struct Client {
     unanswered_echoes: u32,
     /// Why the call is going down (set when teardown starts).
     close_reason: Option<CloseReason>,
+    /// Bytes ever consumed from `tx` (handed to the transport).
+    tx_sent_total: u64,
+    /// Transmit-stall watch: (deadline, [`Client::delivered`] when armed).
+    stall_check: Option<(Instant, u64)>,
+    /// From [`Client::transport_status`]: bytes the server acknowledged, and whether written
+    /// bytes still wait for its acknowledgement.
+    transport: Option<(u64, bool)>,
 }
 
 impl Client {
@@ -449,6 +503,9 @@ impl Client {
             call_connected_sent: false,
             unanswered_echoes: 0,
             close_reason: None,
+            tx_sent_total: 0,
+            stall_check: None,
+            transport: None,
         };
         c.send_connect_request();
         c
@@ -467,6 +524,15 @@ impl Client {
     /// Why the call is going down or went down, once teardown has started.
     pub fn close_reason(&self) -> Option<&CloseReason> {
         self.close_reason.as_ref()
+    }
+
+    /// Reports what the transport below knows about delivery (e.g. TCP_INFO): the total bytes
+    /// the server acknowledged, and whether written bytes still wait for that. Optional; once
+    /// reported, the transmit-stall watch counts only acknowledged bytes as progress, so a
+    /// server that stopped reading is noticed even while the socket still takes our writes.
+    pub fn transport_status(&mut self, now: Instant, acknowledged: u64, in_flight: bool) {
+        self.transport = Some((acknowledged, in_flight));
+        self.watch_transmit(now);
     }
 
     /// Traffic counters.
@@ -508,10 +574,12 @@ impl Client {
             // §3.1.5.1: unparseable framing closes the connection without a message.
             self.close_now(CloseReason::Framing(e));
         }
+        self.watch_transmit(now);
     }
 
     /// Runs the timers; call when `now >= poll_timeout()` (earlier calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_transmit_stall(now);
         let Some(deadline) = self.deadline else {
             return;
         };
@@ -565,7 +633,10 @@ impl Client {
 
     /// The next instant at which [`Client::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        match (self.deadline, self.stall_check) {
+            (Some(a), Some((b, _))) => Some(a.min(b)),
+            (a, b) => a.or(b.map(|(t, _)| t)),
+        }
     }
 
     /// Queues one PPP frame (as pppd produced it, normally starting with `FF 03`).
@@ -588,13 +659,16 @@ impl Client {
             State::ConnectRequestSent => return Err(SendError::NotReady),
             _ => return Err(SendError::Closed),
         }
+        if !self.tx_room(frame.len() + HEADER_LEN) {
+            return Err(SendError::Closed);
+        }
         self.compact_tx();
         let before = self.tx.len();
         // Length checked above: encoding cannot fail.
         if encode_data_packet(frame, &mut self.tx).is_ok() {
             self.stats.packets_sent += 1;
             self.stats.frames_sent += 1;
-            self.stats.bytes_sent += (self.tx.len() - before) as u64;
+            self.count_queued(self.tx.len() - before);
         }
         Ok(())
     }
@@ -664,6 +738,7 @@ impl Client {
     /// the buffers are swapped instead of copied (keep reusing the same `out`).
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         let n = self.tx.len() - self.tx_off;
+        self.tx_sent_total += n as u64;
         if self.tx_off == 0 && out.is_empty() && out.capacity() <= self.tx.capacity() {
             std::mem::swap(out, &mut self.tx);
         } else {
@@ -682,7 +757,9 @@ impl Client {
 
     /// Marks the first `n` bytes of [`Client::pending_transmit`] as sent.
     pub fn consume_transmit(&mut self, n: usize) {
-        self.tx_off += n.min(self.tx.len() - self.tx_off);
+        let n = n.min(self.tx.len() - self.tx_off);
+        self.tx_off += n;
+        self.tx_sent_total += n as u64;
         if self.tx_off == self.tx.len() {
             self.tx.clear();
             self.tx_off = 0;
@@ -740,20 +817,100 @@ impl Client {
     }
 
     fn push_tx(&mut self, bytes: &[u8]) {
+        if !self.tx_room(bytes.len()) {
+            return;
+        }
         self.compact_tx();
         self.tx.extend_from_slice(bytes);
         self.stats.packets_sent += 1;
-        self.stats.bytes_sent += bytes.len() as u64;
+        self.count_queued(bytes.len());
     }
 
     fn send_control(&mut self, msg: &ControlMessage) {
+        if !self.tx_room(msg.encoded_len()) {
+            return;
+        }
         self.compact_tx();
         let before = self.tx.len();
         // Messages built here are small: encoding cannot fail.
         if msg.encode(&mut self.tx).is_ok() {
             self.stats.packets_sent += 1;
-            self.stats.bytes_sent += (self.tx.len() - before) as u64;
+            self.count_queued(self.tx.len() - before);
         }
+    }
+
+    fn count_queued(&mut self, n: usize) {
+        self.stats.bytes_sent += n as u64;
+    }
+
+    /// Whether `n` more bytes fit under [`ClientConfig::max_tx_queue`]; if not, the server has
+    /// stopped reading: the call is closed (nothing more can leave anyway).
+    fn tx_room(&mut self, n: usize) -> bool {
+        let pending = self.tx.len() - self.tx_off;
+        if pending.saturating_add(n) <= self.config.max_tx_queue {
+            return true;
+        }
+        self.close_now(CloseReason::ServerNotReading {
+            pending,
+            stalled_for: None,
+        });
+        false
+    }
+
+    /// Answers an ECHO_REQUEST. Every request gets its answer (no coalescing): a server that
+    /// floods without reading then fills the socket quickly, the caller stops reading while
+    /// [`Client::pending_transmit`] is long, and the stall watch or the echo timeout ends the
+    /// call; [`ClientConfig::max_tx_queue`] bounds the queue whatever the caller does.
+    fn answer_echo(&mut self) {
+        self.stats.echo_requests_received += 1;
+        self.events.push_back(Event::EchoRequestReceived);
+        self.send_control(&ControlMessage::new(MessageType::EchoResponse));
+    }
+
+    /// Progress of the output: bytes the server acknowledged if the transport reports it,
+    /// else bytes handed to the transport.
+    fn delivered(&self) -> u64 {
+        self.transport
+            .map_or(self.tx_sent_total, |(acked, _)| acked)
+    }
+
+    /// Whether output waits: queued here, or written and not yet acknowledged.
+    fn output_waiting(&self) -> bool {
+        self.tx_off < self.tx.len() || self.transport.is_some_and(|(_, in_flight)| in_flight)
+    }
+
+    /// Arms the transmit-stall watch while output waits, and restarts it whenever output moved
+    /// since it was armed (called with the caller's clock).
+    fn watch_transmit(&mut self, now: Instant) {
+        if self.state == State::Closed || !self.output_waiting() {
+            self.stall_check = None;
+        } else if self
+            .stall_check
+            .is_none_or(|(_, delivered)| delivered != self.delivered())
+        {
+            let limit = self.config.transmit_stall_limit();
+            self.stall_check = Some((now + limit, self.delivered()));
+        }
+    }
+
+    /// Closes the call when queued output made no progress for the stall limit.
+    fn check_transmit_stall(&mut self, now: Instant) {
+        if let Some((deadline, sent_then)) = self.stall_check {
+            if now < deadline {
+                return;
+            }
+            self.stall_check = None;
+            let pending = self.tx.len() - self.tx_off;
+            if self.output_waiting() && self.delivered() == sent_then && self.state != State::Closed
+            {
+                self.close_now(CloseReason::ServerNotReading {
+                    pending,
+                    stalled_for: Some(self.config.transmit_stall_limit()),
+                });
+                return;
+            }
+        }
+        self.watch_transmit(now);
     }
 
     fn send_connect_request(&mut self) {
@@ -796,6 +953,7 @@ impl Client {
         let reason = self.close_reason.take().unwrap_or(reason);
         self.state = State::Closed;
         self.deadline = None;
+        self.stall_check = None;
         self.close_reason = Some(reason.clone());
         self.events.push_back(Event::Closed(reason));
     }
@@ -923,9 +1081,7 @@ impl Client {
             },
             MessageType::EchoRequest if state.is_active() => {
                 // Lenient: answered in every active state, not only Call Connected.
-                self.stats.echo_requests_received += 1;
-                self.send_control(&ControlMessage::new(MessageType::EchoResponse));
-                self.events.push_back(Event::EchoRequestReceived);
+                self.answer_echo();
             }
             MessageType::EchoResponse if state.is_active() => {
                 // Liveness already recorded; tolerated before Call Connected.
@@ -1147,5 +1303,266 @@ mod tests {
             c.send_ppp_frame(&[0xFF, 3, 0xC0, 0x21]),
             Err(SendError::NotReady)
         );
+    }
+
+    const ECHO_REQUEST: [u8; 8] = [0x10, 0x01, 0x00, 0x08, 0x00, 0x08, 0x00, 0x00];
+    const ECHO_RESPONSE: [u8; 8] = [0x10, 0x01, 0x00, 0x08, 0x00, 0x09, 0x00, 0x00];
+
+    /// A client past CALL_CONNECT_ACK (and CALL_CONNECTED when `connect`), output drained.
+    fn acked_client(cfg: ClientConfig, t0: Instant, connect: bool) -> Client {
+        let mut c = Client::new(cfg, t0);
+        let ack = ControlMessage::call_connect_ack(HashProtocols::BOTH, [9; 32])
+            .to_bytes()
+            .unwrap();
+        c.handle_input(t0, &ack);
+        if connect {
+            c.authenticated(t0, &Hlak::zero(), b"cert").unwrap();
+        }
+        c.poll_transmit(&mut Vec::new());
+        while c.poll_event().is_some() {}
+        c
+    }
+
+    fn flood(n: usize) -> Vec<u8> {
+        ECHO_REQUEST.repeat(n)
+    }
+
+    /// A server that floods ECHO_REQUESTs and reads nothing: the queue of answers stops at
+    /// the hard limit and the call closes (the caller's read gate normally stops it far earlier).
+    #[test]
+    fn echo_flood_against_a_server_that_does_not_read_is_bounded_by_the_queue_limit() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            max_tx_queue: 256 * 1024,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        let mut t = t0;
+        for _ in 0..100 {
+            t += Duration::from_millis(10);
+            c.handle_input(t, &flood(10_000));
+            assert!(c.pending_transmit().len() <= 256 * 1024);
+            if c.is_closed() {
+                break;
+            }
+        }
+        assert!(c.is_closed());
+        assert_eq!(c.pending_transmit().len(), 256 * 1024);
+        let r = c.close_reason().unwrap();
+        assert!(matches!(
+            r,
+            CloseReason::ServerNotReading {
+                pending: 262_144,
+                stalled_for: None
+            }
+        ));
+        assert_eq!(
+            r.to_string(),
+            "the server stopped reading: 262144 bytes queued for it exceeded the transmit \
+             queue limit; the server is stuck or overloaded, or the network path drops traffic \
+             towards it"
+        );
+        // Nothing more is queued once closed.
+        c.handle_input(t, &flood(10));
+        assert_eq!(c.pending_transmit().len(), 256 * 1024);
+    }
+
+    /// Output queued here that never leaves (nothing written at all): closed after the stall
+    /// limit, with virtual time.
+    #[test]
+    fn queued_output_that_never_leaves_closes_after_the_stall_limit() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(2),
+            echo_failures: 2,
+            ..ClientConfig::default()
+        };
+        let limit = cfg.transmit_stall_limit();
+        assert_eq!(limit, Duration::from_secs(6));
+        let mut c = acked_client(cfg, t0, true);
+        let mut t = t0;
+        while !c.is_closed() && t - t0 < Duration::from_secs(20) {
+            t += Duration::from_millis(100);
+            c.handle_input(t, &ECHO_REQUEST);
+            if c.poll_timeout().is_some_and(|d| d <= t) {
+                c.handle_timeout(t);
+            }
+        }
+        // Armed by the first answer at 0.1 s.
+        assert_eq!(t - t0, Duration::from_millis(6_100));
+        let r = c.close_reason().unwrap();
+        assert!(matches!(
+            r,
+            CloseReason::ServerNotReading {
+                stalled_for: Some(d),
+                ..
+            } if *d == limit
+        ));
+        assert!(r.to_string().starts_with(
+            "the server stopped reading: nothing sent to it was acknowledged for 6 s"
+        ));
+    }
+
+    #[test]
+    fn every_echo_request_is_answered_while_the_server_reads() {
+        let t0 = Instant::now();
+        let mut c = acked_client(ClientConfig::default(), t0, true);
+        let mut out = Vec::new();
+        for i in 1..=5u32 {
+            let t = t0 + Duration::from_secs(u64::from(i) * 100);
+            c.handle_input(t, &flood(3));
+            c.handle_timeout(t);
+            out.clear();
+            c.poll_transmit(&mut out);
+            assert_eq!(out, ECHO_RESPONSE.repeat(3), "round {i}");
+        }
+        assert!(!c.is_closed());
+        assert_eq!(c.stats().echo_requests_received, 15);
+    }
+
+    /// The socket still takes every answer (the kernel buffers them), but the server
+    /// acknowledges nothing: the transport's report makes that a stall.
+    #[test]
+    fn flood_absorbed_by_the_socket_is_a_stall_once_nothing_is_acknowledged() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(2),
+            echo_failures: 3,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        let mut out = Vec::new();
+        let mut t = t0;
+        let mut acked = 1000u64;
+        while !c.is_closed() && t - t0 < Duration::from_secs(60) {
+            t += Duration::from_millis(50);
+            c.handle_input(t, &flood(100));
+            out.clear();
+            c.poll_transmit(&mut out); // written: the socket takes it
+            assert_eq!(out.len(), 800);
+            // Acknowledgements stop 3 s in (the server's window closed).
+            if t - t0 < Duration::from_secs(3) {
+                acked += 800;
+            }
+            c.transport_status(t, acked, true);
+            if c.poll_timeout().is_some_and(|d| d <= t) {
+                c.handle_timeout(t);
+            }
+        }
+        let took = t - t0;
+        // Last acknowledgement at 2.95 s + the 8 s limit.
+        assert_eq!(took, Duration::from_millis(10_950));
+        assert!(matches!(
+            c.close_reason(),
+            Some(CloseReason::ServerNotReading {
+                stalled_for: Some(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn slow_but_moving_output_is_not_a_stall() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            hello_interval: Duration::from_secs(1),
+            echo_failures: 1,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        for _ in 0..100 {
+            c.send_ppp_frame(&[0xFF, 0x03, 0x00, 0x21, 0x45]).unwrap();
+        }
+        let mut t = t0;
+        for _ in 0..60 {
+            t += Duration::from_millis(500);
+            c.handle_input(t, &ECHO_REQUEST);
+            c.handle_timeout(t);
+            c.consume_transmit(1);
+        }
+        assert!(!c.is_closed(), "{:?}", c.close_reason());
+    }
+
+    #[test]
+    fn transmit_queue_hard_limit_closes_the_call() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig {
+            max_tx_queue: 64 * 1024,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, true);
+        let frame = [0x21u8; 1500];
+        let mut refused = None;
+        for i in 0..100 {
+            if let Err(e) = c.send_ppp_frame(&frame) {
+                refused = Some((i, e));
+                break;
+            }
+        }
+        assert_eq!(refused, Some((43, SendError::Closed)));
+        assert!(c.pending_transmit().len() <= 64 * 1024);
+        assert!(matches!(
+            c.close_reason(),
+            Some(CloseReason::ServerNotReading {
+                stalled_for: None,
+                ..
+            })
+        ));
+        assert!(c
+            .close_reason()
+            .unwrap()
+            .to_string()
+            .contains("exceeded the transmit queue limit"));
+    }
+
+    #[test]
+    fn data_before_call_connected_stays_bounded() {
+        let t0 = Instant::now();
+        let mut data = Vec::new();
+        encode_data_packet(&[0xFF, 0x03, 0x00, 0x21, 0x45, 0, 0, 0], &mut data).unwrap();
+        let mut lcp = Vec::new();
+        encode_data_packet(&[0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4], &mut lcp).unwrap();
+        let mut burst = Vec::new();
+        for _ in 0..1000 {
+            burst.extend_from_slice(&data);
+            burst.extend_from_slice(&lcp);
+            burst.extend_from_slice(&ECHO_REQUEST);
+        }
+        // Before the ACK: frames are dropped, echoes answered; a caller that never writes hits
+        // the queue limit.
+        let cfg = ClientConfig {
+            max_tx_queue: 64 * 1024,
+            ..ClientConfig::default()
+        };
+        let mut c = Client::new(cfg, t0);
+        c.handle_input(t0, &burst);
+        assert_eq!(c.pending_transmit().len(), 14 + 8 * 1000);
+        assert_eq!(c.pending_ppp_bytes(), 0);
+        assert_eq!(c.state(), State::ConnectRequestSent);
+        for _ in 0..100 {
+            c.handle_input(t0, &burst);
+        }
+        assert!(c.pending_transmit().len() <= 64 * 1024);
+        assert_eq!(c.pending_ppp_bytes(), 0);
+        assert!(matches!(
+            c.close_reason(),
+            Some(CloseReason::ServerNotReading { .. })
+        ));
+        // After the ACK, before CALL_CONNECTED: only PPP control frames, up to max_rx_queue.
+        let cfg = ClientConfig {
+            max_rx_queue: 4096,
+            ..ClientConfig::default()
+        };
+        let mut c = acked_client(cfg, t0, false);
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            c.handle_input(t0, &burst);
+            out.clear();
+            c.poll_transmit(&mut out);
+            assert_eq!(out, ECHO_RESPONSE.repeat(1000));
+        }
+        assert!(c.pending_ppp_bytes() <= 4096);
+        assert_eq!(c.state(), State::ConnectAckReceived);
+        assert!(c.stats().rx_frames_dropped >= 199_000);
     }
 }

@@ -7,7 +7,8 @@
 //! - [`Client::next_ppp_frame`] → [`hdlc::Encoder`] → pty;
 //! - TLS reads/writes are non-blocking (WANT_READ / WANT_WRITE, partial writes);
 //! - back-pressure: the pty is not read while TLS output is backed up, and TLS is not read while
-//!   pty output is backed up;
+//!   pty output or TLS output is backed up; the client closes the call when the server stops
+//!   acknowledging what we send (TCP_INFO progress, [`Client::transport_status`]);
 //! - timers come from [`Client::poll_timeout`];
 //! - commands ([`Command::Authenticated`], [`Command::Disconnect`]) arrive through a
 //!   [`control_channel`], whose sender may live on another thread (pppd's main thread).
@@ -18,11 +19,13 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::socket::{self, MsgFlags};
 use openssl::ssl::ErrorCode;
 use sstp_proto::client::{Client, ClientConfig, CloseReason, Event, SendError, State, Stats};
 use sstp_proto::crypto_binding::Hlak;
@@ -156,11 +159,17 @@ impl ControlSender {
             Ok(mut q) => q.push_back(cmd),
             Err(p) => p.into_inner().push_back(cmd),
         }
-        match (&self.wake).write(&[1]) {
-            Ok(_) => Ok(()),
-            // The socket buffer is full of wake-ups: the bridge will drain the queue anyway.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e),
+        // MSG_NOSIGNAL: the bridge may be gone (its end closed) when pppd's main thread sends
+        // Disconnect; a SIGPIPE there would kill pppd (std adds the flag only since Rust 1.90).
+        let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+        loop {
+            return match socket::send(self.wake.as_raw_fd(), &[1], flags) {
+                Ok(_) => Ok(()),
+                // The socket buffer is full of wake-ups: the bridge will drain the queue anyway.
+                Err(Errno::EAGAIN) => Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => Err(io::Error::from(e)),
+            };
         }
     }
 
@@ -240,6 +249,9 @@ pub enum BridgeEvent {
     Session(Event),
     /// The client state changed.
     StateChanged(State),
+    /// The pump has ended and the bridge is about to close the pty and the TLS socket (their
+    /// numbers may be reused by the process from then on). Sent once, before the final log line.
+    ClosingFds,
 }
 
 /// Receives the bridge's events (called on the bridge's thread; queue them for pppd).
@@ -331,7 +343,7 @@ pub struct BridgeReport {
 
 /// How long the final packets (CALL_ABORT, DISCONNECT_ACK…) may take to leave once the call is
 /// closed, if the server does not read.
-const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 struct Pump<'a> {
     sink: &'a mut dyn EventSink,
@@ -406,10 +418,14 @@ pub fn run(
         sink,
         counters: Counters::default(),
     };
-    let end = pump(&mut est, &mut client, pty, &mut control, &mut p, opts);
+    let mut pty = File::from(pty);
+    let end = pump(&mut est, &mut client, &mut pty, &mut control, &mut p, opts);
+    p.sink.event(BridgeEvent::ClosingFds);
     // Close: close_notify (one non-blocking attempt) + TCP shutdown.
     let _ = est.stream.shutdown();
     let _ = est.stream.get_ref().shutdown(Shutdown::Both);
+    drop(pty);
+    drop(est);
     p.counters.sstp = client.stats();
     let level = match &end {
         BridgeEnd::Call(CloseReason::LocalDisconnect { .. } | CloseReason::PeerDisconnect(_)) => {
@@ -462,10 +478,17 @@ fn handle_commands(
     }
 }
 
+/// Tells the client how far the server has acknowledged our bytes (TCP_INFO).
+fn report_delivery(est: &Established, client: &mut Client, now: Instant) {
+    if let Some((acked, in_flight)) = sys::tcp_delivery(est.stream.get_ref().as_fd()) {
+        client.transport_status(now, acked, in_flight);
+    }
+}
+
 fn pump(
     est: &mut Established,
     client: &mut Client,
-    pty: OwnedFd,
+    pty: &mut File,
     control: &mut ControlReceiver,
     p: &mut Pump<'_>,
     opts: &BridgeOptions,
@@ -476,7 +499,6 @@ fn pump(
     if let Err(e) = sys::set_nonblocking(pty.as_fd(), true) {
         return BridgeEnd::Error(TunnelError::io("making the pty non-blocking", e));
     }
-    let mut pty = File::from(pty);
 
     let leftover = std::mem::take(&mut est.leftover);
     if !leftover.is_empty() {
@@ -499,6 +521,7 @@ fn pump(
         let now = Instant::now();
         handle_commands(control, client, &est.peer_cert_der, p, now);
         if client.poll_timeout().is_some_and(|t| now >= t) {
+            report_delivery(est, client, now);
             client.handle_timeout(now);
         }
         while let Some(ev) = client.poll_event() {
@@ -612,8 +635,13 @@ fn pump(
         }
 
         let pty_backlog = pty_out.len() - pty_off;
+        // TLS is not read while output to the server is backed up either: every ECHO_REQUEST
+        // read may queue an answer, so a server that floods without reading gets TCP
+        // back-pressure instead of our memory.
         let want_tls_read = write_wants_read
-            || (pty_backlog < opts.high_water && client.pending_ppp_bytes() < opts.high_water);
+            || (pty_backlog < opts.high_water
+                && client.pending_ppp_bytes() < opts.high_water
+                && client.pending_transmit().len() < opts.high_water);
         let want_tls_write = !client.pending_transmit().is_empty() || read_wants_write;
         let want_pty_read = !pty_eof && client.pending_transmit().len() < opts.high_water;
         let want_pty_write = pty_backlog > 0 && !pty_eof;
@@ -658,7 +686,10 @@ fn pump(
                     Ok(TlsRead::Data(n)) => {
                         p.counters.tls_bytes_in += n as u64;
                         client.handle_input(now, &rbuf[..n]);
-                        if client.pending_ppp_bytes() >= opts.high_water || client.is_closed() {
+                        if client.pending_ppp_bytes() >= opts.high_water
+                            || client.pending_transmit().len() >= opts.high_water
+                            || client.is_closed()
+                        {
                             break;
                         }
                     }
@@ -674,6 +705,9 @@ fn pump(
                     Err(e) => return BridgeEnd::Error(e),
                 }
             }
+            // Once per read batch: a server that sends but has stopped reading shows up as
+            // acknowledgements that no longer advance (our writes still land in the socket).
+            report_delivery(est, client, now);
         }
 
         // pty input.
@@ -734,5 +768,24 @@ fn pump(
             }
         }
         p.counters.hdlc = decoder.stats();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pppd's main thread sends Disconnect after the bridge has ended and dropped its end: an
+    /// error at most, never SIGPIPE (SIG_DFL here, as pppd's handler dies).
+    #[test]
+    fn control_send_to_a_finished_bridge_raises_no_sigpipe() {
+        // SAFETY: setting a signal disposition; no handler code runs.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let (tx, rx) = control_channel().unwrap();
+        drop(rx);
+        let e = tx.send(Command::Disconnect).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        // SAFETY: restoring the test harness's disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     }
 }

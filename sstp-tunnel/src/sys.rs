@@ -1,7 +1,7 @@
 //! The system calls std does not wrap, through `nix`: poll(2) and fcntl(2) O_NONBLOCK.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -82,4 +82,31 @@ pub(crate) fn poll<const N: usize>(
         ready[i].writable = r.contains(PollFlags::POLLOUT) || (p.write && hup);
     }
     Ok(ready)
+}
+
+/// Delivery state of a TCP socket (TCP_INFO): bytes the peer acknowledged so far, and whether
+/// written bytes still wait for an acknowledgement (in flight, or held back by a closed
+/// window). `None` if the kernel does not report it (not TCP, or a kernel before 4.6).
+pub(crate) fn tcp_delivery(fd: BorrowedFd<'_>) -> Option<(u64, bool)> {
+    // SAFETY: tcp_info is plain old data (all integers); zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `fd` is open for the borrow; `info`/`len` are valid for writes of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    let needed = std::mem::offset_of!(libc::tcp_info, tcpi_notsent_bytes) + 4;
+    if rc != 0 || (len as usize) < needed {
+        return None;
+    }
+    Some((
+        info.tcpi_bytes_acked,
+        info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
+    ))
 }

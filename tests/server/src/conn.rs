@@ -18,14 +18,14 @@ use sstp_proto::hdlc;
 
 use crate::request::{self, RequestError};
 use crate::session::{EndReason, Session, SessionConfig, SessionEvent};
-use crate::{connect_faults, pty, Fault, Inner, Outcome, PppBackend, SessionReport};
+use crate::{connect_faults, mid_session, pty, Fault, Inner, Outcome, PppBackend, SessionReport};
 
 /// Pending output above which the opposite input is not read.
 const HIGH_WATER: usize = 256 * 1024;
 /// Bytes per read.
 const CHUNK: usize = 64 * 1024;
 
-struct Log {
+pub(crate) struct Log {
     id: u64,
     start: Instant,
     verbose: bool,
@@ -33,7 +33,7 @@ struct Log {
 }
 
 impl Log {
-    fn line(&mut self, msg: impl Into<String>) {
+    pub(crate) fn line(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
         let t = self.start.elapsed().as_secs_f64();
         if self.verbose {
@@ -210,6 +210,12 @@ fn connection(
         return Outcome::Session(EndReason::Io(e.to_string()));
     }
     log.line("HTTP/1.1 200 sent");
+    if cfg.fault == Fault::DataBeforeConnected {
+        log.line("fault data-before-connected: 2 MB of data packets and echo requests");
+        if let Err(e) = tls.write_all(&mid_session::junk_before_connected()) {
+            log.line(format!("cannot send the junk: {e}"));
+        }
+    }
 
     // SSTP session.
     let mut nonce = [0u8; 32];
@@ -470,6 +476,7 @@ fn pump(
     }
     let mut tls_dead = false;
     let mut closed_at: Option<Instant> = None;
+    let mut connected_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
         // Events.
@@ -478,6 +485,14 @@ fn pump(
             if let SessionEvent::Acknowledged { .. } = ev {
                 *peer = start_peer(inner, log.id, log);
             }
+            if let SessionEvent::CallConnected(_) = ev {
+                connected_at = Some(now);
+            }
+        }
+        if let Some(end) =
+            mid_session::act(inner.cfg.fault, connected_at, now, tls, tcp, session, log)
+        {
+            return end;
         }
         // Echo peer: frames collected during input go back out.
         if let Peer::Echo(q) = peer {

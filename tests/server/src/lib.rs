@@ -43,6 +43,7 @@ use sstp_proto::wire::StatusCode;
 pub mod certs;
 mod conn;
 mod connect_faults;
+mod mid_session;
 pub mod pty;
 pub mod request;
 pub mod session;
@@ -91,6 +92,23 @@ pub enum Fault {
     /// Waits this long before the TLS handshake and again before the HTTP answer, then
     /// behaves correctly (a slow but working server).
     SlowConnect(Duration),
+    // mid-session faults (the time counts from CALL_CONNECTED)
+    /// TCP reset (SO_LINGER 0 + close) once the call has been up this long.
+    ResetMidSession(Duration),
+    /// CALL_DISCONNECT once the call has been up this long.
+    DisconnectMidSession(Duration),
+    /// Once the call has been up this long: stop reading and send ECHO_REQUESTs as fast as TCP
+    /// takes them (a server that floods without reading), until the client goes away.
+    EchoFloodMidSession(Duration),
+    /// Once the call has been up this long: the first bytes of a TLS record, then nothing (no
+    /// FIN) until the client goes away.
+    PartialRecordMidSession(Duration),
+    /// 2 MB of SSTP data packets and ECHO_REQUESTs right after the HTTP 200, before
+    /// CALL_CONNECT_ACK; then a correct session.
+    DataBeforeConnected,
+    /// Once the call has been up this long: send nothing more and answer nothing (keep reading
+    /// and discarding) until the client goes away.
+    SilentMidSession(Duration),
 }
 
 impl Fault {
@@ -126,14 +144,44 @@ impl Fault {
         "tcp-silent",
         "proxy-407-endless-body",
         "slow-connect=SECONDS",
+        // mid-session faults
+        "reset-mid-session=SECONDS",
+        "disconnect-mid-session=SECONDS",
+        "echo-flood-mid-session=SECONDS",
+        "partial-record-mid-session=SECONDS",
+        "data-before-connected",
+        "silent-mid-session=SECONDS",
     ];
 
     /// Whether the named fault takes an argument (`http-status`, `nak`, `abort-mid-session`).
     pub fn takes_argument(name: &str) -> bool {
         matches!(
             name,
-            "http-status" | "nak" | "abort-mid-session" | "slow-connect"
+            "http-status"
+                | "nak"
+                | "abort-mid-session"
+                // connect-phase faults
+                | "slow-connect"
+                // mid-session faults
+                | "reset-mid-session"
+                | "disconnect-mid-session"
+                | "echo-flood-mid-session"
+                | "partial-record-mid-session"
+                | "silent-mid-session"
         )
+    }
+
+    /// The mid-session fault's delay after CALL_CONNECTED, if this is one handled by the
+    /// connection driver.
+    pub fn mid_session_delay(self) -> Option<Duration> {
+        match self {
+            Fault::ResetMidSession(d)
+            | Fault::DisconnectMidSession(d)
+            | Fault::EchoFloodMidSession(d)
+            | Fault::PartialRecordMidSession(d)
+            | Fault::SilentMidSession(d) => Some(d),
+            _ => None,
+        }
     }
 }
 
@@ -158,6 +206,19 @@ impl fmt::Display for Fault {
             Fault::TcpSilent => f.write_str("tcp-silent"),
             Fault::Proxy407EndlessBody => f.write_str("proxy-407-endless-body"),
             Fault::SlowConnect(d) => write!(f, "slow-connect={}", d.as_secs_f64()),
+            // mid-session faults
+            Fault::ResetMidSession(d) => write!(f, "reset-mid-session={}", d.as_secs_f64()),
+            Fault::DisconnectMidSession(d) => {
+                write!(f, "disconnect-mid-session={}", d.as_secs_f64())
+            }
+            Fault::EchoFloodMidSession(d) => {
+                write!(f, "echo-flood-mid-session={}", d.as_secs_f64())
+            }
+            Fault::PartialRecordMidSession(d) => {
+                write!(f, "partial-record-mid-session={}", d.as_secs_f64())
+            }
+            Fault::DataBeforeConnected => f.write_str("data-before-connected"),
+            Fault::SilentMidSession(d) => write!(f, "silent-mid-session={}", d.as_secs_f64()),
         }
     }
 }
@@ -230,6 +291,26 @@ impl FromStr for Fault {
                     _ => Err(format!("bad number of seconds {a:?}")),
                 }
             }
+            // mid-session faults
+            "reset-mid-session"
+            | "disconnect-mid-session"
+            | "echo-flood-mid-session"
+            | "partial-record-mid-session"
+            | "silent-mid-session" => {
+                let a = need("a number of seconds")?;
+                let d = match a.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Duration::from_secs_f64(v),
+                    _ => return Err(format!("bad number of seconds {a:?}")),
+                };
+                Ok(match name {
+                    "reset-mid-session" => Fault::ResetMidSession(d),
+                    "disconnect-mid-session" => Fault::DisconnectMidSession(d),
+                    "echo-flood-mid-session" => Fault::EchoFloodMidSession(d),
+                    "silent-mid-session" => Fault::SilentMidSession(d),
+                    _ => Fault::PartialRecordMidSession(d),
+                })
+            }
+            "data-before-connected" => no_arg(Fault::DataBeforeConnected),
             other => Err(format!(
                 "unknown fault {other:?}; known: {}",
                 Fault::NAMES.join(", ")
