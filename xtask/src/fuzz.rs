@@ -197,10 +197,7 @@ impl TargetResult {
             cov_end: cov_of(stderr, "DONE").or_else(|| last_cov(stderr)),
             new_units: stat("stat::new_units_added:"),
             seconds: secs,
-            tail: lines[lines.len().saturating_sub(40)..]
-                .iter()
-                .map(|l| (*l).to_owned())
-                .collect(),
+            tail: failure_excerpt(&lines),
         }
     }
 
@@ -222,6 +219,35 @@ impl TargetResult {
             }
         )
     }
+}
+
+/// The lines that explain a failure: the panic or sanitizer report (12 lines from its start)
+/// and the artifact / reproduce lines; the last 20 lines when neither is found.
+fn failure_excerpt(lines: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(i) = lines.iter().position(|l| {
+        l.contains("panicked at") || l.contains("==ERROR") || l.contains("ERROR: libFuzzer")
+    }) {
+        out.extend(
+            lines[i..lines.len().min(i + 12)]
+                .iter()
+                .map(|l| (*l).to_owned()),
+        );
+    }
+    out.extend(
+        lines
+            .iter()
+            .filter(|l| l.contains("artifacts/") && !l.contains("Minimize"))
+            .map(|l| (*l).to_owned()),
+    );
+    if out.is_empty() {
+        out.extend(
+            lines[lines.len().saturating_sub(20)..]
+                .iter()
+                .map(|l| (*l).to_owned()),
+        );
+    }
+    out
 }
 
 /// libFuzzer's `cov: N` on the line with `marker` (`#123\tINITED cov: 45 ft: ...`).

@@ -3,7 +3,7 @@
 //! server-side pppd), watching pppd's RSS, open fds and threads:
 //!
 //! 1. cycles: ONE pppd (`persist holdoff 0 maxfail 0`) against a server that aborts every call
-//!    `--abort-after` seconds (default 0.6) after CALL_CONNECTED (`--fault abort-mid-session`),
+//!    `--abort-after` seconds (default 0.4) after CALL_CONNECTED (`--fault abort-mid-session`),
 //!    so pppd reconnects N times (default 1000). pppd's `ip-up-script` counts each connect
 //!    (IPCP up) and samples pppd then (`sc_proc_sample`), so sample k is taken in the same state
 //!    of every cycle, after k-1 complete cycles;
@@ -27,10 +27,12 @@ use integration_tests::testbed::{self, GuestRun};
 const USAGE: &str = "usage: cargo xtask soak [--cycles N] [--minutes M] [--abort-after SECONDS]
   --cycles N           connect/disconnect cycles of one pppd (default 1000; 0 = skip)
   --minutes M          minutes of one session under bidirectional iperf3 (default 30; 0 = skip)
-  --abort-after S      the server ends each call S seconds after CALL_CONNECTED (default 0.6)";
+  --abort-after S      the server ends each call S seconds after CALL_CONNECTED (default 0.4)
+  --analyze DIR        only summarise the series files of a run's scratch directory
+                       (soak-cycles.txt, soak-session.txt; also while it runs)";
 
 /// What to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// Connect/disconnect cycles.
     pub cycles: u32,
@@ -38,6 +40,8 @@ pub struct Plan {
     pub minutes: u32,
     /// Seconds from CALL_CONNECTED to the server's abort in the cycle phase.
     pub abort_after: f64,
+    /// `--analyze DIR`: summarise an existing run's series instead of running.
+    pub analyze: Option<std::path::PathBuf>,
 }
 
 impl Default for Plan {
@@ -45,7 +49,8 @@ impl Default for Plan {
         Plan {
             cycles: 1000,
             minutes: 30,
-            abort_after: 0.6,
+            abort_after: 0.4,
+            analyze: None,
         }
     }
 }
@@ -253,7 +258,9 @@ impl Outcome {
 
 fn check(f: &mut Vec<String>, what: &str, slope: f64, max: f64) {
     if slope > max {
-        f.push(format!("{what}: slope {slope:.4} above the tolerance {max}"));
+        f.push(format!(
+            "{what}: slope {slope:.4} above the tolerance {max}"
+        ));
     }
 }
 
@@ -313,7 +320,7 @@ printf '%s\n' "name sstp-rs-test-server" require-mschap-v2 refuse-pap refuse-cha
 start_server() {{ # port log args...
     port=$1; log=$2; shift 2
     ip netns exec srv "$SERVER" --listen "$SC_SERVER_V4:$port" --cert "$SC_WORK/pki/server.pem" \
-        --key "$SC_WORK/pki/server.key" --quiet --pppd-cmd /usr/sbin/pppd \
+        --key "$SC_WORK/pki/server.key" --pppd-cmd /usr/sbin/pppd \
         --pppd-arg file --pppd-arg /etc/ppp/options.soak "$@" >"$SC_OUT/$log" 2>&1 &
     echo $! >>"$SC_WORK/servers"
 }}
@@ -337,7 +344,7 @@ pppd_plugin() {{ # port series log [extra pppd args]
     /usr/sbin/pppd plugin "$SO" sstp-server "$SC_SERVER_NAME:$port" \
         sstp-ca-file "$SC_OUT/ca.pem" sstp-log-level 1 user "$SC_USER" password "$SC_PASSWORD" \
         noauth noccp nobsdcomp nodeflate refuse-eap nodefaultroute noipdefault \
-        lcp-echo-interval 0 nodetach ip-up-script "$SC_WORK/ip-up" ipparam "$series" \
+        lcp-echo-interval 0 silent nodetach ip-up-script "$SC_WORK/ip-up" ipparam "$series" \
         logfile "$SC_OUT/$log" "$@" >/dev/null 2>&1 &
     PID=$!
 }}
@@ -414,10 +421,9 @@ pub fn guest_timeout(plan: &Plan) -> Duration {
 pub fn run_soak(plan: &Plan) -> Result<Option<Outcome>, String> {
     let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-soak.so")?;
     let server = plugin::build_test_server()?;
-    let Some(run) = integration_tests::scenario::run_script(
-        &script(&so, &server, plan),
-        guest_timeout(plan),
-    ) else {
+    let Some(run) =
+        integration_tests::scenario::run_script(&script(&so, &server, plan), guest_timeout(plan))
+    else {
         return Ok(None);
     };
     let read = |n: &str| run.read(n).unwrap_or_default();
@@ -444,6 +450,10 @@ fn parse_args(args: &[String]) -> Result<Option<Plan>, String> {
             "--cycles" => plan.cycles = num("a number of cycles")? as u32,
             "--minutes" => plan.minutes = num("a number of minutes")? as u32,
             "--abort-after" => plan.abort_after = num("seconds")?.max(0.05),
+            "--analyze" => {
+                let d = it.next().ok_or("--analyze needs a directory")?;
+                plan.analyze = Some(d.into());
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -454,11 +464,33 @@ fn parse_args(args: &[String]) -> Result<Option<Plan>, String> {
     Ok(Some(plan))
 }
 
+/// `--analyze DIR`: the summary of the series found in DIR (a run's scratch directory, e.g.
+/// `.testbed/runs/<id>` kept with `SSTP_RS_TESTBED_KEEP=1`, or one still running).
+fn analyze(dir: &Path) -> Result<(), String> {
+    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
+    let cycles = Series::parse(&read("soak-cycles.txt"), true);
+    let session = Series::parse(&read("soak-session.txt"), false);
+    if cycles.is_empty() && session.is_empty() {
+        return Err(format!("no soak series in {}", dir.display()));
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "cycles: {} connects sampled", cycles.len());
+    describe(&mut s, &cycles, "cycle");
+    let minutes = session.x.last().copied().unwrap_or(0.0);
+    let _ = writeln!(s, "session: {minutes:.1} min, {} samples", session.len());
+    describe(&mut s, &session, "min");
+    print!("{s}");
+    Ok(())
+}
+
 /// `cargo xtask soak`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let Some(plan) = parse_args(args)? else {
         return Ok(());
     };
+    if let Some(dir) = &plan.analyze {
+        return analyze(dir);
+    }
     eprintln!(
         "xtask soak: {} cycles, {} min session (guest limit {:?})",
         plan.cycles,
@@ -471,7 +503,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     print!("{}", out.summary(&plan));
     let failures = out.failures(&plan, &TOLERANCE);
     if !out.run.success() {
-        return Err(format!("the guest script failed\n{}", out.run.diagnostics()));
+        return Err(format!(
+            "the guest script failed\n{}",
+            out.run.diagnostics()
+        ));
     }
     if failures.is_empty() {
         println!("xtask soak: flat (tolerances {TOLERANCE:?})");
@@ -490,7 +525,10 @@ mod tests {
         let x: Vec<f64> = (1..=50).map(f64::from).collect();
         let y: Vec<f64> = x.iter().map(|v| 3.0 * v + 7.0).collect();
         assert!((slope(&x, &y) - 3.0).abs() < 1e-9);
-        let flat: Vec<f64> = x.iter().map(|v| if *v as u32 % 2 == 0 { 8.0 } else { 4.0 }).collect();
+        let flat: Vec<f64> = x
+            .iter()
+            .map(|v| if *v as u32 % 2 == 0 { 8.0 } else { 4.0 })
+            .collect();
         assert!(slope(&x, &flat).abs() < 0.01);
         assert_eq!(slope(&[1.0], &[2.0]), 0.0);
     }
