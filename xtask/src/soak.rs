@@ -3,7 +3,7 @@
 //! server-side pppd), watching pppd's RSS, open fds and threads:
 //!
 //! 1. cycles: ONE pppd (`persist holdoff 0 maxfail 0`) against a server that aborts every call
-//!    `--abort-after` seconds (default 0.4) after CALL_CONNECTED (`--fault abort-mid-session`),
+//!    `--abort-after` seconds (default 1.0) after CALL_CONNECTED (`--fault abort-mid-session`),
 //!    so pppd reconnects N times (default 1000). pppd's `ip-up-script` counts each connect
 //!    (IPCP up) and samples pppd then (`sc_proc_sample`), so sample k is taken in the same state
 //!    of every cycle, after k-1 complete cycles;
@@ -27,7 +27,8 @@ use integration_tests::testbed::{self, GuestRun};
 const USAGE: &str = "usage: cargo xtask soak [--cycles N] [--minutes M] [--abort-after SECONDS]
   --cycles N           connect/disconnect cycles of one pppd (default 1000; 0 = skip)
   --minutes M          minutes of one session under bidirectional iperf3 (default 30; 0 = skip)
-  --abort-after S      the server ends each call S seconds after CALL_CONNECTED (default 0.4)
+  --abort-after S      the server ends each call S seconds after CALL_CONNECTED (default 1.0)
+  --pppd-arg ARG       extra client pppd option (repeatable), e.g. debug
   --analyze DIR        only summarise the series files of a run's scratch directory
                        (soak-cycles.txt, soak-session.txt; also while it runs)";
 
@@ -42,6 +43,8 @@ pub struct Plan {
     pub abort_after: f64,
     /// `--analyze DIR`: summarise an existing run's series instead of running.
     pub analyze: Option<std::path::PathBuf>,
+    /// `--pppd-arg ARG` (repeatable): extra options for the client pppd (e.g. `debug`).
+    pub pppd_extra: Vec<String>,
 }
 
 impl Default for Plan {
@@ -49,8 +52,9 @@ impl Default for Plan {
         Plan {
             cycles: 1000,
             minutes: 30,
-            abort_after: 0.4,
+            abort_after: 1.0,
             analyze: None,
+            pppd_extra: Vec::new(),
         }
     }
 }
@@ -128,16 +132,40 @@ impl Series {
         (self.len() / 10).max(2).min(self.len().saturating_sub(2))
     }
 
-    /// Least-squares slopes of (RSS, fds, threads) over x after the warm-up.
+    /// Least-squares slopes of (RSS, fds, threads) over x after the warm-up, fitted to the
+    /// medians of consecutive blocks of samples (see [`block_medians`]).
     pub fn slopes(&self) -> (f64, f64, f64) {
         let w = self.warmup();
-        let x = &self.x[w..];
-        (
-            slope(x, &self.rss[w..]),
-            slope(x, &self.fds[w..]),
-            slope(x, &self.threads[w..]),
-        )
+        let fit = |y: &[f64]| {
+            let (bx, by) = block_medians(&self.x[w..], &y[w..]);
+            slope(&bx, &by)
+        };
+        (fit(&self.rss), fit(&self.fds), fit(&self.threads))
     }
+}
+
+/// Samples per block for the slopes: 5, or 1/20 of the series when longer.
+fn block_len(n: usize) -> usize {
+    (n / 20).max(5)
+}
+
+/// The series cut into blocks of [`block_len`] samples, each reduced to (median x, median y).
+/// A sample can land in a transition (an ip-up script started late under load sees pppd
+/// already tearing the link down: fewer fds, no I/O thread); a leak moves every block's
+/// median, a transitional sample moves none.
+pub fn block_medians(x: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let n = x.len().min(y.len());
+    let b = block_len(n);
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    x[..n]
+        .chunks(b)
+        .zip(y[..n].chunks(b))
+        .map(|(cx, cy)| (median(cx), median(cy)))
+        .unzip()
 }
 
 /// Least-squares slope of y over x (0 with fewer than 2 points or no spread in x).
@@ -190,9 +218,12 @@ impl Outcome {
         if plan.cycles > 0 {
             let _ = writeln!(
                 s,
-                "cycles: {} of {} connected (pppd pid {}, exit {}), {} s",
+                "cycles: {} of {} connected (IPCP up); server: {} calls, {} reached \
+                 CALL_CONNECTED (pppd pid {}, exit {}), {} s",
                 self.cycles_connected(),
                 plan.cycles,
+                self.fact("cycles_calls"),
+                self.fact("cycles_call_connected"),
                 self.fact("cycles_pppd_pid"),
                 self.fact("cycles_pppd_exit"),
                 self.fact("cycles_seconds"),
@@ -226,6 +257,14 @@ impl Outcome {
                     "only {} of {} cycles connected",
                     self.cycles_connected(),
                     plan.cycles
+                ));
+            }
+            let calls: usize = self.fact("cycles_calls").parse().unwrap_or(0);
+            let connected: usize = self.fact("cycles_call_connected").parse().unwrap_or(0);
+            // The last call may be cut by the SIGTERM that ends the phase.
+            if calls < plan.cycles as usize || connected + 1 < calls {
+                f.push(format!(
+                    "server: {connected} of {calls} calls reached CALL_CONNECTED"
                 ));
             }
             let (r, d, t) = self.cycles.slopes();
@@ -309,6 +348,7 @@ SO={so}
 SERVER={server}
 CYCLES={cycles}
 MINUTES={minutes}
+CLIENT_EXTRA={extra}
 sc_net_up || exit 1
 sc_pki || exit 1
 printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
@@ -345,7 +385,7 @@ pppd_plugin() {{ # port series log [extra pppd args]
         sstp-ca-file "$SC_OUT/ca.pem" sstp-log-level 1 user "$SC_USER" password "$SC_PASSWORD" \
         noauth noccp nobsdcomp nodeflate refuse-eap nodefaultroute noipdefault \
         lcp-echo-interval 0 silent nodetach ip-up-script "$SC_WORK/ip-up" ipparam "$series" \
-        logfile "$SC_OUT/$log" "$@" >/dev/null 2>&1 &
+        logfile "$SC_OUT/$log" $CLIENT_EXTRA "$@" >/dev/null 2>&1 &
     PID=$!
 }}
 count() {{ wc -l <"$1" 2>/dev/null || echo 0; }}
@@ -367,6 +407,10 @@ if [ "$CYCLES" -gt 0 ]; then
     sc_fact cycles_pppd_exit $?
     sc_fact cycles_seconds "$(sc_elapsed "$t0" "$(sc_now)")"
     sc_fact cycles_connected "$(count "$SC_OUT/soak-cycles.txt")"
+    # The server's view: calls accepted, and calls that reached CALL_CONNECTED (PPP
+    # authentication done, crypto binding verified).
+    sc_fact cycles_calls "$(grep -c 'connection from' "$SC_OUT/server-cycles.log")"
+    sc_fact cycles_call_connected "$(grep -c 'CALL_CONNECTED received' "$SC_OUT/server-cycles.log")"
     sc_wait 15 sc_no_client_pppd
 fi
 
@@ -408,6 +452,7 @@ exit 0
         minutes = plan.minutes,
         abort = plan.abort_after,
         every = SESSION_SAMPLE_SECS,
+        extra = testbed::shell_quote(&plan.pppd_extra.join(" ")),
     )
 }
 
@@ -450,6 +495,10 @@ fn parse_args(args: &[String]) -> Result<Option<Plan>, String> {
             "--cycles" => plan.cycles = num("a number of cycles")? as u32,
             "--minutes" => plan.minutes = num("a number of minutes")? as u32,
             "--abort-after" => plan.abort_after = num("seconds")?.max(0.05),
+            "--pppd-arg" => {
+                let v = it.next().ok_or("--pppd-arg needs a pppd option")?;
+                plan.pppd_extra.push(v.clone());
+            }
             "--analyze" => {
                 let d = it.next().ok_or("--analyze needs a directory")?;
                 plan.analyze = Some(d.into());
@@ -527,7 +576,13 @@ mod tests {
         assert!((slope(&x, &y) - 3.0).abs() < 1e-9);
         let flat: Vec<f64> = x
             .iter()
-            .map(|v| if *v as u32 % 2 == 0 { 8.0 } else { 4.0 })
+            .map(|v| {
+                if (*v as u32).is_multiple_of(2) {
+                    8.0
+                } else {
+                    4.0
+                }
+            })
             .collect();
         assert!(slope(&x, &flat).abs() < 0.01);
         assert_eq!(slope(&[1.0], &[2.0]), 0.0);
