@@ -55,9 +55,15 @@ const HTTP_OK: &[u8] =
 /// The server side of one run: TLS, HTTP 200, CALL_CONNECT_ACK, then (once the bridge runs)
 /// `bytes`, close_notify and a drain until the client is gone.
 fn serve(s: &Server, bytes: &[u8], go: mpsc::Receiver<()>) {
-    let Ok((tcp, _)) = s.listener.accept() else { return };
+    let Ok((tcp, _)) = s.listener.accept() else {
+        return;
+    };
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(mut tls) = s.acceptor.accept(tcp) else { return };
+    // No Nagle: the server's small writes must not wait for delayed ACKs (40 ms each).
+    let _ = tcp.set_nodelay(true);
+    let Ok(mut tls) = s.acceptor.accept(tcp) else {
+        return;
+    };
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     // HTTP request head, then the 14-byte CALL_CONNECT_REQUEST.
@@ -124,7 +130,8 @@ fuzz_target!(|data: &[u8]| {
         let mut est = sstp_tunnel::connect(&cfg).expect("loopback TLS + HTTP");
         let client = bridge::negotiate(&mut est, &client_config()).expect("CALL_CONNECT_ACK");
         let (mut ours, theirs) = UnixStream::pair().expect("socketpair");
-        ours.write_all(pty_bytes).expect("pty bytes fit in the socket buffer");
+        ours.write_all(pty_bytes)
+            .expect("pty bytes fit in the socket buffer");
         let (_control_tx, control_rx) = control_channel().expect("control channel");
         let _ = go_tx.send(());
         let mut events = 0u32;

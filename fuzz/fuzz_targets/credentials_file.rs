@@ -27,11 +27,20 @@ impl Read for Trickle<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&chunk, contents)) = data.split_first() else { return };
-    let reader = Trickle { data: contents, chunk: usize::from(chunk).max(1) };
+    let Some((&chunk, contents)) = data.split_first() else {
+        return;
+    };
+    let reader = Trickle {
+        data: contents,
+        chunk: usize::from(chunk).max(1),
+    };
     let got = Credentials::from_reader(reader);
     if let Ok(text) = std::str::from_utf8(contents) {
-        assert_eq!(got.is_ok(), Credentials::parse(text).is_ok(), "reader and parser disagree");
+        assert_eq!(
+            got.is_ok(),
+            Credentials::parse(text).is_ok(),
+            "reader and parser disagree"
+        );
     } else {
         assert!(got.is_err(), "non-UTF-8 accepted");
     }

@@ -73,7 +73,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(_) => panic!("connected through a proxy that has no TLS server behind it"),
         Err(e) => {
             let text = format!("{e} {e:?}");
-            assert!(!text.contains(PASSWORD), "proxy password in the error: {text}");
+            assert!(
+                !text.contains(PASSWORD),
+                "proxy password in the error: {text}"
+            );
         }
     }
 });
