@@ -84,6 +84,71 @@ SEEDS = {
     ],
 }
 
+
+def rec(frame, to_pppd):
+    """accm_tracker record: op = 2 * len + direction (1: to pppd)."""
+    return bytes([2 * len(frame) + (1 if to_pppd else 0)]) + frame
+
+
+def opt(index, value):
+    """plugin_options record: [option index][len][value]."""
+    v = value.encode()
+    return bytes([index, len(v)]) + v
+
+
+def split(server, pty):
+    """bridge input: [n_lo][n_hi][server bytes][pty bytes]."""
+    return struct.pack("<H", len(server)) + server + pty
+
+
+def ntlm_challenge():
+    ti = struct.pack("<HH", 2, 2) + "D".encode("utf-16-le") + struct.pack("<HH", 0, 0)
+    return (b"NTLMSSP\x00" + struct.pack("<I", 2) + struct.pack("<HHI", 0, 0, 56)
+            + struct.pack("<I", 0x00828205) + bytes(range(8)) + bytes(8)
+            + struct.pack("<HHI", len(ti), len(ti), 56) + bytes(8) + ti)
+
+
+import base64
+lcp_req_accm0 = b"\xff\x03\xc0\x21\x01\x07\x00\x0a\x02\x06\x00\x00\x00\x00"
+lcp_ack_accm0 = b"\xff\x03\xc0\x21\x02\x07\x00\x0a\x02\x06\x00\x00\x00\x00"
+lcp_term = b"\xff\x03\xc0\x21\x05\x08\x00\x04"
+PIN = "sha256:" + "ab" * 32
+proxy_407 = (b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n'
+             b"Content-Length: 5\r\n\r\nabcde")
+proxy_200 = b"HTTP/1.1 200 Connection established\r\n\r\n"
+SEEDS.update({
+    "accm_tracker": [
+        rec(lcp_req_accm0, False) + rec(lcp_ack_accm0, True) + rec(ip, False) + rec(ip, True)
+        + rec(lcp_term, True) + rec(ip, True),
+        rec(lcp, False) + rec(lcp_ack_accm0, True) + rec(lcp_req_accm0, True),
+    ],
+    "credentials_file": [b"\x03user:pa:ss\n", b"\x01DOMAIN\\user\r\nsecret\r\n\r\n", b"\x40user\n"],
+    "plugin_options": [
+        opt(0, "vpn.example.com:443") + opt(1, "ca.pem") + opt(5, "http://u:p@[::1]:3128")
+        + opt(14, "auth") + opt(7, "1.2") + opt(8, "1.3") + opt(12, ""),
+        opt(0, "[fd00::1]:8443") + opt(3, PIN) + opt(4, "vpn.example.com") + opt(6, "4")
+        + opt(9, "5") + opt(10, "prefer-ipv6") + opt(11, "30") + opt(13, "10") + opt(15, "60")
+        + opt(2, "dir"),
+        opt(14, "auth-open") + opt(0, "h") + opt(8, "1.0") + opt(7, "1.3"),
+    ],
+    "proxy_connect": [
+        proxy_407 + proxy_200,
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\n"
+        b"Content-Length: 0\r\n\r\nHTTP/1.1 407 Proxy Authentication Required\r\n"
+        b"Proxy-Authenticate: NTLM " + base64.b64encode(ntlm_challenge()) + b"\r\n"
+        b"Content-Length: 0\r\n\r\n" + proxy_200,
+        b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Digest realm="r", '
+        b'nonce="abc", qop="auth", algorithm=MD5\r\nConnection: close\r\n\r\n',
+        proxy_200 + b"\x16\x03\x01",
+    ],
+    "bridge": [
+        split(data(lcp) + echo + data(ip), hdlc(lcp) + hdlc(ip)),
+        split(data(lcp) + disconnect, hdlc(lcp_req_accm0)),
+        split(abort, b""),
+        split(b"", hdlc(ip) * 3),
+    ],
+})
+
 for target, inputs in SEEDS.items():
     os.makedirs(f"seeds/{target}", exist_ok=True)
     for i, s in enumerate(inputs):

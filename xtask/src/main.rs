@@ -4,6 +4,7 @@
 mod demo;
 mod fuzz;
 mod pppd25;
+mod soak;
 mod test;
 mod testbed;
 
@@ -15,7 +16,11 @@ commands:
   demo               set up everything and run the main job in the test bed
   test               run everything CI runs (the README's test command)
   testbed [-- CMD]   boot the User-Mode Linux test bed and run CMD inside it
-  fuzz [SECONDS]     build every fuzz target and run each briefly
+  fuzz [SECONDS] [--minutes N]
+                     build every fuzz target and run each briefly (or N minutes in total)
+  soak [--cycles N] [--minutes M]
+                     pppd + sstp-rs.so: N connect cycles and an M-minute session under
+                     traffic in the test bed; RSS/fd/thread slopes must be flat
   pppd25             fetch and build pppd 2.5.2 (Debian 13's) under target/pppd-2.5.2
 ";
 
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "testbed" => testbed::run(rest),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "pppd25" => pppd25::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
