@@ -1,4 +1,5 @@
-//! Cancelling the connect phase: pppd 2.4.9 + sstp-rs.so in the UML test bed, ONE boot. For each
+//! Cancelling the connect phase: pppd 2.4.9 (and 2.5.2 for TLS and SSTP negotiation) +
+//! sstp-rs.so in the UML test bed, ONE boot. For each
 //! phase (DNS, TCP, proxy, TLS, HTTP, SSTP negotiation) a pppd is started against a peer that
 //! stays silent in exactly that phase; once the guest sees it waiting there, it sends SIGTERM.
 //! pppd must end within 1 s with "connect cancelled (SIGTERM) during <phase>" in its log and
@@ -68,22 +69,41 @@ const PHASES: &[Phase] = &[
         extra: "",
         phase: "SSTP call negotiation",
     },
+    // pppd 2.5.2 (its NF_SIGNALED notifier): tags starting with v25_ run it.
+    Phase {
+        tag: "v25_tls",
+        ready: "tls25_waiting",
+        target: "sstp-server.test:464",
+        extra: "",
+        phase: "the TLS handshake",
+    },
+    Phase {
+        tag: "v25_sstp",
+        ready: "sstp25_waiting",
+        target: "sstp-server.test:467",
+        extra: "",
+        phase: "SSTP call negotiation",
+    },
 ];
 
 /// From SIGTERM to pppd's end (the guest polls every 0.1 s).
 const STOP_BOUND_SECS: f64 = 1.0;
 
-fn build() -> (PathBuf, PathBuf) {
+fn build() -> (PathBuf, PathBuf, PathBuf) {
+    plugin::ensure_pppd25().expect("pppd 2.5.2");
+    let so25 = plugin::build_plugin(Pppd::V252, true, "sstp-rs-cancel.so").expect("build plugin");
     let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-cancel.so").expect("build plugin");
     let server = plugin::build_test_server().expect("build sstp-test-server");
-    (so, server)
+    (so, so25, server)
 }
 
-fn script(so: &Path, server: &Path) -> String {
+fn script(so: &Path, so25: &Path, server: &Path) -> String {
     let mut s = format!(
         r#"
 . /run/bed/sstp-scenario.sh
 SO={so}
+SO25={so25}
+PPPD25={pppd25}
 SERVER={server}
 sc_net_up || exit 1
 sc_pki || exit 1
@@ -106,7 +126,9 @@ start_server 454 srv-tls.log --fault tls-drip
 start_server 457 srv-sstp.log --fault silent-after-http
 start_server 458 srv-proxy.log --fault tcp-silent
 start_server 460 srv-slow.log --fault slow-connect=1.5
-for p in 444 454 457 458 460; do
+start_server 464 srv-tls25.log --fault tls-drip
+start_server 467 srv-sstp25.log --fault silent-after-http
+for p in 444 454 457 458 460 464 467; do
     SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
 done
 sc_fact servers_started 1
@@ -121,10 +143,13 @@ proxy_waiting() {{ grep -q 'fault tcp-silent: accepted' "$SC_OUT/srv-proxy.log";
 tls_waiting() {{ grep -q 'fault tls-drip: sending' "$SC_OUT/srv-tls.log"; }}
 http_waiting() {{ grep -q 'fault no-http-response: never answering' "$SC_OUT/srv-http.log"; }}
 sstp_waiting() {{ grep -q 'fault mode silent-after-http acts' "$SC_OUT/srv-sstp.log"; }}
+tls25_waiting() {{ grep -q 'fault tls-drip: sending' "$SC_OUT/srv-tls25.log"; }}
+sstp25_waiting() {{ grep -q 'fault mode silent-after-http acts' "$SC_OUT/srv-sstp25.log"; }}
 
 client() {{ # tag target [extra pppd options]
     tag=$1; target=$2; shift 2
-    /usr/sbin/pppd plugin "$SO" sstp-server "$target" sstp-ca-file "$SC_OUT/ca.pem" \
+    case $tag in v25_*) bin=$PPPD25; so=$SO25 ;; *) bin=/usr/sbin/pppd; so=$SO ;; esac
+    "$bin" plugin "$so" sstp-server "$target" sstp-ca-file "$SC_OUT/ca.pem" \
         user "$SC_USER" password "$SC_PASSWORD" noauth noccp nobsdcomp nodeflate refuse-eap \
         nodefaultroute noipdefault lcp-echo-interval 0 debug nodetach \
         logfile "$SC_OUT/c-$tag.log" "$@" >"$SC_OUT/c-$tag.out" 2>&1 &
@@ -159,6 +184,8 @@ burst() {{ # pid: SIGCHLD and SIGUSR1, 5 times each over 0.5 s
 "#,
         so = testbed::shell_quote(&so.to_string_lossy()),
         server = testbed::shell_quote(&server.to_string_lossy()),
+        so25 = testbed::shell_quote(&so25.to_string_lossy()),
+        pppd25 = testbed::shell_quote(&Pppd::V252.binary().to_string_lossy()),
     );
     for p in PHASES {
         s.push_str(&format!(
@@ -195,8 +222,9 @@ fn sigterm_cancels_every_connect_phase_and_other_signals_do_not() {
     if integration_tests::testbed::skip_testbed(&[]) {
         return;
     }
-    let (so, server) = build();
-    let Some(run) = scenario::run_script(&script(&so, &server), Duration::from_secs(240)) else {
+    let (so, so25, server) = build();
+    let script = script(&so, &so25, &server);
+    let Some(run) = scenario::run_script(&script, Duration::from_secs(240)) else {
         return;
     };
     let facts = parse_facts(&run.output);
