@@ -96,7 +96,7 @@ start_server 4406 disconnect-mid-session=$D
 start_server 4407 abort-mid-session=$D
 start_server 4408 echo-flood-mid-session=$D
 start_server 4409 data-before-connected
-start_server 4410 reset-mid-session=3
+start_server 4410 reset-mid-session=$D
 sc_fact server_started 1
 
 run_case kill 4401 'kill -KILL $KILLED' 20
@@ -114,7 +114,7 @@ pings() {{ ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_WOR
     kill -TERM $PID; }}
 run_case early 4409 pings 20
 
-echo "== persist: the server resets every call after 3 s; the IPC reader is gone after ip-up"
+echo "== persist: the server resets every call after $D s; the IPC reader is gone after ip-up"
 # ip-up records its open fds: the IPC socket must not be among them (close-on-exec).
 printf '#!/bin/sh\nls -l /proc/$$/fd/ >%s/ip-up-fds.txt 2>&1\n' "$SC_OUT" >/etc/ppp/ip-up
 chmod 755 /etc/ppp/ip-up
