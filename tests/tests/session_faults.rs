@@ -298,7 +298,12 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
         fact(&facts, "persist_threads_3"),
         "{diag}"
     );
-    assert_eq!(fact(&facts, "persist_exit"), "5", "{diag}");
+    // 5 (EXIT_USER_REQUEST) normally; 16 when the server's reset or pppd's "Modem hangup"
+    // lands during the teardown. Never 127 ("Fatal signal 13").
+    assert!(
+        ["5", "16"].contains(&fact(&facts, "persist_exit").as_str()),
+        "{diag}"
+    );
     // ip-up ran (the file exists) and inherited no socket: the IPC fd is close-on-exec.
     assert!(get("ip-up-fds.txt").contains("->"), "{diag}");
     assert_eq!(
