@@ -408,8 +408,11 @@ fn stop_session(graceful: bool) {
              binding problem)",
         );
     }
+    // A user's SIGTERM/SIGINT (pppd's EXIT_USER_REQUEST) explains the hang-up: a server that
+    // disconnects or resets while the link is going down must not replace that status.
+    let user_request = host::status() == ExitStatus::UserRequest as i32;
     if let Some((status, _msg)) = sess.shared.take_failure() {
-        if !auth_failed {
+        if !auth_failed && !user_request {
             host::set_status(status);
         }
     }
