@@ -136,19 +136,20 @@ impl fmt::Display for HashProtocols {
 
 /// Higher-Layer Authentication Key: 32 bytes from the PPP authentication (§3.2.5.2).
 ///
-/// Zeroed on drop; `Debug` shows only whether it is the all-zero key.
+/// Zeroed on drop; `Debug` shows only whether it is the all-zero key. The bytes live on the
+/// heap, so moving an `Hlak` (through a queue, into a thread) copies a pointer, never the key.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Hlak([u8; 32]);
+pub struct Hlak(Box<[u8; 32]>);
 
 impl Hlak {
     /// The all-zero HLAK (PAP, CHAP-MD5, no authentication, or no MPPE keys).
-    pub const fn zero() -> Hlak {
-        Hlak([0; 32])
+    pub fn zero() -> Hlak {
+        Hlak(Box::new([0; 32]))
     }
 
-    /// From 32 raw bytes.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Hlak {
-        Hlak(bytes)
+    /// From 32 raw bytes (the caller wipes its own copy).
+    pub fn from_bytes(bytes: [u8; 32]) -> Hlak {
+        Hlak(Box::new(bytes))
     }
 
     /// From pppd's MPPE keys as seen by the client (sstp-protocol.md §4.2/§4.7):
