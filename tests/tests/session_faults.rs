@@ -258,6 +258,12 @@ fn mid_session_faults_end_pppd_with_the_right_status() {
             num(&facts, &format!("{tag}_threads_max")) <= 2.0,
             "{tag}\n{diag}"
         );
+        // No busy loop: a spinning pppd would use the guest's one CPU for the whole fault.
+        let cpu = num(&facts, &format!("{tag}_cpu_pct"));
+        assert!(cpu < 50.0, "{tag}: CPU {cpu} %\n{diag}");
+        eprintln!(
+            "session fault {tag:<10} exit {status} in {took:.1} s, RSS {rss} kB, CPU {cpu} %"
+        );
     }
     // The black hole: the echo timeout, or (when our last bytes were still unacknowledged as the
     // path died) the stall watch, whose text names the path too; both timers are 8 s.
