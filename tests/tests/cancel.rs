@@ -108,26 +108,14 @@ SERVER={server}
 sc_net_up || exit 1
 sc_pki || exit 1
 pki=$SC_WORK/pki
-printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
-chmod 600 /etc/ppp/chap-secrets
-printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local \
-    nodetach nologfd require-mschap-v2 refuse-pap refuse-chap refuse-eap \
-    "logfile $SC_OUT/server-pppd.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.mschap
-: >"$SC_WORK/servers"
-start_server() {{ # port log args...
-    port=$1; log=$2; shift 2
-    ip netns exec srv "$SERVER" --listen "[::]:$port" --cert "$pki/server.pem" \
-        --key "$pki/server.key" --pppd-cmd /usr/sbin/pppd --pppd-arg file \
-        --pppd-arg /etc/ppp/options.mschap "$@" >"$SC_OUT/$log" 2>&1 &
-    echo $! >>"$SC_WORK/servers"
-}}
-start_server 444 srv-http.log --fault no-http-response
-start_server 454 srv-tls.log --fault tls-drip
-start_server 457 srv-sstp.log --fault silent-after-http
-start_server 458 srv-proxy.log --fault tcp-silent
-start_server 460 srv-slow.log --fault slow-connect=1.5
-start_server 464 srv-tls25.log --fault tls-drip
-start_server 467 srv-sstp25.log --fault silent-after-http
+sc_test_server_setup
+sc_test_server 444 srv-http.log server --fault no-http-response
+sc_test_server 454 srv-tls.log server --fault tls-drip
+sc_test_server 457 srv-sstp.log server --fault silent-after-http
+sc_test_server 458 srv-proxy.log server --fault tcp-silent
+sc_test_server 460 srv-slow.log server --fault slow-connect=1.5
+sc_test_server 464 srv-tls25.log server --fault tls-drip
+sc_test_server 467 srv-sstp25.log server --fault silent-after-http
 for p in 444 454 457 458 460 464 467; do
     SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
 done

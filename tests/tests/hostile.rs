@@ -344,33 +344,21 @@ openssl x509 -req -in "$pki/client-only.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.k
     -days 2 -extfile "$pki/client-only.ext" -out "$pki/client-only.pem" 2>/dev/null || exit 1
 sc_fact pin "sstp-cert-pin sha256:$(openssl x509 -in "$pki/server.pem" -outform der | sha256sum | cut -d' ' -f1)"
 
-printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
-chmod 600 /etc/ppp/chap-secrets
-printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local \
-    nodetach nologfd debug require-mschap-v2 refuse-pap refuse-chap refuse-eap \
-    "logfile $SC_OUT/server-pppd.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.mschap
-: >"$SC_WORK/servers"
-start_server() {{ # port log cert-stem args...
-    port=$1; log=$2; stem=$3; shift 3
-    ip netns exec srv "$SERVER" --listen "[::]:$port" --cert "$pki/$stem.pem" \
-        --key "$pki/$stem.key" --pppd-cmd /usr/sbin/pppd --pppd-arg file \
-        --pppd-arg /etc/ppp/options.mschap "$@" >"$SC_OUT/$log" 2>&1 &
-    echo $! >>"$SC_WORK/servers"
-}}
-start_server 443 srv-ok.log server
-start_server 444 srv-nohttp.log server --fault no-http-response
-start_server 445 srv-abort.log server --fault abort-after-connected
-start_server 446 srv-nak.log server --fault nak=4
-start_server 447 srv-403.log server --fault http-status=403
-start_server 448 srv-http10.log server --fault http-1.0
-start_server 449 srv-noversion.log server --fault http-no-version
-start_server 450 srv-404.log server --fault http-status=404
-start_server 451 srv-503.log server --fault http-status=503
-start_server 452 srv-certhash.log server --fault cert-hash-mismatch
-start_server 453 srv-eku.log client-only
-start_server 454 srv-tlsdrip.log server --fault tls-drip
-start_server 455 srv-endlesshdr.log server --fault http-endless-headers
-start_server 456 srv-endless407.log server --fault proxy-407-endless-body
+sc_test_server_setup
+sc_test_server 443 srv-ok.log server
+sc_test_server 444 srv-nohttp.log server --fault no-http-response
+sc_test_server 445 srv-abort.log server --fault abort-after-connected
+sc_test_server 446 srv-nak.log server --fault nak=4
+sc_test_server 447 srv-403.log server --fault http-status=403
+sc_test_server 448 srv-http10.log server --fault http-1.0
+sc_test_server 449 srv-noversion.log server --fault http-no-version
+sc_test_server 450 srv-404.log server --fault http-status=404
+sc_test_server 451 srv-503.log server --fault http-status=503
+sc_test_server 452 srv-certhash.log server --fault cert-hash-mismatch
+sc_test_server 453 srv-eku.log client-only
+sc_test_server 454 srv-tlsdrip.log server --fault tls-drip
+sc_test_server 455 srv-endlesshdr.log server --fault http-endless-headers
+sc_test_server 456 srv-endless407.log server --fault proxy-407-endless-body
 (umask 077; printf 'alice:%s\n' 'Endless-Pa55' >"$SC_WORK/endless.cred")
 
 # Squid in netns srv on 192.0.2.2:3128, everything in tmpfs, demanding Digest or Basic.
@@ -378,31 +366,13 @@ sq=$SC_WORK/squid
 mkdir -p "$sq"
 printf 'alice:%s\n' "$(openssl passwd -apr1 'Basic-Pa55')" >"$sq/passwd"
 printf 'bob:Digest-Pa55\n' >"$sq/digestpw"
-cat >"$sq/squid.conf" <<EOF
-http_port 192.0.2.2:3128
-pid_filename $sq/squid.pid
-cache_log $sq/cache.log
-access_log stdio:$sq/access.log
-coredump_dir $sq
-cache deny all
-cache_effective_user proxy
-shutdown_lifetime 0 seconds
-pinger_enable off
-visible_hostname sstp-test-proxy
-auth_param digest program /usr/lib/squid/digest_file_auth $sq/digestpw
+sc_squid_start hostile 3128 "auth_param digest program /usr/lib/squid/digest_file_auth $sq/digestpw
 auth_param digest realm sstp-hostile-digest
 auth_param basic program /usr/lib/squid/basic_ncsa_auth $sq/passwd
-auth_param basic realm sstp-hostile-basic
-acl authed proxy_auth REQUIRED
-http_access allow authed
-http_access deny all
-EOF
-chmod -R a+rwX "$sq"
-ip netns exec srv /usr/sbin/squid -N -n sqhostile -f "$sq/squid.conf" >"$SC_OUT/squid.out" 2>&1 &
-echo $! >>"$SC_WORK/servers"
+auth_param basic realm sstp-hostile-basic"
 
 for p in 443 444 445 446 447 448 449 450 451 452 453 454 455 456 3128; do
-    SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; cp "$sq/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null; exit 1; }}
+    SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; cp "$sq/hostile/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null; exit 1; }}
 done
 sc_fact servers_started 1
 
@@ -445,7 +415,7 @@ attempt() {{ # tag limit target [extra pppd options]
     }
     s.push_str(
         r#"
-cp "$sq/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null
+cp "$sq/hostile/cache.log" "$SC_OUT/squid-cache.log" 2>/dev/null
 umount /etc/resolv.conf 2>/dev/null
 for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
 for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
@@ -475,7 +445,7 @@ fn hostile_servers_produce_exact_diagnoses() {
     let diag = format!(
         "{}\n--- facts ---\n{facts:?}\n--- squid ---\n{}\n{}",
         run.diagnostics(),
-        get("squid.out"),
+        get("squid-hostile.out"),
         get("squid-cache.log")
     );
     assert!(run.success(), "{diag}");

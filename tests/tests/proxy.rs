@@ -45,16 +45,8 @@ URL_PW={url}
 sc_net_up || exit 1
 sc_pki || exit 1
 pki=$SC_WORK/pki
-printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/chap-secrets
-chmod 600 /etc/ppp/chap-secrets
-printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local \
-    nodetach nologfd debug require-mschap-v2 refuse-pap refuse-chap refuse-eap \
-    "logfile $SC_OUT/server-pppd.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.mschap
-: >"$SC_WORK/servers"
-ip netns exec srv "$SERVER" --listen "[::]:443" --cert "$pki/server.pem" --key "$pki/server.key" \
-    --pppd-cmd /usr/sbin/pppd --pppd-arg file --pppd-arg /etc/ppp/options.mschap \
-    >"$SC_OUT/server.log" 2>&1 &
-echo $! >>"$SC_WORK/servers"
+sc_test_server_setup
+sc_test_server 443 server.log server
 
 # Two Squids in netns srv (all files in tmpfs): Basic on 3128, Digest on 3129.
 # The guest has no DNS server: give Squid the server name's IPv6 address too (the guest's
@@ -64,33 +56,10 @@ sq=$SC_WORK/squid
 mkdir -p "$sq"
 printf 'alice:%s\n' "$(openssl passwd -apr1 "$BASIC_PW")" >"$sq/passwd"
 printf 'bob:%s\n' "$DIGEST_PW" >"$sq/digestpw"
-squid_start() {{ # name port auth-lines
-    name=$1; port=$2; auth=$3
-    mkdir -p "$sq/$name"
-    cat >"$sq/$name/squid.conf" <<EOF
-http_port 192.0.2.2:$port
-pid_filename $sq/$name/squid.pid
-cache_log $sq/$name/cache.log
-access_log stdio:$sq/$name/access.log
-coredump_dir $sq/$name
-cache deny all
-cache_effective_user proxy
-shutdown_lifetime 0 seconds
-pinger_enable off
-visible_hostname sstp-test-proxy-$name
-$auth
-acl authed proxy_auth REQUIRED
-http_access allow authed
-http_access deny all
-EOF
-    chmod -R a+rwX "$sq"
-    ip netns exec srv /usr/sbin/squid -N -n "sq$name" -f "$sq/$name/squid.conf" >"$SC_OUT/squid-$name.out" 2>&1 &
-    echo $! >>"$SC_WORK/servers"
-}}
-squid_start basic 3128 "auth_param basic program /usr/lib/squid/basic_ncsa_auth $sq/passwd
+sc_squid_start basic 3128 "auth_param basic program /usr/lib/squid/basic_ncsa_auth $sq/passwd
 auth_param basic realm sstp-basic
 auth_param basic children 2 startup=1"
-squid_start digest 3129 "auth_param digest program /usr/lib/squid/digest_file_auth $sq/digestpw
+sc_squid_start digest 3129 "auth_param digest program /usr/lib/squid/digest_file_auth $sq/digestpw
 auth_param digest realm sstp-digest
 auth_param digest children 2 startup=1"
 for p in 443 3128 3129; do
