@@ -88,7 +88,9 @@ write_peers() {{
 write_peers /etc/ppp/peers "$SO"
 # pppd 2.5.2 (built with its own prefix): a setuid-root copy in tmpfs, its etc/ppp in tmpfs.
 mkdir -p /tmp/p25 && cp "$PPPD25" /tmp/p25/pppd && chown root:dip /tmp/p25/pppd && chmod 4754 /tmp/p25/pppd
-etc25=$(dirname "$(dirname "$PPPD25")")/etc/ppp
+# Its configuration directory as compiled in (the build's prefix, wherever it was built).
+etc25=$(strings "$PPPD25" | sed -n 's|^\(/.*/etc/ppp\)/options$|\1|p' | head -n 1)
+[ -d "$etc25" ] || {{ echo "pppd 2.5.2's etc/ppp not found (${{etc25:-none}})"; exit 1; }}
 mount -t tmpfs -o mode=755 tmpfs "$etc25" || exit 1
 mkdir -p "$etc25/peers" && chown root:dip "$etc25/peers" && chmod 2750 "$etc25/peers"
 : >"$etc25/options"
