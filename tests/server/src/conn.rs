@@ -321,6 +321,13 @@ fn read_request(
 
 /// Keeps the connection open, discarding input, until the client closes or `max` passes.
 fn hold(tls: &mut SslStream<TcpStream>, tcp: &TcpStream, max: Duration) {
+    discard_until(tls, tcp, max);
+}
+
+/// Reads and discards from `from` (the TLS stream, or the raw TCP stream `tcp` itself) until
+/// the client closes or `max` passes; `tcp` carries the read timeouts. Sends nothing, no FIN.
+pub(crate) fn discard_until(mut from: impl Read, tcp: &TcpStream, max: Duration) {
+    let _ = tcp.set_nonblocking(false);
     let deadline = Instant::now() + max;
     let mut sink = [0u8; 4096];
     loop {
@@ -329,7 +336,7 @@ fn hold(tls: &mut SslStream<TcpStream>, tcp: &TcpStream, max: Duration) {
             return;
         }
         let _ = tcp.set_read_timeout(Some(left.min(Duration::from_millis(500))));
-        match tls.read(&mut sink) {
+        match from.read(&mut sink) {
             Ok(0) => return,
             Ok(_) => {}
             Err(e)

@@ -88,23 +88,8 @@ pub(crate) fn http_answer(
 }
 
 /// Reads and discards until the peer closes or `hold` passes.
-fn discard(mut tcp: &TcpStream, hold: Duration) {
-    let until = Instant::now() + hold;
-    let mut sink = [0u8; 4096];
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        match tcp.read(&mut sink) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
-    }
+fn discard(tcp: &TcpStream, hold: Duration) {
+    crate::conn::discard_until(tcp, tcp, hold);
 }
 
 /// A plaintext HTTP proxy that answers each CONNECT with a 407 whose body never ends.

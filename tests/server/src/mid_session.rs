@@ -2,7 +2,7 @@
 //! CALL_CONNECTED): TCP reset, server CALL_DISCONNECT, an ECHO_REQUEST flood without reading, a
 //! TLS record cut short, silence, and junk before CALL_CONNECT_ACK.
 
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -143,24 +143,7 @@ fn partial_record(tcp: &TcpStream) {
 /// Reads and discards raw bytes (no answer, no FIN) until the client closes or [`FAULT_HOLD`]
 /// passes.
 fn discard_until_closed(tcp: &TcpStream) {
-    let _ = tcp.set_nonblocking(false);
-    let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
-    let deadline = Instant::now() + FAULT_HOLD;
-    let mut sink = [0u8; 4096];
-    while Instant::now() < deadline {
-        match (&*tcp).read(&mut sink) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => return,
-        }
-    }
+    crate::conn::discard_until(tcp, tcp, FAULT_HOLD);
 }
 
 /// 2 MB of SSTP data packets (IPv4 frames) interleaved with ECHO_REQUESTs: what a client must
