@@ -2,7 +2,7 @@
 //! sstp-rs.so in the UML test bed reconnects 50 times in ONE process (`persist holdoff 0`)
 //! against the test server aborting each call, then holds a 2-minute session under
 //! bidirectional iperf3 traffic; pppd's RSS, fds and threads must stay flat (least-squares
-//! slopes within `soak::TOLERANCE`) and every cycle must really connect (IPCP up, counted by
+//! slopes within `soak::tolerance`) and every cycle must really connect (IPCP up, counted by
 //! pppd's ip-up script). The logic is xtask's `soak` module, included here so that the command
 //! and the test are one implementation. Set SSTP_RS_SKIP_TESTBED=1 to skip without the bed.
 
@@ -36,7 +36,7 @@ fn soak_short_is_flat_and_every_cycle_connects() {
     assert!(out.run.success(), "{}", diag());
     assert_eq!(out.cycles_connected(), 50, "{}", diag());
     assert_eq!(out.fact("cycles_connected"), "50", "{}", diag());
-    let failures = out.failures(&plan, &soak::TOLERANCE);
+    let failures = out.failures(&plan, &soak::tolerance(&plan));
     assert!(failures.is_empty(), "{failures:?}\n{}", diag());
     assert_eq!(out.fact("leftovers"), "", "{}", diag());
 }

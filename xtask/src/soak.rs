@@ -80,6 +80,22 @@ pub const TOLERANCE: Tolerance = Tolerance {
     count_per_min: 0.05,
 };
 
+/// The tolerances for a plan. pppd and glibc keep growing for the first few hundred re-dials
+/// (the 514-cycle run: +288 kB up to cycle 350, flat after it; CI's 50-cycle runs measured
+/// +0.80 and +1.44 kB/cycle), so a run shorter than that sees only this warm-up and gets
+/// 3 kB/cycle: a leaked TLS context or session (tens of kB per re-dial) still fails it, and
+/// the long run keeps [`TOLERANCE`].
+pub fn tolerance(plan: &Plan) -> Tolerance {
+    if plan.cycles >= 350 {
+        TOLERANCE
+    } else {
+        Tolerance {
+            rss_kb_per_cycle: 3.0,
+            ..TOLERANCE
+        }
+    }
+}
+
 /// Samples of pppd: x (cycle number or minutes), RSS kB, fds, threads.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -581,7 +597,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("the test bed is unavailable".into());
     };
     print!("{}", out.summary(&plan));
-    let failures = out.failures(&plan, &TOLERANCE);
+    let tol = tolerance(&plan);
+    let failures = out.failures(&plan, &tol);
     if !out.run.success() {
         return Err(format!(
             "the guest script failed\n{}",
@@ -589,7 +606,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     if failures.is_empty() {
-        println!("xtask soak: flat (tolerances {TOLERANCE:?})");
+        println!("xtask soak: flat (tolerances {tol:?})");
         Ok(())
     } else {
         Err(failures.join("; "))
