@@ -73,6 +73,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "URL", value_parser = parse_proxy)]
     pub proxy: Option<ProxyConfig>,
 
+    /// Never send the proxy password with Basic authentication (it would cross the hop to the
+    /// proxy in clear text); NTLM and Digest still work.
+    #[arg(long, requires = "proxy")]
+    pub proxy_no_basic: bool,
+
     /// Lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3.
     #[arg(long, value_name = "V")]
     pub tls_min: Option<TlsVersion>,
@@ -162,6 +167,9 @@ impl ServerArgs {
         c.max_tls = self.tls_max;
         c.check_eku = !self.no_eku_check;
         c.proxy = self.proxy.clone();
+        if let Some(p) = c.proxy.as_mut() {
+            p.refuse_basic = self.proxy_no_basic;
+        }
         c.ip_family = self.ip_family.map(Family::to_tunnel).unwrap_or_default();
         if let Some(t) = timeout {
             c.connect_timeout = t;

@@ -144,6 +144,9 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     if let Some(p) = &r.server.proxy {
         push("sstp-proxy", Some(proxy_url(p)));
     }
+    if r.server.proxy_no_basic {
+        push("sstp-proxy-no-basic", None);
+    }
     if let Some(f) = &r.proxy_auth_file {
         push("sstp-proxy-auth-file", Some(f.display().to_string()));
     }
@@ -446,6 +449,7 @@ mod tests {
         r.server.tls_max = Some(TlsVersion::Tls12);
         r.server.ip_family = Some(Family::Ipv6);
         r.server.no_eku_check = true;
+        r.server.proxy_no_basic = true;
         r.connect_timeout = Some(20);
         r.log_level = Some(4);
         r.default_route = true;
@@ -475,6 +479,7 @@ mod tests {
         assert_eq!(value_of(&a, "sstp-tls-max"), Some("1.2"));
         assert_eq!(value_of(&a, "sstp-ip-family"), Some("ipv6"));
         assert!(a.iter().any(|x| x == "sstp-no-eku-check"));
+        assert!(a.iter().any(|x| x == "sstp-proxy-no-basic"));
         assert_eq!(value_of(&a, "sstp-connect-timeout"), Some("20"));
         assert_eq!(value_of(&a, "sstp-log-level"), Some("4"));
         assert_eq!(value_of(&a, "sstp-ipc-fd"), Some("9"));

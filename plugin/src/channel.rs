@@ -142,7 +142,7 @@ pub fn connect() -> c_int {
     crate::exports::forget_hangup();
     let check = crate::exports::cancel_reason;
     let cancel = sstp_tunnel::Cancel::new(&check, &crate::exports::CANCEL_SIGNALS);
-    let mut auth = sstp_tunnel::StandardProxyAuth::default();
+    let mut auth = sstp_tunnel::StandardProxyAuth::for_config(&cfg);
     let mut est = match sstp_tunnel::connect_cancellable(&cfg, &mut auth, &cancel) {
         Ok(e) => e,
         Err(e) => {

@@ -61,6 +61,8 @@ pub struct Settings {
     pub proxy_auth: Option<(ProxyAuthFrom, ProxyCredentials)>,
     /// `sstp-http-timeout` (seconds): how long to wait for the server's HTTP response.
     pub http_timeout: Duration,
+    /// `sstp-proxy-no-basic`: never send the proxy password with Basic (in clear text).
+    pub proxy_no_basic: bool,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             echo_interval: None,
             proxy_auth: None,
             http_timeout: sstp_proto::http::RESPONSE_TIMEOUT,
+            proxy_no_basic: false,
         }
     }
 }
@@ -387,6 +390,16 @@ pub static OPTIONS: &[OptionSpec] = &[
             Ok(())
         }
     ),
+    opt!(
+        "sstp-proxy-no-basic",
+        "Refuse proxy Basic authentication (the password would cross to the proxy in clear)",
+        true,
+        FixedByRoot,
+        |s, _, _| {
+            s.proxy_no_basic = true;
+            Ok(())
+        }
+    ),
 ];
 
 /// Reads `user\npassword\n` or `user:password` from `path`, with the rights of whoever named
@@ -628,6 +641,9 @@ impl Settings {
             // The file wins over credentials in the URL.
             p.credentials = Some(creds.clone());
         }
+        if let Some(p) = c.proxy.as_mut() {
+            p.refuse_basic = self.proxy_no_basic;
+        }
         c.handshake_timeout = self.http_timeout;
         c.ip_family = self.ip_family;
         c.connect_timeout = self.connect_timeout;
@@ -679,7 +695,7 @@ mod tests {
             .collect();
         assert_eq!(secret, ["sstp-proxy"]);
         let noarg: Vec<&str> = OPTIONS.iter().filter(|o| o.noarg).map(|o| o.name).collect();
-        assert_eq!(noarg, ["sstp-no-eku-check"]);
+        assert_eq!(noarg, ["sstp-no-eku-check", "sstp-proxy-no-basic"]);
     }
 
     /// The privilege model documented in plugin/OPTIONS.md: everything that decides where the
@@ -718,6 +734,7 @@ mod tests {
                 "sstp-echo-interval",
                 "sstp-proxy-auth-file",
                 "sstp-http-timeout",
+                "sstp-proxy-no-basic",
             ]
         );
         let doc = include_str!("../OPTIONS.md");
@@ -798,6 +815,8 @@ mod tests {
         s.apply_named("sstp-connect-timeout", "3").unwrap();
         s.apply_named("sstp-ca-dir", "/etc").unwrap();
         s.apply_named("sstp-no-eku-check", "").unwrap();
+        assert!(!s.tunnel_config().unwrap().proxy.unwrap().refuse_basic);
+        s.apply_named("sstp-proxy-no-basic", "").unwrap();
         assert_eq!(s.client_config().hello_interval, Duration::from_secs(60));
         s.apply_named("sstp-echo-interval", "2").unwrap();
         assert_eq!(s.client_config().hello_interval, Duration::from_secs(2));
@@ -808,7 +827,8 @@ mod tests {
         assert_eq!(c.min_tls, TlsVersion::Tls13);
         assert_eq!(c.max_tls, Some(TlsVersion::Tls13));
         assert_eq!(c.pin.unwrap().0, [0x0f; 32]);
-        assert_eq!(c.proxy.unwrap().port, 3128);
+        assert_eq!(c.proxy.as_ref().unwrap().port, 3128);
+        assert!(c.proxy.unwrap().refuse_basic);
         assert_eq!(c.ip_family, IpFamily::V6Only);
         assert_eq!(c.connect_timeout, Duration::from_secs(3));
         assert!(!c.check_eku);

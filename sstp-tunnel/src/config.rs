@@ -214,6 +214,8 @@ pub struct ProxyConfig {
     pub port: u16,
     /// Credentials, if the proxy needs them.
     pub credentials: Option<ProxyCredentials>,
+    /// Never answer with Basic (the password would cross the proxy hop in clear text).
+    pub refuse_basic: bool,
 }
 
 impl ProxyConfig {
@@ -254,6 +256,7 @@ impl ProxyConfig {
             host,
             port,
             credentials,
+            refuse_basic: false,
         })
     }
 }

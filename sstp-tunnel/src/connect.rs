@@ -141,7 +141,7 @@ impl ProxyAuthenticator for NoProxyAuth {
 /// Connects with the standard proxy authentication ([`StandardProxyAuth`]: NTLMv2, Digest,
 /// Basic) when the proxy configuration has credentials. See [`connect_with`].
 pub fn connect(cfg: &TunnelConfig) -> Result<Established, TunnelError> {
-    connect_with(cfg, &mut StandardProxyAuth::default())
+    connect_with(cfg, &mut StandardProxyAuth::for_config(cfg))
 }
 
 /// [`connect_cancellable`] that cannot be cancelled.
@@ -586,6 +586,9 @@ fn proxy_connect(
                         detail: None,
                     });
                 };
+                if proxy.refuse_basic && only_basic(&schemes) {
+                    return Err(TunnelError::ProxyBasicRefused { proxy: proxy_name });
+                }
                 let step = match auth.respond(&schemes, creds, &target) {
                     Ok(step) => step,
                     Err(detail) => {
@@ -745,4 +748,29 @@ fn drain_body(
         }
     }
     Ok(true)
+}
+
+/// Whether every offered `Proxy-Authenticate` scheme is Basic (and there is one).
+fn only_basic(schemes: &[String]) -> bool {
+    let basic = |s: &String| {
+        let name = s.split_whitespace().next().unwrap_or("");
+        name.eq_ignore_ascii_case("basic")
+    };
+    !schemes.is_empty() && schemes.iter().all(basic)
+}
+
+#[cfg(test)]
+mod basic_tests {
+    use super::only_basic;
+
+    #[test]
+    fn only_basic_needs_every_offer_to_be_basic() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(only_basic(&v(&["Basic realm=\"x\""])));
+        assert!(only_basic(&v(&["basic", "BASIC realm=y"])));
+        assert!(!only_basic(&v(&[])));
+        assert!(!only_basic(&v(&["NTLM", "Basic realm=x"])));
+        assert!(!only_basic(&v(&["Digest realm=x, nonce=1", "Basic"])));
+        assert!(!only_basic(&v(&["Basicx"])));
+    }
 }

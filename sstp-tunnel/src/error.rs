@@ -265,6 +265,11 @@ pub enum TunnelError {
         /// Why authentication could not go on (from the authenticator).
         detail: Option<String>,
     },
+    /// The proxy offers only Basic, which `refuse_basic` (`sstp-proxy-no-basic`) refuses.
+    ProxyBasicRefused {
+        /// `host:port` of the proxy.
+        proxy: String,
+    },
     /// The proxy refused the CONNECT.
     ProxyRefused {
         /// `host:port` of the proxy.
@@ -320,6 +325,7 @@ impl TunnelError {
             TunnelError::Resolve { proxy: true, .. }
             | TunnelError::Connect { proxy: true, .. }
             | TunnelError::ProxyAuthRequired { .. }
+            | TunnelError::ProxyBasicRefused { .. }
             | TunnelError::ProxyRefused { .. }
             | TunnelError::Proxy { .. }
             | TunnelError::ProxyTimeout { .. } => FailureCategory::Proxy,
@@ -445,6 +451,14 @@ impl fmt::Display for TunnelError {
                     write!(f, "; configure proxy credentials")
                 }
             }
+            TunnelError::ProxyBasicRefused { proxy } => write!(
+                f,
+                "the HTTP proxy {proxy} offers only Basic authentication, which would send the \
+                 proxy password in clear text to whoever answers on the way to the proxy; it \
+                 was refused (sstp-proxy-no-basic / --proxy-no-basic): ask the proxy's \
+                 administrator for NTLM or Digest, or drop that option where the path to the \
+                 proxy is trusted"
+            ),
             TunnelError::ProxyRefused {
                 proxy,
                 status,

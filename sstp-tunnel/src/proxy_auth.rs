@@ -20,6 +20,14 @@ pub struct StandardProxyAuth {
 }
 
 impl StandardProxyAuth {
+    /// The authenticator for `cfg`'s proxy: Basic refused when its `refuse_basic` is set.
+    pub fn for_config(cfg: &crate::TunnelConfig) -> Self {
+        StandardProxyAuth {
+            refuse_basic: cfg.proxy.as_ref().is_some_and(|p| p.refuse_basic),
+            ..StandardProxyAuth::default()
+        }
+    }
+
     fn authenticator(
         &mut self,
         credentials: &ProxyCredentials,

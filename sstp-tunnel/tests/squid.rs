@@ -91,6 +91,16 @@ fn squid(tag: &str, auth: &str, files: &[(&str, String)]) -> Squid {
 
 /// Connects through `proxy` with `user`/`password` to a fresh loopback TLS server.
 fn through(proxy: &Squid, user: &str, password: &str) -> Result<Established, TunnelError> {
+    through_refusing(proxy, user, password, false)
+}
+
+/// [`through`], refusing Basic when `refuse_basic` (`sstp-proxy-no-basic`).
+fn through_refusing(
+    proxy: &Squid,
+    user: &str,
+    password: &str,
+    refuse_basic: bool,
+) -> Result<Established, TunnelError> {
     let ca = Ca::new("CA");
     let (cert, key) = ca.issue(&LeafSpec::server("localhost"));
     let srv = tls_server(ServerOpts::new(cert, key, Reply::Bytes(RRAS_OK.to_vec())));
@@ -99,6 +109,7 @@ fn through(proxy: &Squid, user: &str, password: &str) -> Result<Established, Tun
     cfg.sni = Some("localhost".into());
     cfg.ca_file = Some(ca.file.clone());
     cfg.proxy = Some(ProxyConfig {
+        refuse_basic,
         host: "127.0.0.1".into(),
         port: proxy.port,
         credentials: Some(ProxyCredentials {
@@ -134,6 +145,13 @@ fn basic_digest_and_ntlm_through_squid() {
                 .display()
         ),
         &[("passwd", line + "\n")],
+    );
+    let e = through_refusing(&basic, "alice", "s3cret pass", true).unwrap_err();
+    assert_eq!(e.category(), FailureCategory::Proxy);
+    assert!(matches!(&e, TunnelError::ProxyBasicRefused { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("offers only Basic authentication"),
+        "{e}"
     );
     let est = through(&basic, "alice", "s3cret pass").expect("Basic through Squid");
     assert!(est.via_proxy);
@@ -184,5 +202,7 @@ fn basic_digest_and_ntlm_through_squid() {
         // ntlm_fake_auth checks the message flow (same connection, NEGOTIATE/CHALLENGE/
         // AUTHENTICATE), not the password.
         through(&ntlm, "DOMAIN\\carol", "x").expect("NTLM flow through Squid");
+        // NTLM is chosen over the Basic the proxy also offers: refusing Basic changes nothing.
+        through_refusing(&ntlm, "DOMAIN\\carol", "x", true).expect("NTLM with Basic refused");
     }
 }
