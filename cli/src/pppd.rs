@@ -62,7 +62,7 @@ pub const REFUSE_WEAK_AUTH: [&str; 4] =
 /// checks that the two agree): the server does not authenticate to us inside PPP (`noauth`;
 /// the TLS certificate does), SSTP runs inside TLS so no MPPE/CCP and no PPP compression
 /// (`noccp nobsdcomp nodeflate`), and the server assigns our address (`noipdefault`).
-pub const CLIENT_OPTIONS: [&str; 5] = ["noauth", "noccp", "nobsdcomp", "nodeflate", "noipdefault"];
+pub const CLIENT_OPTIONS: [&str; 5] = ["noauth", "noipdefault", "nobsdcomp", "nodeflate", "noccp"];
 
 /// Printed on standard error (the log of `sstp connect`) when `--allow-weak-auth` is given.
 pub const WEAK_AUTH_WARNING: &str = "warning: --allow-weak-auth: the server may pick PAP, \
