@@ -4,7 +4,8 @@
 //! - `peers`: the README's peers file (its block, with the test server, user and plugin path put
 //!   in) plus the serial-line options of a peers file written for sstpc (`lock crtscts modem
 //!   115200 ...`), started with `pppd call`, the password from chap-secrets: the session comes
-//!   up, 3 pings go through, and every serial-line option got its "ignored" log line;
+//!   up, 3 pings go through, every serial-line option got its "ignored" log line, and pppd's
+//!   `dump` shows the channel's option;
 //! - `v6`: `+ipv6` on both pppds: IPV6CP gives the client fe80::2 and the server fe80::1, and
 //!   20 IPv6 pings of 1000 bytes reach the server's inner address through ppp (interface
 //!   counters).
@@ -118,7 +119,7 @@ PPPD={pppd}
 SO={so}
 {setup}mkdir -p {etc}/peers
 sed -e "s|@SO@|$SO|" -e "s|@CA@|$SC_OUT/ca.pem|" "$SC_WORK/peers" >{etc}/peers/sstp-tty
-session peers{v} "$PPPD" call sstp-tty logfile "$SC_OUT/c-peers{v}.log"
+session peers{v} "$PPPD" call sstp-tty dump logfile "$SC_OUT/c-peers{v}.log"
 if sc_wait 30 sc_ppp_up_or_client_gone && sc_ppp_up; then
     sc_fact peers{v}_up 1
     ping -n -c 3 -i 0.2 -W 3 -I "$(sc_ppp_if)" "$SC_PPP_SERVER" >"$SC_OUT/ping-peers{v}.txt" 2>&1
@@ -234,6 +235,12 @@ fn serial_line_options_ignored_and_ipv6_through_the_tunnel() {
             assert_eq!(log.matches(&line).count(), 1, "pppd {ver}: {line}\n{diag}");
         }
         assert!(!log.contains("unrecognized option"), "pppd {ver}\n{diag}");
+        // pppd's `dump` shows the channel's option (the last serial-line option ignored).
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("nolock") && l.contains("# (from")),
+            "pppd {ver}: dump\n{diag}"
+        );
 
         // IPv6 inside the tunnel: IPV6CP up, the link-local address from `ipv6 ::2,::1`, and
         // the pings went through ppp (its counters saw at least the pings' packets and bytes).
