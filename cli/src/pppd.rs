@@ -58,6 +58,12 @@ pub struct InheritedFds {
 pub const REFUSE_WEAK_AUTH: [&str; 4] =
     ["refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap"];
 
+/// The PPP options every SSTP client needs, also in the README's peers file (a unit test
+/// checks that the two agree): the server does not authenticate to us inside PPP (`noauth`;
+/// the TLS certificate does), SSTP runs inside TLS so no MPPE/CCP and no PPP compression
+/// (`noccp nobsdcomp nodeflate`), and the server assigns our address (`noipdefault`).
+pub const CLIENT_OPTIONS: [&str; 5] = ["noauth", "noipdefault", "nobsdcomp", "nodeflate", "noccp"];
+
 /// Printed on standard error (the log of `sstp connect`) when `--allow-weak-auth` is given.
 pub const WEAK_AUTH_WARNING: &str = "warning: --allow-weak-auth: the server may pick PAP, \
      CHAP-MD5, MS-CHAPv1 or EAP-MD5. PAP sends the password in clear text to whoever holds the \
@@ -181,13 +187,7 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
         push("plugin", Some("passwordfd.so".into()));
         push("passwordfd", Some(fd.to_string()));
     }
-    for o in [
-        "nodetach",
-        "noauth",
-        "noipdefault",
-        "nobsdcomp",
-        "nodeflate",
-    ] {
+    for o in std::iter::once("nodetach").chain(CLIENT_OPTIONS) {
         push(o, None);
     }
     if !r.allow_weak_auth {
@@ -638,5 +638,61 @@ mod tests {
             pppd_version(&fake, Duration::from_secs(5)).unwrap(),
             "9.9.9"
         );
+    }
+
+    /// The README's peers file teaches the options `sstp connect` generates: its PPP policy
+    /// flags (without the site's choices of routes and DNS) are exactly [`CLIENT_OPTIONS`] and
+    /// [`REFUSE_WEAK_AUTH`], and `sstp connect` passes all of them; plugin/OPTIONS.md's example
+    /// command line too.
+    #[test]
+    fn the_documented_option_set_is_the_generated_one() {
+        const WITH_VALUE: [&str; 7] = [
+            "plugin",
+            "sstp-server",
+            "user",
+            "remotename",
+            "mtu",
+            "mru",
+            "ipparam",
+        ];
+        const SITE: [&str; 6] = [
+            "pppd",
+            "\\",
+            "defaultroute",
+            "nodefaultroute",
+            "usepeerdns",
+            "nodetach",
+        ];
+        let policy = |text: &str| -> std::collections::BTreeSet<String> {
+            let mut out = std::collections::BTreeSet::new();
+            let mut words = text.split_whitespace();
+            while let Some(w) = words.next() {
+                if WITH_VALUE.contains(&w) {
+                    words.next();
+                } else if !SITE.contains(&w) {
+                    out.insert(w.to_owned());
+                }
+            }
+            out
+        };
+        let want: std::collections::BTreeSet<String> = CLIENT_OPTIONS
+            .iter()
+            .chain(REFUSE_WEAK_AUTH.iter())
+            .map(|s| s.to_string())
+            .collect();
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("A peers file, `/etc/ppp/peers/work`:")
+            .nth(1)
+            .and_then(|r| r.split("```").nth(1))
+            .expect("README's peers file block");
+        assert_eq!(policy(block), want, "README peers file");
+        let doc = include_str!("../../plugin/OPTIONS.md");
+        let example = doc.split("```").nth(1).expect("OPTIONS.md example");
+        assert_eq!(policy(example), want, "plugin/OPTIONS.md example");
+        let a = build_args(&request(), InheritedFds::default());
+        for o in &want {
+            assert!(a.contains(o), "sstp connect does not pass {o}: {a:?}");
+        }
     }
 }

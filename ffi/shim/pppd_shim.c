@@ -392,9 +392,23 @@ const char *sstp_shim_devnam(void)
 /* ---------------------------------------------------------------- channel */
 
 static struct channel sstp_channel;
-/* pppd 2.4.9's find_option() walks the_channel->options without a NULL check: give it an
- * empty table (terminated by a NULL name). */
-static option_t sstp_channel_options[1];
+/* pppd's find_option() walks the_channel->options (2.4.9 without a NULL check) and nothing
+ * else has tty_channel's options once the plugin is the channel: one o_wild entry asks the
+ * plugin which tty options it accepts and ignores, then the terminating NULL name. */
+static option_t sstp_channel_options[2];
+static int (*ignored_option_fn)(const char *, int);
+/* Last ignored option, shown by pppd's `dump` (OPT_A2STRVAL|OPT_STATIC). */
+static char ignored_option_value[32];
+
+static int ignored_option_wild(char *name, char **argv, int doit)
+{
+    (void)argv;
+    if (!ignored_option_fn || !name || !ignored_option_fn(name, doit))
+        return 0;
+    if (doit)
+        snprintf(ignored_option_value, sizeof(ignored_option_value), "%s", name);
+    return 1;
+}
 
 void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
 {
@@ -402,6 +416,15 @@ void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
         return;
     memset(&sstp_channel, 0, sizeof(sstp_channel));
     memset(sstp_channel_options, 0, sizeof(sstp_channel_options));
+    ignored_option_fn = ops->ignored_option;
+    if (ignored_option_fn) {
+        sstp_channel_options[0].name = (char *)"tty option ignored by sstp-rs";
+        sstp_channel_options[0].type = o_wild;
+        sstp_channel_options[0].addr = (void *)&ignored_option_wild;
+        sstp_channel_options[0].description = (char *)"Serial-line option, accepted and ignored";
+        sstp_channel_options[0].flags = OPT_NOARG | OPT_A2STRVAL | OPT_STATIC;
+        sstp_channel_options[0].addr2 = ignored_option_value;
+    }
     sstp_channel.options = sstp_channel_options;
     sstp_channel.process_extra_options = NULL;
     sstp_channel.check_options = ops->check_options;

@@ -111,8 +111,13 @@ struct sstp_shim_channel_ops {
     void (*disconnect)(void);
     void (*cleanup)(void);
     void (*close)(void);
+    /* Whether `name` is a tty option the channel accepts and ignores (pppd's o_wild matcher:
+     * doit=0 asks, doit=1 applies, i.e. logs). 1 = ignored, 0 = not ours. May be NULL. */
+    int (*ignored_option)(const char *name, int doit);
 };
-/* Install the channel: the_channel = &static channel built from `ops` + tty_* functions. */
+/* Install the channel: the_channel = &static channel built from `ops` + tty_* functions.
+ * Its option table is one o_wild entry backed by `ops->ignored_option`: after `plugin`, pppd
+ * looks tty options (lock, crtscts, speeds...) up in the_channel->options only. */
 void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops);
 
 /* pppd's get_pty(): open a pty pair. Returns 1 on success. slave_name needs 16+ bytes. */

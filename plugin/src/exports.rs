@@ -69,6 +69,7 @@ pub fn init() {
         disconnect: ch_disconnect,
         cleanup: ch_cleanup,
         close: ch_close,
+        ignored_option: ch_ignored_option,
     });
     host::log(
         host::Level::Info,
@@ -103,6 +104,26 @@ unsafe extern "C" fn option_handler(index: u32, value: *const c_char) -> c_int {
                 0
             }
         }
+    })
+}
+
+/// The channel's o_wild option: serial-line options are accepted (doit=0 asks, doit=1 applies)
+/// and ignored with one log line. Changes nothing, so it needs no privilege.
+unsafe extern "C" fn ch_ignored_option(name: *const c_char, doit: c_int) -> c_int {
+    guard::enter("option handler", 0, || {
+        if name.is_null() {
+            return 0;
+        }
+        // SAFETY: pppd passes the NUL-terminated word it is looking up.
+        let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+        if !crate::settings::ignored_tty_option(&name) {
+            return 0;
+        }
+        if doit != 0 {
+            let msg = crate::settings::ignored_tty_option_message(&name);
+            host::log(host::Level::Warn, &format!("sstp-rs: {msg}"));
+        }
+        1
     })
 }
 

@@ -221,6 +221,8 @@ pub struct ChannelOps {
     pub cleanup: unsafe extern "C" fn(),
     /// close (runs in forked children: only closes fds)
     pub close: unsafe extern "C" fn(),
+    /// o_wild matcher of the channel's option table: (name, doit) -> 1 if ignored here.
+    pub ignored_option: unsafe extern "C" fn(*const c_char, c_int) -> c_int,
 }
 
 /// Installs the SSTP channel as `the_channel`.
@@ -231,6 +233,7 @@ pub fn set_channel(ops: &ChannelOps) {
         disconnect: Some(ops.disconnect),
         cleanup: Some(ops.cleanup),
         close: Some(ops.close),
+        ignored_option: Some(ops.ignored_option),
     };
     // SAFETY: main thread; the shim copies the function pointers.
     unsafe { sys::sstp_shim_set_channel(&c) }

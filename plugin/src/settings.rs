@@ -670,6 +670,48 @@ impl Settings {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Serial-line options that are accepted and ignored. Once `plugin sstp-rs.so` has made the SSTP
+// channel pppd's channel, pppd (2.4.9 and 2.5.x options.c find_option) no longer sees tty.c's
+// table, so these would be "unrecognized option" (exit 2) and break peers files written for
+// `pty "sstpc ..."`. They do nothing here (no device, no lock file, no line settings), so
+// accepting them from anyone changes nothing: no privilege is needed to ignore them. Options of
+// tty.c that run programs or name a device (`pty`, `connect`, `init`, `socket`, device names,
+// `record`, `notty`, `sync`, `stop-bits`, `escape`, `datarate`) stay unrecognized.
+// ---------------------------------------------------------------------------------------------
+
+/// tty.c's flag options that only set up a serial line (pppd 2.4.9 and 2.5.2 tty_options).
+pub const IGNORED_TTY_OPTIONS: &[&str] = &[
+    "lock",
+    "nolock",
+    "crtscts",
+    "cdtrcts",
+    "nocrtscts",
+    "-crtscts",
+    "nocdtrcts",
+    "xonxoff",
+    "modem",
+    "local",
+];
+
+/// Whether `name` is a serial-line option the plugin accepts and ignores: one of
+/// [`IGNORED_TTY_OPTIONS`] or a line speed (tty.c's `tty speed`: a positive decimal number).
+pub fn ignored_tty_option(name: &str) -> bool {
+    IGNORED_TTY_OPTIONS.contains(&name) || is_line_speed(name)
+}
+
+/// A line speed as pppd's tty.c takes it (`115200`): digits only, not zero, at most 10 digits.
+fn is_line_speed(name: &str) -> bool {
+    (1..=10).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && name.bytes().any(|b| b != b'0')
+}
+
+/// The log line for an ignored option (`name` is one [`ignored_tty_option`] accepted).
+pub fn ignored_tty_option_message(name: &str) -> String {
+    format!("option {name} ignored: SSTP has no serial line")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1067,6 +1109,60 @@ mod tests {
         for bad in ["0", "301", "x", "-1"] {
             let e = s.apply_named("sstp-http-timeout", bad).unwrap_err();
             assert!(e.starts_with("sstp-http-timeout: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn serial_line_options_are_ignored_and_nothing_else() {
+        for o in [
+            "lock",
+            "nolock",
+            "crtscts",
+            "-crtscts",
+            "nocrtscts",
+            "modem",
+            "local",
+        ] {
+            assert!(ignored_tty_option(o), "{o}");
+        }
+        for o in ["115200", "9600", "38400"] {
+            assert!(ignored_tty_option(o), "{o}");
+        }
+        for o in [
+            "0",
+            "00",
+            "",
+            "pty",
+            "connect",
+            "init",
+            "socket",
+            "notty",
+            "record",
+            "sync",
+            "/dev/ttyS0",
+            "10.0.0.1:10.0.0.2",
+            "+115200",
+            "0x10",
+            "12345678901",
+            "lock ",
+            "asyncmap",
+            "sstp-server",
+            "noauth",
+        ] {
+            assert!(!ignored_tty_option(o), "{o:?}");
+        }
+        assert_eq!(
+            ignored_tty_option_message("crtscts"),
+            "option crtscts ignored: SSTP has no serial line"
+        );
+    }
+
+    /// The plugin's own options and the ignored tty options never share a name (pppd would
+    /// take the first and the other would be dead).
+    #[test]
+    fn ignored_options_are_not_plugin_options() {
+        for o in OPTIONS {
+            assert!(!ignored_tty_option(o.name), "{}", o.name);
         }
     }
 }

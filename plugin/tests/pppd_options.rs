@@ -148,6 +148,41 @@ fn invalid_values_are_refused_by_pppds_parser() {
     }
 }
 
+/// Serial-line options after `plugin` (as in peers files written for sstpc) are accepted with
+/// one log line each; options that name a device or run a program for one are still refused.
+#[test]
+fn serial_line_options_are_ignored_with_a_log_line() {
+    let tty = [
+        "lock", "crtscts", "modem", "local", "-crtscts", "xonxoff", "115200",
+    ];
+    let mut args = vec!["sstp-server", "vpn.example.test"];
+    args.extend(tty);
+    let Some(o) = pppd(&args) else {
+        return;
+    };
+    let t = text(&o);
+    for opt in tty {
+        let line = format!("sstp-rs: option {opt} ignored: SSTP has no serial line");
+        assert_eq!(t.matches(&line).count(), 1, "{line}: {t}");
+    }
+    // Past option parsing; this kernel has no PPP.
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    for refused in [&["pty", "true"][..], &["/dev/ttyS0"], &["connect", "true"]] {
+        let mut args = vec!["sstp-server", "vpn.example.test"];
+        args.extend(refused);
+        let Some(o) = pppd(&args) else {
+            return;
+        };
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{refused:?}: {t}");
+        assert!(
+            t.contains(&format!("unrecognized option '{}'", refused[0])),
+            "{t}"
+        );
+        assert!(!t.contains("ignored: SSTP"), "{t}");
+    }
+}
+
 #[test]
 fn missing_argument_is_an_option_error() {
     let Some(o) = pppd(&["sstp-server"]) else {

@@ -141,6 +141,9 @@ try {pfx}open nobody call work sstp-connect-timeout 5 sstp-http-timeout 9 dryrun
 try {pfx}rootfile nobody call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
 try {pfx}ownfile nobody call work-proxy sstp-proxy-auth-file /tmp/nobody-cred dryrun
 try {pfx}rootfile_root root call work-proxy sstp-proxy-auth-file /etc/ppp/root-secret dryrun
+# Serial-line options change nothing: anyone may give them (even tty.c's root-only nolock);
+# work-proxy has no logfile, so the log lines reach the output.
+try {pfx}tty nobody call work-proxy lock crtscts modem 115200 nolock dryrun
 "#
         ));
     }
@@ -247,6 +250,12 @@ fn non_root_callers_cannot_retarget_weaken_or_read_through_a_root_peer() {
         );
         expect(&format!("{pfx}ownfile"), 0, &[], &["sstp-rs:"]);
         expect(&format!("{pfx}rootfile_root"), 0, &[], &["sstp-rs:"]);
+        expect(
+            &format!("{pfx}tty"),
+            0,
+            &["sstp-rs: option nolock ignored: SSTP has no serial line"],
+            &["requires root privilege", "unrecognized option"],
+        );
     }
     expect(
         "attack_server",
