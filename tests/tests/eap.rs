@@ -9,7 +9,11 @@
 //!   the HLAK from the 32-byte MSK, the server verifies the Compound MAC, 3 pings through ppp0;
 //! - `tls249`: pppd 2.4.9 + sstp-rs: EAP-TLS succeeds but pppd keeps 16 key bytes, so the
 //!   plugin refuses with "EAP method unusable on this pppd" and exit 19, without sending a
-//!   CALL_CONNECTED the server would reject.
+//!   CALL_CONNECTED the server would reject;
+//! - `md525`, `md5249`: once the server pppd also knows the password it offers EAP-MD5 first
+//!   (pppd as an EAP server never reaches EAP-MSCHAPv2 with a pppd client, which answers MD5
+//!   whenever it has the password): the plugin uses the zero HLAK with its weak-method warning,
+//!   which a second test server checks (`--hlak-zero`).
 //!
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed; SSTP_RS_DIAG=1 prints
 //! every log.
@@ -55,14 +59,14 @@ sc_pki || exit 1
 : >"$SC_WORK/servers"
 sc_eap_tls_server "$PPPD25" {keys_so} 450 ts-eap.log || {{ echo "EAP-TLS server not listening"; exit 1; }}
 sc_fact eap_server_started 1
-# eap <tag> <pppd> <plugin>: pppd + sstp-rs, EAP-TLS with the client certificate (no password).
+# eap <tag> <pppd> <plugin> <port> <auth options...>: pppd + sstp-rs in the background.
 eap() {{
+    tag=$1; bin=$2; so=$3; port=$4; shift 4
     T0=$(sc_now)
-    "$2" plugin "$3" sstp-server "$SC_SERVER_NAME:450" sstp-ca-file "$SC_OUT/ca.pem" \
-        sstp-log-level 3 user "$SC_USER" remotename sstp-rs-test-server \
-        ca "$SC_WORK/pki/ca.pem" cert "$SC_WORK/pki/eap-client.pem" key "$SC_WORK/pki/eap-client.key" \
+    "$bin" plugin "$so" sstp-server "$SC_SERVER_NAME:$port" sstp-ca-file "$SC_OUT/ca.pem" \
+        sstp-log-level 3 user "$SC_USER" remotename sstp-rs-test-server "$@" \
         noauth noccp nobsdcomp nodeflate nodefaultroute noipdefault lcp-echo-interval 0 \
-        debug nodetach logfile "$SC_OUT/c-$1.log" >"$SC_OUT/c-$1.out" 2>&1 &
+        debug nodetach logfile "$SC_OUT/c-$tag.log" >"$SC_OUT/c-$tag.out" 2>&1 &
     PID=$!
     SC_CLIENT_PID=$PID
 }}
@@ -71,27 +75,45 @@ ends() {{ # <tag> <seconds>
     wait "$PID"; sc_fact "$1_exit" "$?"
     sc_fact "$1_elapsed_s" "$(sc_elapsed "$T0" "$(sc_now)")"
 }}
+# session <tag>: waits for ppp up, 3 pings through it, SIGTERM, waits for both pppds.
+session() {{
+    if sc_wait 30 sc_ppp_up_or_client_gone && sc_ppp_up; then
+        sc_fact "$1_up" 1
+        IF=$(sc_ppp_if)
+        ping -n -c 3 -i 0.2 -W 3 -I "$IF" "$SC_PPP_SERVER" >"$SC_OUT/ping-$1.txt" 2>&1
+        sc_fact "$1_ping_rx" "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-$1.txt")"
+        sc_fact "$1_route" "$(ip route get "$SC_PPP_SERVER" | head -n 1)"
+    else
+        sc_fact "$1_up" 0
+    fi
+    kill -TERM "$PID" 2>/dev/null
+    ends "$1" 15
+    sc_wait 15 sc_server_pppd_gone
+}}
+TLS="ca $SC_WORK/pki/ca.pem cert $SC_WORK/pki/eap-client.pem key $SC_WORK/pki/eap-client.key"
 
 sc_step "tls25: pppd 2.5.2, EAP-TLS, Compound MAC checked with the server's MSK"
-eap tls25 "$PPPD25" "$SO25"
-if sc_wait 30 sc_ppp_up_or_client_gone && sc_ppp_up; then
-    sc_fact tls25_up 1
-    IF=$(sc_ppp_if)
-    ping -n -c 3 -i 0.2 -W 3 -I "$IF" "$SC_PPP_SERVER" >"$SC_OUT/ping-tls25.txt" 2>&1
-    sc_fact tls25_ping_rx "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-tls25.txt")"
-    sc_fact tls25_route "$(ip route get "$SC_PPP_SERVER" | head -n 1)"
-else
-    sc_fact tls25_up 0
-fi
-kill -TERM "$PID" 2>/dev/null
-ends tls25 15
-sc_wait 15 sc_server_pppd_gone
+eap tls25 "$PPPD25" "$SO25" 450 $TLS
+session tls25
 rm -f "$SC_WORK/eap-keys"
 
 sc_step "tls249: pppd 2.4.9, EAP-TLS: keys truncated to 16 bytes -> clear refusal"
-eap tls249 /usr/sbin/pppd "$SO249"
+eap tls249 /usr/sbin/pppd "$SO249" 450 $TLS
 ends tls249 40
 sc_wait 15 sc_server_pppd_gone
+
+# From here on the server pppd also has the user's password (chap-secrets in its configuration
+# directory, which pppd 2.5.2 as a client shares here): it then offers EAP-MD5 first.
+sc_eap_password_server 451 ts-md5.log || {{ echo "EAP-MD5 server not listening"; exit 1; }}
+sc_fact md5_server_started 1
+
+sc_step "md525: pppd 2.5.2, EAP-MD5: no keys, zero HLAK (warning)"
+eap md525 "$PPPD25" "$SO25" 451 password "$SC_PASSWORD"
+session md525
+
+sc_step "md5249: pppd 2.4.9, EAP-MD5: no keys, zero HLAK (warning)"
+eap md5249 /usr/sbin/pppd "$SO249" 451 password "$SC_PASSWORD"
+session md5249
 
 sc_step "teardown"
 for s in $(cat "$SC_WORK/servers"); do kill -TERM "$s" 2>/dev/null; done
@@ -155,6 +177,9 @@ fn run_bed() -> Option<Run> {
         "c-tls249.log",
         "ts-eap.log",
         "server-pppd-eap.log",
+        "c-md525.log",
+        "c-md5249.log",
+        "ts-md5.log",
     ] {
         let text = run.read(n).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -219,5 +244,29 @@ fn eap_tls_on_pppd_252_and_249() {
     assert!(elapsed < 20.0, "refusal took {elapsed} s\n{d}");
     // One CALL_CONNECTED in the server's log: the 2.5.2 session's.
     assert_eq!(server.matches("CALL_CONNECTED received").count(), 1, "{d}");
+
+    // EAP-MD5 on both versions: EAP without keys is told from EAP-TLS and EAP-MSCHAPv2, the
+    // zero HLAK is used with the weak-method warning, and the server checks it.
+    let md5_server = r.file("ts-md5.log");
+    assert_eq!(r.fact("md5_server_started"), "1", "{d}");
+    for tag in ["md525", "md5249"] {
+        assert_eq!(r.fact(&format!("{tag}_up")), "1", "{tag}\n{d}");
+        assert_eq!(r.fact(&format!("{tag}_ping_rx")), "3", "{tag}\n{d}");
+        assert_eq!(r.fact(&format!("{tag}_exit")), "5", "{tag}\n{d}");
+        let log = r.file(&format!("c-{tag}.log"));
+        assert!(log.contains("MD5-Challenge"), "{tag}\n{d}");
+        assert!(
+            log.contains(
+                "authentication done: EAP (MD5 or another method without keys), MPPE keys 0+0 \
+                 bytes -> HLAK: zero HLAK (the method gives no keys)"
+            ),
+            "{tag}\n{d}"
+        );
+        assert!(
+            log.contains("sstp-rs: WARNING: authentication gave no MPPE keys"),
+            "{tag}\n{d}"
+        );
+    }
+    assert_eq!(md5_server.matches("compound MAC ok").count(), 2, "{d}");
     assert_eq!(r.fact("leftovers"), "", "{d}");
 }
