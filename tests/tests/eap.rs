@@ -10,6 +10,7 @@
 //! - `tls249`: pppd 2.4.9 + sstp-rs: EAP-TLS succeeds but pppd keeps 16 key bytes, so the
 //!   plugin refuses with "EAP method unusable on this pppd" and exit 19, without sending a
 //!   CALL_CONNECTED the server would reject;
+//! - `cli25`: the same through `sstp connect --eap-tls CERT KEY CA` (pppd 2.5.2);
 //! - `md525`, `md5249`: once the server pppd also knows the password it offers EAP-MD5 first
 //!   (pppd as an EAP server never reaches EAP-MSCHAPv2 with a pppd client, which answers MD5
 //!   whenever it has the password): the plugin uses the zero HLAK with its weak-method warning,
@@ -45,7 +46,21 @@ fn build_keys_export() -> Result<PathBuf, String> {
         .ok_or_else(|| "compiling mppe-keys-export.c failed".to_string())
 }
 
-fn script(so25: &Path, so249: &Path, keys_so: &Path, server: &Path) -> String {
+/// Builds the release `sstp` command (where sstp-test-server is built) and returns its path.
+fn build_sstp() -> Result<PathBuf, String> {
+    let dir = Pppd::V249.dir().join("cargo");
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .args(["build", "--release", "-p", "sstp-cli", "--bin", "sstp"])
+        .env("CARGO_TARGET_DIR", &dir)
+        .status()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    st.success()
+        .then(|| dir.join("release/sstp"))
+        .ok_or_else(|| "building sstp failed".to_string())
+}
+
+fn script(so25: &Path, so249: &Path, keys_so: &Path, server: &Path, sstp: &Path) -> String {
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
     format!(
         r#"
@@ -54,6 +69,7 @@ SO25={so25}
 SO249={so249}
 PPPD25={pppd25}
 SERVER={server}
+SSTP={sstp}
 sc_net_up || exit 1
 sc_pki || exit 1
 : >"$SC_WORK/servers"
@@ -102,6 +118,19 @@ eap tls249 /usr/sbin/pppd "$SO249" 450 $TLS
 ends tls249 40
 sc_wait 15 sc_server_pppd_gone
 
+sc_step "cli25: sstp connect --eap-tls CERT KEY CA with pppd 2.5.2"
+rm -f "$SC_WORK/eap-keys"
+printf 'unused\n' >"$SC_WORK/pw"
+chmod 600 "$SC_WORK/pw"
+T0=$(sc_now)
+"$SSTP" connect "$SC_SERVER_NAME:450" -u "$SC_USER" --password-file "$SC_WORK/pw" \
+    --plugin "$SO25" --pppd "$PPPD25" --ca-file "$SC_OUT/ca.pem" --log-level 3 \
+    --eap-tls "$SC_WORK/pki/eap-client.pem" "$SC_WORK/pki/eap-client.key" "$SC_WORK/pki/ca.pem" \
+    -- lcp-echo-interval 0 logfile "$SC_OUT/c-cli25.log" >"$SC_OUT/sstp-cli25.out" 2>&1 &
+PID=$!
+SC_CLIENT_PID=$PID
+session cli25
+
 # From here on the server pppd also has the user's password (chap-secrets in its configuration
 # directory, which pppd 2.5.2 as a client shares here): it then offers EAP-MD5 first.
 sc_eap_password_server 451 ts-md5.log || {{ echo "EAP-MD5 server not listening"; exit 1; }}
@@ -127,6 +156,7 @@ exit 0
         pppd25 = q(&Pppd::V252.binary()),
         keys_so = q(keys_so),
         server = q(server),
+        sstp = q(sstp),
     )
 }
 
@@ -153,6 +183,7 @@ fn run_bed() -> Option<Run> {
     let so249 = build_plugin(Pppd::V249, true, "sstp-rs-eap.so").expect("build plugin 2.4.9");
     let keys_so = build_keys_export().expect("build mppe-keys-export.so");
     let server = build_test_server().expect("build sstp-test-server");
+    let sstp = build_sstp().expect("build sstp");
     let opts = BootOptions {
         timeout: Duration::from_secs(240),
         files: vec![(
@@ -162,7 +193,7 @@ fn run_bed() -> Option<Run> {
         stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
         ..BootOptions::default()
     };
-    let run = match testbed::run(&script(&so25, &so249, &keys_so, &server), &opts) {
+    let run = match testbed::run(&script(&so25, &so249, &keys_so, &server, &sstp), &opts) {
         Ok(r) => r,
         Err(TestbedError::Unavailable(why)) => {
             testbed::skip_unavailable(&why);
@@ -177,6 +208,8 @@ fn run_bed() -> Option<Run> {
         "c-tls249.log",
         "ts-eap.log",
         "server-pppd-eap.log",
+        "c-cli25.log",
+        "sstp-cli25.out",
         "c-md525.log",
         "c-md5249.log",
         "ts-md5.log",
@@ -242,8 +275,19 @@ fn eap_tls_on_pppd_252_and_249() {
     assert!(c249.contains("use pppd 2.5 or later for EAP-TLS"), "{d}");
     let elapsed: f64 = r.fact("tls249_elapsed_s").parse().unwrap_or(f64::NAN);
     assert!(elapsed < 20.0, "refusal took {elapsed} s\n{d}");
-    // One CALL_CONNECTED in the server's log: the 2.5.2 session's.
-    assert_eq!(server.matches("CALL_CONNECTED received").count(), 1, "{d}");
+    // Two CALL_CONNECTED in the server's log: the 2.5.2 sessions' (pppd, sstp connect).
+    assert_eq!(server.matches("CALL_CONNECTED received").count(), 2, "{d}");
+
+    // `sstp connect --eap-tls CERT KEY CA` (pppd 2.5.2): EAP allowed, the others still refused,
+    // the binding verified with the MSK.
+    let cli = r.file("c-cli25.log");
+    assert_eq!(r.fact("cli25_up"), "1", "{d}");
+    assert_eq!(r.fact("cli25_ping_rx"), "3", "{d}");
+    assert!(
+        cli.contains("authentication done: EAP-TLS, MPPE keys 32+32 bytes -> HLAK: the first 32 bytes of the MSK"),
+        "{d}"
+    );
+    assert_eq!(server.matches("compound MAC ok").count(), 2, "{d}");
 
     // EAP-MD5 on both versions: EAP without keys is told from EAP-TLS and EAP-MSCHAPv2, the
     // zero HLAK is used with the weak-method warning, and the server checks it.
