@@ -12,7 +12,7 @@ use crate::connect::{self, ConnectOptions};
 use crate::exit::{self, Exit};
 use crate::options::{parse_timeout, ServerArgs};
 use crate::password;
-use crate::pppd::{self, PppdRequest};
+use crate::pppd::{self, EapOptions, EapTls, PppdRequest};
 use crate::probe;
 
 /// The exit-code table shown by `--help`.
@@ -156,6 +156,18 @@ pub struct ConnectArgs {
     /// binding cannot detect a TLS-intercepting device.
     #[arg(long)]
     pub allow_weak_auth: bool,
+
+    /// Let the server choose EAP (leave out `refuse-eap`): EAP-MSCHAPv2 with the password, PEAP
+    /// on pppd 2.5. See "EAP" in plugin/OPTIONS.md for what works on which pppd.
+    #[arg(long)]
+    pub allow_eap: bool,
+
+    /// EAP-TLS: authenticate with this client certificate and key (PEM) and check the server's
+    /// EAP-TLS certificate against this CA (pppd `cert`, `key`, `ca`; needs pppd 2.5: pppd
+    /// 2.4.9 keeps too few key bytes for the crypto binding and is refused). Implies
+    /// --allow-eap. The password, if any, is the key's passphrase.
+    #[arg(long, num_args = 3, value_names = ["CERT", "KEY", "CA"])]
+    pub eap_tls: Option<Vec<PathBuf>>,
 
     /// Extra pppd options, after `--`.
     #[arg(last = true, value_name = "PPPD OPTIONS")]
@@ -316,6 +328,7 @@ pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
             peer_dns: a.peer_dns,
             proxy_auth_file,
             allow_weak_auth: a.allow_weak_auth,
+            eap: eap_options(a.allow_eap, a.eap_tls.as_deref())?,
             extra: a.pppd_options,
         },
         pppd: a.pppd,
@@ -324,6 +337,35 @@ pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
         ipc: !a.no_ipc,
         dry_run: a.dry_run,
     })
+}
+
+/// `--allow-eap` / `--eap-tls CERT KEY CA`: the files must be readable by the caller (pppd
+/// reads them as root: this command must not read for the caller what it could not), and are
+/// passed as absolute paths.
+fn eap_options(allow: bool, tls: Option<&[PathBuf]>) -> Result<EapOptions, String> {
+    let tls = match tls {
+        Some([cert, key, ca]) => {
+            for (what, f) in [("certificate", cert), ("key", key), ("CA", ca)] {
+                if let Err(e) = std::fs::File::open(f).and_then(|f| {
+                    f.metadata().and_then(|m| {
+                        m.is_file()
+                            .then_some(())
+                            .ok_or_else(|| std::io::Error::other("not a regular file"))
+                    })
+                }) {
+                    return Err(format!("--eap-tls {what} {}: {e}", f.display()));
+                }
+            }
+            Some(EapTls {
+                cert: connect::absolute(cert),
+                key: connect::absolute(key),
+                ca: connect::absolute(ca),
+            })
+        }
+        Some(_) => return Err("--eap-tls takes three files: CERT KEY CA".into()),
+        None => None,
+    };
+    Ok(EapOptions { allow, tls })
 }
 
 /// Entry point of the binary: parses `std::env::args` and runs the subcommand.

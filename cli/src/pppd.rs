@@ -36,8 +36,30 @@ pub struct PppdRequest {
     pub proxy_auth_file: Option<PathBuf>,
     /// `--allow-weak-auth`: leave out [`REFUSE_WEAK_AUTH`] (PAP, CHAP-MD5, MS-CHAPv1, EAP).
     pub allow_weak_auth: bool,
+    /// `--allow-eap` / `--eap-tls`.
+    pub eap: EapOptions,
     /// Extra options after `--`, passed verbatim at the end.
     pub extra: Vec<String>,
+}
+
+/// EAP for `sstp connect` (refused by default with the other weak methods).
+#[derive(Clone, Debug, Default)]
+pub struct EapOptions {
+    /// `--allow-eap`: leave out `refuse-eap`.
+    pub allow: bool,
+    /// `--eap-tls CERT KEY CA` (absolute paths): pppd `cert`, `key`, `ca`; implies `allow`.
+    pub tls: Option<EapTls>,
+}
+
+/// The EAP-TLS files.
+#[derive(Clone, Debug)]
+pub struct EapTls {
+    /// Client certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// CA of the server's EAP-TLS certificate (PEM).
+    pub ca: PathBuf,
 }
 
 /// File descriptors pppd inherits.
@@ -190,10 +212,18 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     for o in std::iter::once("nodetach").chain(CLIENT_OPTIONS) {
         push(o, None);
     }
+    let eap = r.eap.allow || r.eap.tls.is_some();
     if !r.allow_weak_auth {
         for o in REFUSE_WEAK_AUTH {
-            push(o, None);
+            if !(eap && o == "refuse-eap") {
+                push(o, None);
+            }
         }
+    }
+    if let Some(t) = &r.eap.tls {
+        push("ca", Some(t.ca.display().to_string()));
+        push("cert", Some(t.cert.display().to_string()));
+        push("key", Some(t.key.display().to_string()));
     }
     // pppd's log (not debug lines unless `debug`) on its stderr, which this command reads.
     push("logfd", Some("2".into()));
@@ -402,6 +432,7 @@ mod tests {
             peer_dns: false,
             proxy_auth_file: None,
             allow_weak_auth: false,
+            eap: EapOptions::default(),
             extra: Vec::new(),
         }
     }
@@ -493,6 +524,30 @@ mod tests {
         assert!(a.iter().any(|x| x == "usepeerdns"));
         // extras come last, verbatim
         assert_eq!(&a[a.len() - 3..], ["mtu", "1400", "debug"]);
+    }
+
+    #[test]
+    fn eap_is_allowed_only_when_asked() {
+        let mut r = request();
+        r.eap.allow = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(!a.iter().any(|x| x == "refuse-eap"), "{a:?}");
+        for o in ["refuse-pap", "refuse-chap", "refuse-mschap"] {
+            assert!(a.iter().any(|x| x == o), "{o}: {a:?}");
+        }
+        assert!(value_of(&a, "cert").is_none(), "{a:?}");
+        let mut r = request();
+        r.eap.tls = Some(EapTls {
+            cert: "/c/me.pem".into(),
+            key: "/c/me.key".into(),
+            ca: "/c/ca.pem".into(),
+        });
+        let a = build_args(&r, InheritedFds::default());
+        assert!(!a.iter().any(|x| x == "refuse-eap"), "{a:?}");
+        assert!(a.iter().any(|x| x == "refuse-pap"), "{a:?}");
+        assert_eq!(value_of(&a, "cert"), Some("/c/me.pem"));
+        assert_eq!(value_of(&a, "key"), Some("/c/me.key"));
+        assert_eq!(value_of(&a, "ca"), Some("/c/ca.pem"));
     }
 
     #[test]

@@ -534,3 +534,58 @@ _Static_assert((int)SSTP_SHIM_PHASE_RUNNING == (int)PHASE_RUNNING, "PHASE_RUNNIN
 _Static_assert((int)SSTP_SHIM_PHASE_TERMINATE == (int)PHASE_TERMINATE, "PHASE_TERMINATE");
 _Static_assert((int)SSTP_SHIM_PHASE_DISCONNECT == (int)PHASE_DISCONNECT, "PHASE_DISCONNECT");
 _Static_assert((int)SSTP_SHIM_PHASE_MASTER == (int)PHASE_MASTER, "PHASE_MASTER");
+
+/* ================================================================ EAP / auth method (sstp-rs EAP)
+ * Which authentication method this side used towards the peer, for the HLAK rules of
+ * [MS-SSTP] 3.2.5.2. pppd records what the peer asked us to do in lcp_hisoptions[0]
+ * (auth.c link_established: neg_eap before neg_chap before neg_upap), and for EAP the client
+ * state in eap_states[0].es_client (ea_using_eaptls; 2.5's PEAP context in ea_peap). */
+#if !SSTP_PPPD_25
+/* Debian builds 2.4.9 with EAP-TLS and MS-CHAP: eap_auth's layout depends on these. */
+#ifndef USE_EAPTLS
+#define USE_EAPTLS 1
+#endif
+#ifndef CHAPMS
+#define CHAPMS 1
+#endif
+#endif
+#include <pppd/eap.h>
+#if SSTP_PPPD_25
+#include <pppd/chap.h>
+#else
+#include <pppd/chap-new.h>
+#endif
+#pragma weak lcp_hisoptions
+#pragma weak eap_states
+
+int sstp_shim_auth_method(void)
+{
+    const lcp_options *ho;
+    if (!lcp_hisoptions)
+        return SSTP_SHIM_AUTH_NONE;
+    ho = &lcp_hisoptions[0];
+    if (ho->neg_eap) {
+        if (!eap_states)
+            return SSTP_SHIM_AUTH_EAP_OTHER;
+        if (eap_states[0].es_client.ea_using_eaptls)
+            return SSTP_SHIM_AUTH_EAP_TLS;
+#if SSTP_PPPD_25 && defined(PPP_WITH_PEAP)
+        if (eap_states[0].ea_peap)
+            return SSTP_SHIM_AUTH_PEAP;
+#endif
+        /* EAP-MSCHAPv2 and EAP-MD5 leave no other trace: the caller tells them apart by
+         * whether MPPE keys were set (EAP-MSCHAPv2's chapms response sets them). */
+        return SSTP_SHIM_AUTH_EAP_OTHER;
+    }
+    if (ho->neg_chap) {
+        switch (ho->chap_mdtype) {
+        case MDTYPE_MICROSOFT_V2: return SSTP_SHIM_AUTH_MSCHAP_V2;
+        case MDTYPE_MICROSOFT: return SSTP_SHIM_AUTH_MSCHAP;
+        default: return SSTP_SHIM_AUTH_CHAP_MD5;
+        }
+    }
+    if (ho->neg_upap)
+        return SSTP_SHIM_AUTH_PAP;
+    return SSTP_SHIM_AUTH_NONE;
+}
+/* ================================================================ end EAP / auth method */

@@ -190,6 +190,23 @@ enum sstp_shim_phase {
     SSTP_SHIM_PHASE_MASTER = 12,
 };
 
+
+/* ---------------------------------------------------------------- EAP / auth method (sstp-rs EAP)
+ * The method this side authenticated itself with (what the peer asked for in LCP). */
+enum sstp_shim_auth {
+    SSTP_SHIM_AUTH_NONE = 0,      /* no authentication towards the peer */
+    SSTP_SHIM_AUTH_PAP = 1,
+    SSTP_SHIM_AUTH_CHAP_MD5 = 2,
+    SSTP_SHIM_AUTH_MSCHAP = 3,    /* MS-CHAP v1 */
+    SSTP_SHIM_AUTH_MSCHAP_V2 = 4,
+    SSTP_SHIM_AUTH_EAP_TLS = 5,
+    SSTP_SHIM_AUTH_PEAP = 6,      /* pppd 2.5 only */
+    SSTP_SHIM_AUTH_EAP_OTHER = 7, /* EAP-MSCHAPv2 (MPPE keys set) or EAP-MD5 (none) */
+};
+/* Call from the auth-up notifier (main thread). */
+int sstp_shim_auth_method(void);
+/* ---------------------------------------------------------------- end EAP / auth method */
+
 #ifdef __cplusplus
 }
 #endif

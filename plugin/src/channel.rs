@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::socket::{self, Shutdown};
-use sstp_proto::Hlak;
+use sstp_proto::{AuthMethod, Hlak};
 use sstp_tunnel::bridge::{self, Command, ControlSender};
 
 use crate::diag;
@@ -311,34 +311,36 @@ pub fn auth_up() {
         return;
     }
     sess.authenticated = true;
-    let (hlak, what) = match host::mppe_keys() {
-        Some(k) if !k.send.is_empty() => {
-            let what = format!(
-                "MPPE keys {}+{} bytes -> HLAK from {}",
-                k.send.len(),
-                k.recv.len(),
-                if k.send.len() >= 32 {
-                    "the 32-byte send key (EAP-TLS)"
-                } else {
-                    "send[0..16] || recv[0..16] (MS-CHAP)"
-                }
-            );
-            (Hlak::from_mppe_keys(&k.send, &k.recv), what)
-        }
-        _ => {
-            host::log(
-                Level::Warn,
-                "sstp-rs: WARNING: authentication gave no MPPE keys (PAP, CHAP-MD5 or no \
-                 authentication), so the crypto binding uses an all-zero key and cannot protect \
-                 this session against a TLS-intercepting device; use MS-CHAPv2 (pppd options \
-                 refuse-pap refuse-chap)",
-            );
-            (
-                Hlak::zero(),
-                "no MPPE keys (PAP/CHAP/no auth) -> zero HLAK".to_string(),
-            )
+    let keys = host::mppe_keys();
+    let (send, recv): (&[u8], &[u8]) = match &keys {
+        Some(k) => (&k.send, &k.recv),
+        None => (&[], &[]),
+    };
+    let method = host::auth_method(!send.is_empty());
+    let (hlak, rule) = match Hlak::for_auth(method, send, recv, &host::pppd_version()) {
+        Ok(h) => h,
+        Err(e) => {
+            // No correct binding is possible: say so now and end pppd, instead of sending a
+            // binding the server would reject (or time out on) later.
+            drop(g);
+            host::log(Level::Error, &format!("sstp-rs: {e}"));
+            host::die(diag::exit_for_hlak_error(&e));
         }
     };
+    let what = format!(
+        "{method}, MPPE keys {}+{} bytes -> HLAK: {rule}",
+        send.len(),
+        recv.len()
+    );
+    if hlak.is_zero() && method != AuthMethod::EapMsChapV2 {
+        host::log(
+            Level::Warn,
+            "sstp-rs: WARNING: authentication gave no MPPE keys (PAP, CHAP-MD5, EAP-MD5 or no \
+             authentication), so the crypto binding uses an all-zero key and cannot protect \
+             this session against a TLS-intercepting device; use MS-CHAPv2 or EAP-TLS (pppd \
+             options refuse-pap refuse-chap)",
+        );
+    }
     if let Err(e) = sess.control.send(Command::Authenticated { hlak }) {
         host::log(
             Level::Error,

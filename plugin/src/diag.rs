@@ -28,6 +28,12 @@ pub fn exit_for_category(c: FailureCategory) -> ExitStatus {
     }
 }
 
+/// Exit status when no correct HLAK can be derived (an EAP method whose keys this pppd does
+/// not hand over): authenticating to the peer cannot be completed.
+pub fn exit_for_hlak_error(_e: &sstp_proto::HlakError) -> ExitStatus {
+    ExitStatus::AuthTopeerFailed
+}
+
 /// A CALL_ABORT this soon after CALL_CONNECTED is read as "crypto binding rejected".
 pub const BINDING_REJECT_WINDOW: Duration = Duration::from_secs(10);
 

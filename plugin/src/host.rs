@@ -209,6 +209,34 @@ pub fn mppe_keys() -> Option<MppeKeys> {
     })
 }
 
+/// The authentication this side performed towards the server (pppd's LCP and EAP state).
+/// EAP that is neither EAP-TLS nor PEAP is EAP-MSCHAPv2 when it set MPPE keys, else EAP-MD5.
+/// Call from the auth-up notifier.
+pub fn auth_method(keys_set: bool) -> sstp_proto::AuthMethod {
+    use sstp_proto::AuthMethod as M;
+    // SAFETY: main thread; reads pppd's LCP/EAP state.
+    let raw = unsafe { sys::sstp_shim_auth_method() };
+    match raw as u32 {
+        sys::SSTP_SHIM_AUTH_PAP => M::Pap,
+        sys::SSTP_SHIM_AUTH_CHAP_MD5 => M::ChapMd5,
+        sys::SSTP_SHIM_AUTH_MSCHAP => M::MsChap,
+        sys::SSTP_SHIM_AUTH_MSCHAP_V2 => M::MsChapV2,
+        sys::SSTP_SHIM_AUTH_EAP_TLS => M::EapTls,
+        sys::SSTP_SHIM_AUTH_PEAP => M::Peap,
+        sys::SSTP_SHIM_AUTH_EAP_OTHER if keys_set => M::EapMsChapV2,
+        sys::SSTP_SHIM_AUTH_EAP_OTHER => M::EapOther,
+        _ => M::None,
+    }
+}
+
+/// The pppd version the plugin was built for ("2.4.9", "2.5.2").
+pub fn pppd_version() -> String {
+    // SAFETY: returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(sys::sstp_shim_pppd_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The channel methods implemented by the plugin.
 pub struct ChannelOps {
     /// check_options

@@ -125,6 +125,9 @@ fn unversioned_undefined_symbols_are_pppd_symbols() {
         "ipv6cp_hisoptions",
         "privileged_option",
         "sigreceived",
+        // sstp_shim_auth_method (EAP): the method pppd used to authenticate us.
+        "lcp_hisoptions",
+        "eap_states",
         "_ITM_deregisterTMCloneTable",
         "_ITM_registerTMCloneTable",
         "__gmon_start__",

@@ -212,6 +212,122 @@ impl fmt::Debug for Hlak {
     }
 }
 
+/// The PPP authentication this side performed towards the server, as pppd negotiated it.
+/// Selects the HLAK rule ([MS-SSTP] §3.2.5.2.2/§3.2.5.2.4, sstp-protocol.md §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// No authentication towards the server.
+    None,
+    /// PAP.
+    Pap,
+    /// CHAP with MD5.
+    ChapMd5,
+    /// MS-CHAP (v1): no [MS-SSTP] rule; the MS-CHAP key rule is applied.
+    MsChap,
+    /// MS-CHAPv2.
+    MsChapV2,
+    /// EAP-TLS.
+    EapTls,
+    /// PEAP (pppd 2.5).
+    Peap,
+    /// EAP-MSCHAPv2 (EAP that set MS-CHAPv2 MPPE keys).
+    EapMsChapV2,
+    /// Another EAP method without keys (EAP-MD5).
+    EapOther,
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthMethod::None => "no authentication",
+            AuthMethod::Pap => "PAP",
+            AuthMethod::ChapMd5 => "CHAP-MD5",
+            AuthMethod::MsChap => "MS-CHAP",
+            AuthMethod::MsChapV2 => "MS-CHAPv2",
+            AuthMethod::EapTls => "EAP-TLS",
+            AuthMethod::Peap => "PEAP",
+            AuthMethod::EapMsChapV2 => "EAP-MSCHAPv2",
+            AuthMethod::EapOther => "EAP (MD5 or another method without keys)",
+        })
+    }
+}
+
+/// Why no correct HLAK can be derived from what pppd handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HlakError {
+    /// EAP-TLS/PEAP: the HLAK is the first 32 bytes of the MSK, but pppd gave `got` bytes
+    /// (stock pppd 2.4.9 keeps only 16 bytes of each EAP-TLS key).
+    ShortMsk {
+        /// The method.
+        method: AuthMethod,
+        /// Key bytes pppd handed over.
+        got: usize,
+        /// The pppd version the plugin was built for.
+        pppd: String,
+    },
+}
+
+impl fmt::Display for HlakError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HlakError::ShortMsk { method, got, pppd } => write!(
+                f,
+                "EAP method unusable on this pppd: {method} succeeded, but pppd {pppd} handed \
+                 over only {got} bytes of its key (the crypto binding needs the first 32 bytes \
+                 of the MSK), so the server would reject the binding; not connecting - use pppd \
+                 2.5 or later for {method}, or another method the server accepts (MS-CHAPv2: \
+                 refuse-eap)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HlakError {}
+
+impl Hlak {
+    /// The client HLAK for `method` from pppd's MPPE keys (`send`/`recv` as pppd holds them on
+    /// the client), with a short description of the rule for the log. The one place that
+    /// decides the HLAK:
+    /// - PAP, CHAP-MD5, no auth, EAP without keys: zero ([MS-SSTP]: no keys => 32 zero bytes);
+    /// - MS-CHAPv2 (and MS-CHAP): `send[..16] ‖ recv[..16]` (zero when pppd has no keys);
+    /// - EAP-TLS, PEAP: the first 32 bytes of the MSK = pppd's 32-byte send key; fewer than 32
+    ///   bytes (pppd 2.4.9's truncation, or no keys) is an error, never a wrong binding;
+    /// - EAP-MSCHAPv2: zero, as Windows clients send (sorz/sstp-server #43).
+    pub fn for_auth(
+        method: AuthMethod,
+        send: &[u8],
+        recv: &[u8],
+        pppd: &str,
+    ) -> Result<(Hlak, &'static str), HlakError> {
+        Ok(match method {
+            AuthMethod::None | AuthMethod::Pap | AuthMethod::ChapMd5 | AuthMethod::EapOther => {
+                (Hlak::zero(), "zero HLAK (the method gives no keys)")
+            }
+            AuthMethod::MsChap | AuthMethod::MsChapV2 if send.is_empty() => {
+                (Hlak::zero(), "zero HLAK (pppd set no MPPE keys)")
+            }
+            AuthMethod::MsChap | AuthMethod::MsChapV2 => (
+                Hlak::from_mppe_keys(&send[..send.len().min(16)], recv),
+                "MasterSendKey[0..16] || MasterReceiveKey[0..16]",
+            ),
+            AuthMethod::EapTls | AuthMethod::Peap if send.len() < 32 => {
+                return Err(HlakError::ShortMsk {
+                    method,
+                    got: send.len(),
+                    pppd: pppd.to_string(),
+                })
+            }
+            AuthMethod::EapTls | AuthMethod::Peap => {
+                (Hlak::from_msk(send), "the first 32 bytes of the MSK")
+            }
+            AuthMethod::EapMsChapV2 => (
+                Hlak::zero(),
+                "zero HLAK (EAP-MSCHAPv2, as Windows clients do)",
+            ),
+        })
+    }
+}
+
 /// Compound MAC Key (CMK): 20 bytes (SHA-1) or 32 bytes (SHA-256). Zeroed on drop.
 pub struct Cmk {
     bytes: [u8; 32],
@@ -449,6 +565,73 @@ mod tests {
             "Hlak(<secret>)"
         );
         assert_eq!(format!("{:?}", Hlak::zero()), "Hlak(zero)");
+    }
+
+    #[test]
+    fn hlak_per_auth_method() {
+        let send: Vec<u8> = (1..=32).collect();
+        let recv: Vec<u8> = (101..=132).collect();
+        for m in [
+            AuthMethod::None,
+            AuthMethod::Pap,
+            AuthMethod::ChapMd5,
+            AuthMethod::EapOther,
+        ] {
+            assert!(
+                Hlak::for_auth(m, &send, &recv, "2.5.2")
+                    .unwrap()
+                    .0
+                    .is_zero(),
+                "{m}"
+            );
+        }
+        // MS-CHAPv2, pppd 2.4.9 (16 bytes) and 2.5 (20 bytes): send[..16] || recv[..16].
+        for n in [16, 20] {
+            let (h, _) = Hlak::for_auth(AuthMethod::MsChapV2, &send[..n], &recv[..n], "x").unwrap();
+            assert_eq!(&h.as_bytes()[..16], &send[..16]);
+            assert_eq!(&h.as_bytes()[16..], &recv[..16]);
+        }
+        assert!(Hlak::for_auth(AuthMethod::MsChapV2, &[], &[], "x")
+            .unwrap()
+            .0
+            .is_zero());
+        // EAP-TLS / PEAP with pppd 2.5's 32-byte keys: the MSK's first 32 bytes = send key.
+        for m in [AuthMethod::EapTls, AuthMethod::Peap] {
+            let (h, rule) = Hlak::for_auth(m, &send, &recv, "2.5.2").unwrap();
+            assert_eq!(&h.as_bytes()[..], &send[..]);
+            assert!(rule.contains("MSK"));
+        }
+        // EAP-MSCHAPv2: zero even though pppd set MS-CHAPv2 keys.
+        let (h, rule) =
+            Hlak::for_auth(AuthMethod::EapMsChapV2, &send[..16], &recv[..16], "x").unwrap();
+        assert!(h.is_zero() && rule.contains("Windows"));
+    }
+
+    #[test]
+    fn truncated_eap_tls_keys_are_refused() {
+        // pppd 2.4.9 copies only 16 bytes of each EAP-TLS key; no keys at all is refused too.
+        for n in [0, 16, 31] {
+            let e =
+                Hlak::for_auth(AuthMethod::EapTls, &[9; 32][..n], &[8; 16], "2.4.9").unwrap_err();
+            assert_eq!(
+                e,
+                HlakError::ShortMsk {
+                    method: AuthMethod::EapTls,
+                    got: n,
+                    pppd: "2.4.9".into()
+                }
+            );
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("EAP method unusable on this pppd: EAP-TLS"),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&format!("pppd 2.4.9 handed over only {n} bytes")),
+                "{msg}"
+            );
+            assert!(msg.contains("use pppd 2.5"), "{msg}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod wire;
 pub use client::{
     AuthError, Client, ClientConfig, CloseReason, Event, NegotiationPhase, SendError, State, Stats,
 };
-pub use crypto_binding::{HashProtocol, HashProtocols, Hlak};
+pub use crypto_binding::{AuthMethod, HashProtocol, HashProtocols, Hlak, HlakError};
 pub use wire::{
     Attribute, AttributeId, ControlMessage, Deframer, MessageType, Packet, StatusCode, StatusInfo,
     WireError,

@@ -108,7 +108,10 @@ fn plugin_pap_session_and_proxy_url_hidden() {
         "{diag}"
     );
     assert!(
-        get("plugin-pap.log").contains("no MPPE keys (PAP/CHAP/no auth) -> zero HLAK"),
+        get("plugin-pap.log").contains(
+            "authentication done: PAP, MPPE keys 0+0 bytes -> HLAK: zero HLAK (the method gives \
+             no keys)"
+        ),
         "{diag}"
     );
     // pppd ends on SIGTERM with its own status (5 = EXIT_USER_REQUEST): the plugin keeps it.

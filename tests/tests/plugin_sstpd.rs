@@ -75,7 +75,10 @@ fn assert_connected_and_clean(r: &Report, pings: u32) {
         "{diag}"
     );
     assert!(
-        log.contains("HLAK from send[0..16] || recv[0..16] (MS-CHAP)"),
+        log.contains(
+            "authentication done: MS-CHAPv2, MPPE keys 16+16 bytes -> HLAK: \
+             MasterSendKey[0..16] || MasterReceiveKey[0..16]"
+        ),
         "{diag}"
     );
     // Clean disconnect: LCP terminate through the tunnel, then CALL_DISCONNECT.

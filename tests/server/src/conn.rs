@@ -234,6 +234,7 @@ fn connection(
         disconnect_linger: t.disconnect_linger,
         binding_cert_der: inner.binding_cert_der.clone(),
         verify_mac: cfg.verify_mac.clone(),
+        server_keys_file: cfg.server_keys_file.clone(),
         fault: cfg.fault.session_fault(),
     };
     if cfg.fault == Fault::CertHashMismatch {

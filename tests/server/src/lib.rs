@@ -414,6 +414,8 @@ pub struct ServerConfig {
     pub hash_protocols: HashProtocols,
     /// Verify the Compound MAC with this HLAK (`--hlak-zero`: the zero HLAK, for PAP).
     pub verify_mac: Option<Hlak>,
+    /// Or verify it with the server HLAK from this MPPE-keys file (`--hlak-keys-file`).
+    pub server_keys_file: Option<std::path::PathBuf>,
     /// Certificate whose hash the client's binding is checked against in the
     /// cert-hash-mismatch fault (`None`: a throw-away self-signed one).
     pub binding_cert: Option<X509>,
@@ -448,6 +450,7 @@ impl ServerConfig {
             fault: Fault::None,
             hash_protocols: HashProtocols::BOTH,
             verify_mac: None,
+            server_keys_file: None,
             binding_cert: None,
             ppp: PppBackend::None,
             timers: Timers::default(),

@@ -59,6 +59,9 @@ pub struct SessionConfig {
     pub binding_cert_der: Vec<u8>,
     /// Also verify the Compound MAC with this HLAK (the zero HLAK for PAP tests).
     pub verify_mac: Option<Hlak>,
+    /// Or with the server HLAK from the MPPE keys the server pppd wrote to this file when its
+    /// authentication ended (`<recv hex> <send hex>`, tests/fixtures/mppe-keys-export.c).
+    pub server_keys_file: Option<std::path::PathBuf>,
     /// Fault mode.
     pub fault: SessionFault,
 }
@@ -75,6 +78,7 @@ impl Default for SessionConfig {
             disconnect_linger: Duration::from_secs(1),
             binding_cert_der: Vec::new(),
             verify_mac: None,
+            server_keys_file: None,
             fault: SessionFault::None,
         }
     }
@@ -832,10 +836,17 @@ impl Session {
     fn check_binding(&self, cb: &CryptoBinding, raw: &[u8]) -> BindingCheck {
         let proto = cb.hash_protocol;
         let expected = crypto_binding::cert_hash(proto, &self.cfg.binding_cert_der);
-        let mac_ok = self.cfg.verify_mac.as_ref().map(|hlak| {
-            <&[u8; CALL_CONNECTED_LEN]>::try_from(raw)
-                .map(|p| crypto_binding::verify_call_connected(p, hlak))
-                .unwrap_or(false)
+        let hlak = match (&self.cfg.verify_mac, &self.cfg.server_keys_file) {
+            (Some(h), _) => Some(Some(h.clone())),
+            (None, Some(file)) => Some(server_hlak_from_keys_file(file)),
+            (None, None) => None,
+        };
+        let mac_ok = hlak.map(|hlak| {
+            hlak.is_some_and(|hlak| {
+                <&[u8; CALL_CONNECTED_LEN]>::try_from(raw)
+                    .map(|p| crypto_binding::verify_call_connected(p, &hlak))
+                    .unwrap_or(false)
+            })
         });
         BindingCheck {
             hash_protocol: proto,
@@ -845,6 +856,28 @@ impl Session {
             mac_ok,
         }
     }
+}
+
+/// The server's HLAK from its pppd's MPPE keys (`<recv hex> <send hex>`): the mirror of the
+/// client rule ([MS-SSTP] §3.2.5.2: server HLAK = MasterReceiveKey ‖ MasterSendKey for
+/// MS-CHAPv2, the first 32 bytes of the MSK = the 32-byte receive key for EAP-TLS).
+/// `None` when the file is missing or malformed (the MAC check then fails).
+pub fn server_hlak_from_keys_file(file: &std::path::Path) -> Option<Hlak> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut it = text.split_whitespace().map(hex_decode);
+    let (recv, send) = (it.next()??, it.next()??);
+    Some(Hlak::from_mppe_keys(&recv, &send))
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    (s.len() % 2 == 0 && s.len() <= 128)
+        .then(|| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten()
 }
 
 #[cfg(test)]
@@ -1097,5 +1130,26 @@ mod tests {
         feed(&mut s, now, b"GET / HTTP/1.1\r\n\r\n");
         assert!(matches!(s.end_reason(), Some(EndReason::Framing(_))));
         assert!(s.is_closed());
+    }
+    #[test]
+    fn server_hlak_from_exported_keys() {
+        let dir = std::env::temp_dir().join(format!("sstp-ts-keys-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let f = dir.join("keys");
+        // EAP-TLS (pppd 2.5 server): the 32-byte receive key is the HLAK.
+        std::fs::write(&f, format!("{} {}\n", "ab".repeat(32), "cd".repeat(32))).unwrap();
+        assert_eq!(
+            server_hlak_from_keys_file(&f).unwrap().as_bytes(),
+            &[0xab; 32]
+        );
+        // MS-CHAPv2 (20-byte keys): recv[..16] || send[..16].
+        std::fs::write(&f, format!("{} {}", "01".repeat(20), "02".repeat(20))).unwrap();
+        let h = server_hlak_from_keys_file(&f).unwrap();
+        assert_eq!(&h.as_bytes()[..16], &[1; 16]);
+        assert_eq!(&h.as_bytes()[16..], &[2; 16]);
+        std::fs::write(&f, "zz").unwrap();
+        assert!(server_hlak_from_keys_file(&f).is_none());
+        assert!(server_hlak_from_keys_file(&dir.join("missing")).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -24,6 +24,8 @@ usage: sstp-test-server --cert FILE --key FILE [options]
   --hash-bitmask 1|2|3    hash protocols offered in CALL_CONNECT_ACK (default 3; 0 or other
                           bits, e.g. 0x04, test the client's refusal)
   --hlak-zero             also verify the Compound MAC with the zero HLAK (PAP, no MPPE)
+  --hlak-keys-file FILE   or with the server HLAK from the MPPE keys the server pppd wrote to
+                          FILE (`<recv hex> <send hex>`, tests/fixtures/mppe-keys-export.c)
   --pppd-cmd PROG         run PROG per call on a pty (stdin/stdout = pty slave)
   --pppd-arg ARG          argument for PROG (repeat; {tty} becomes the slave's path,
                           {conn} the connection number 1, 2, ...)
@@ -62,6 +64,7 @@ struct Args {
     binding_cert: Option<PathBuf>,
     bits: u8,
     hlak_zero: bool,
+    hlak_keys_file: Option<PathBuf>,
     pppd_cmd: Option<String>,
     pppd_args: Vec<String>,
     echo: bool,
@@ -83,6 +86,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
         binding_cert: None,
         bits: 3,
         hlak_zero: false,
+        hlak_keys_file: None,
         pppd_cmd: None,
         pppd_args: Vec::new(),
         echo: false,
@@ -139,6 +143,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
                 })?;
             }
             "--hlak-zero" => a.hlak_zero = true,
+            "--hlak-keys-file" => a.hlak_keys_file = Some(value("--hlak-keys-file")?.into()),
             "--pppd-cmd" => a.pppd_cmd = Some(value("--pppd-cmd")?),
             "--pppd-arg" => a.pppd_args.push(value("--pppd-arg")?),
             "--no-pppd" => a.pppd_cmd = None,
@@ -189,6 +194,7 @@ fn run(a: Args) -> Result<(), String> {
     if a.hlak_zero {
         cfg.verify_mac = Some(Hlak::zero());
     }
+    cfg.server_keys_file = a.hlak_keys_file.clone();
     if let Some(p) = &a.binding_cert {
         cfg.binding_cert = Some(load_cert(p).map_err(|e| e.to_string())?);
     }
