@@ -4,7 +4,7 @@
 //! [`sstp_proto::http::sanitize`] when it is read, so no consumer can print it raw.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -166,6 +166,36 @@ impl CertificateInfo {
         hex(&self.sha1)
     }
 
+    /// SHA-256 as the server's administrator sees it: uppercase hex without separators, the
+    /// form Windows shows (certificate thumbprint, `Get-RemoteAccess` `SslCertificate`, the
+    /// RRAS `SHA256CertificateHash`).
+    pub fn sha256_admin(&self) -> String {
+        self.sha256_hex().to_ascii_uppercase()
+    }
+
+    /// SHA-1 as the server's administrator sees it (uppercase hex, no separators).
+    pub fn sha1_admin(&self) -> String {
+        self.sha1_hex().to_ascii_uppercase()
+    }
+
+    /// The lines to relay to the server's administrator: which address showed this
+    /// certificate and its two hashes in the administrator's form. `via_proxy`: `peer` is an
+    /// HTTP proxy, not the server.
+    pub fn admin_lines(&self, peer: SocketAddr, via_proxy: bool) -> String {
+        format!(
+            "certificate seen from {} {}{}\n  SHA-256: {}\n  SHA-1:   {}",
+            family_name(peer.ip()),
+            peer,
+            if via_proxy {
+                " (the HTTP proxy; the server's own address is not known here)"
+            } else {
+                ""
+            },
+            self.sha256_admin(),
+            self.sha1_admin()
+        )
+    }
+
     /// The pin of this certificate.
     pub fn pin(&self) -> CertPin {
         CertPin(self.sha256)
@@ -206,6 +236,15 @@ impl fmt::Display for CertificateInfo {
         writeln!(f, "  EKU:      {}", self.eku)?;
         writeln!(f, "  SHA-256:  {}", self.sha256_hex())?;
         write!(f, "  SHA-1:    {}", self.sha1_hex())
+    }
+}
+
+/// `IPv4` or `IPv6` (an IPv4-mapped IPv6 address counts as IPv4).
+pub fn family_name(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "IPv4",
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => "IPv4",
+        IpAddr::V6(_) => "IPv6",
     }
 }
 
