@@ -272,3 +272,50 @@ fn name_to_string(name: &X509NameRef) -> String {
         parts.join(", ")
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A certificate's facts with the given hashes (the text fields are placeholders).
+    pub(crate) fn info(sha256: [u8; 32], sha1: [u8; 20]) -> CertificateInfo {
+        CertificateInfo {
+            subject: "CN=vpn.example.com".into(),
+            issuer: "CN=CA".into(),
+            not_before: "?".into(),
+            not_after: "?".into(),
+            serial: "01".into(),
+            dns_names: vec![],
+            ip_addresses: vec![],
+            eku: Eku::Absent,
+            sha256,
+            sha1,
+            self_signed: false,
+        }
+    }
+
+    #[test]
+    fn admin_form_is_uppercase_hex_with_family_and_address() {
+        let mut sha256 = [0u8; 32];
+        sha256[0] = 0xab;
+        sha256[31] = 0x0f;
+        let c = info(sha256, [0xcd; 20]);
+        assert_eq!(c.sha256_hex(), format!("ab{}0f", "00".repeat(30)));
+        assert_eq!(c.sha256_admin(), format!("AB{}0F", "00".repeat(30)));
+        assert_eq!(c.sha1_admin(), "CD".repeat(20));
+        let v4: SocketAddr = "192.0.2.2:443".parse().unwrap();
+        assert_eq!(
+            c.admin_lines(v4, false),
+            format!(
+                "certificate seen from IPv4 192.0.2.2:443\n  SHA-256: {}\n  SHA-1:   {}",
+                c.sha256_admin(),
+                c.sha1_admin()
+            )
+        );
+        let v6: SocketAddr = "[2001:db8::2]:443".parse().unwrap();
+        assert!(c
+            .admin_lines(v6, true)
+            .starts_with("certificate seen from IPv6 [2001:db8::2]:443 (the HTTP proxy;"));
+        assert_eq!(family_name("::ffff:192.0.2.2".parse().unwrap()), "IPv4");
+    }
+}

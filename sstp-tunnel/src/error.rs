@@ -587,6 +587,15 @@ mod tests {
         });
         assert_eq!(abort.category(), FailureCategory::CryptoBinding);
         assert!(abort.to_string().contains("crypto binding"), "{abort}");
+        let cert = crate::cert::tests::info([0x3f; 32], [0x9c; 20]);
+        let m = binding_rejected_message(&cert, "[2001:db8::2]:443".parse().unwrap(), false);
+        let hashes = format!(
+            "\n  certificate seen from IPv6 [2001:db8::2]:443\n  SHA-256: {}\n  SHA-1:   {}\n  \
+             relay these hashes and the address to the server's administrator",
+            "3F".repeat(32),
+            "9C".repeat(20)
+        );
+        assert!(m.contains(&hashes), "{m}");
         let auth = TunnelError::Call(CloseReason::NegotiationTimeout {
             phase: NegotiationPhase::Authentication,
         });
