@@ -202,6 +202,7 @@ pub fn run(
     let mut resolved = Vec::new();
     let mut failed_attempts = Vec::new();
     let mut failed_time = Duration::ZERO;
+    let mut untrusted: Vec<(SocketAddr, TunnelError)> = Vec::new();
     let resolve_time;
 
     let mut est: Established = match &cfg.proxy {
@@ -236,11 +237,21 @@ pub fn run(
                         }
                         failed_attempts.extend(attempts);
                     }
+                    // Another address may present another certificate (event 24).
+                    Err(error @ TunnelError::Trust(_)) => {
+                        failed_time += t.elapsed();
+                        progress(&format!("  {addr}: its certificate is not trusted"));
+                        untrusted.push((*addr, error));
+                    }
                     Err(error) => return Err(Box::new(ProbeFailure { error, resolved })),
                 }
             }
             match found {
                 Some(e) => e,
+                None if !untrusted.is_empty() => {
+                    let error = untrusted.swap_remove(0).1;
+                    return Err(Box::new(ProbeFailure { error, resolved }));
+                }
                 None => {
                     return Err(Box::new(ProbeFailure {
                         error: TunnelError::Connect {
@@ -306,7 +317,12 @@ pub fn run(
     let listeners = if est.via_proxy {
         Vec::new()
     } else {
-        check_listeners(cfg, &resolved, &est, &failed_attempts, quiet, progress)
+        let known = Known {
+            est: &est,
+            failed: &failed_attempts,
+            untrusted: &untrusted,
+        };
+        check_listeners(cfg, &resolved, &known, quiet, progress)
     };
     let resp = &est.http.response;
     Ok(ProbeReport {
@@ -346,22 +362,33 @@ fn one_address(cfg: &TunnelConfig, addr: SocketAddr) -> TunnelConfig {
     one
 }
 
+/// What the connect loop already learned about the addresses.
+struct Known<'a> {
+    /// The connection the probe ran on.
+    est: &'a Established,
+    /// Addresses whose TCP connect failed.
+    failed: &'a [ConnectAttempt],
+    /// Addresses whose certificate was not trusted.
+    untrusted: &'a [(SocketAddr, TunnelError)],
+}
+
 /// The listener check (event 24): the certificate every resolved address presents. The address
 /// probed in full is already known, and so are the ones that failed before it; every other one
 /// gets a TLS connection and the SSTP HTTP request, and is then dropped.
 fn check_listeners(
     cfg: &TunnelConfig,
     resolved: &[SocketAddr],
-    est: &Established,
-    failed: &[ConnectAttempt],
+    known: &Known<'_>,
     quiet: bool,
     progress: Progress<'_>,
 ) -> Vec<Listener> {
     let mut out = Vec::with_capacity(resolved.len());
     for addr in resolved {
-        if *addr == est.peer_addr {
-            out.push(Listener::reached(*addr, &est.cert));
-        } else if let Some(a) = failed.iter().find(|a| a.addr == *addr) {
+        if *addr == known.est.peer_addr {
+            out.push(Listener::reached(*addr, &known.est.cert));
+        } else if let Some((_, e)) = known.untrusted.iter().find(|(a, _)| a == addr) {
+            out.push(Listener::failed(*addr, e));
+        } else if let Some(a) = known.failed.iter().find(|a| a.addr == *addr) {
             out.push(Listener {
                 addr: *addr,
                 cert: None,

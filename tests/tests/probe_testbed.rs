@@ -125,7 +125,8 @@ const FAILING: &[Failing] = &[
 /// The IPv4/IPv6 listener check (event 24), after the cases above: `sstp-server.test` gets an
 /// AAAA record too. Port 460: the IPv4 listener presents the scenario's certificate, the IPv6
 /// listener another one from the same CA (two test servers); 461: one dual-stack listener;
-/// 462: IPv4 only (the IPv6 address refuses).
+/// 462: IPv4 only (the IPv6 address refuses); 463: the IPv6 listener presents the clientAuth-only
+/// certificate (not trusted: its EKU).
 const LISTENERS: &str = r#"
 sc_pki_server server6 "/O=sstp-rs IPv6 listener/CN=$SC_SERVER_NAME" || exit 1
 sc_dual_name
@@ -138,15 +139,21 @@ start_at "$SC_SERVER_V4:460" server
 start_at "[$SC_SERVER_V6]:460" server6
 start_at "[::]:461" server
 start_at "$SC_SERVER_V4:462" server
-for p in 460 461 462; do
+start_at "$SC_SERVER_V4:463" server
+start_at "[$SC_SERVER_V6]:463" client-only
+sc_fact client_only_cert_sha256 "$(openssl x509 -in "$pki/client-only.pem" -outform der | sha256sum | cut -d' ' -f1)"
+for p in 460 461 462 463; do
     SC_PORT=$p sc_wait 30 sc_server_listening || { echo "server on $p not listening"; exit 1; }
 done
-sc_wait 30 sh -c "ip netns exec srv ss -Htln 'sport = :460' | grep -c LISTEN | grep -qx 2" || exit 1
+for p in 460 463; do
+    sc_wait 30 sh -c "ip netns exec srv ss -Htln 'sport = :$p' | grep -c LISTEN | grep -qx 2" || exit 1
+done
 sc_fact listeners_started 1
 probe differ "$SC_SERVER_NAME:460" --ca-file "$SC_OUT/ca.pem"
 probe differjson "$SC_SERVER_NAME:460" --ca-file "$SC_OUT/ca.pem" --json -q
 probe same "$SC_SERVER_NAME:461" --ca-file "$SC_OUT/ca.pem"
 probe v4only "$SC_SERVER_NAME:462" --ca-file "$SC_OUT/ca.pem"
+probe v6untrusted "$SC_SERVER_NAME:463" --ca-file "$SC_OUT/ca.pem"
 "#;
 
 fn script(sstp: &Path, server: &Path) -> String {
@@ -513,6 +520,19 @@ fn check_listeners(fact: &dyn Fn(&str) -> String, get: &dyn Fn(&str) -> String, 
             listener_block("192.0.2.2:462", own, &v4),
             "  IPv6 [fd00:5::2]:462: not reached (connection refused): not compared\n".into(),
             "  only one address presented a certificate: nothing to compare\n".into(),
+        ],
+    );
+    let client_only = fact("client_only_cert_sha256").to_ascii_uppercase();
+    want(
+        "v6untrusted",
+        "17",
+        "probe-v6untrusted.txt",
+        &[
+            listener_block("192.0.2.2:463", own, &v4),
+            listener_block("[fd00:5::2]:463", own, &client_only)
+                + "    (not usable: the server certificate from [fd00:5::2]:463 is not trusted: its \
+                   Extended Key Usage has neither Server Authentication nor Any Purpose",
+            verdict.to_string(),
         ],
     );
     assert!(problems.is_empty(), "{}\n\n{diag}", problems.join("\n\n"));
