@@ -687,11 +687,8 @@ impl ProbeReport {
             s,
             "  for the server's administrator (uppercase hex, as Windows shows it):"
         );
-        let _ = writeln!(
-            s,
-            "  {}",
-            self.cert.admin_lines(self.peer_addr, self.via_proxy)
-        );
+        let admin = self.cert.admin_lines(self.peer_addr, self.via_proxy);
+        let _ = writeln!(s, "    {}", admin.replace('\n', "\n    "));
         if !self.listeners.is_empty() {
             let _ = writeln!(s);
             let _ = writeln!(s, "addresses (IPv4/IPv6 listener check)");
@@ -777,7 +774,10 @@ pub fn listeners_text(listeners: &[Listener]) -> String {
                 let _ = writeln!(s, "  {}: {}", l.label(), c.subject);
                 let _ = writeln!(s, "    SHA-256: {}", c.sha256_admin());
                 if let Some(e) = e {
+                    // The verdict only: the certificate is shown above, OpenSSL's words in
+                    // the trust failure of a probe of that address.
                     let first = e.lines().next().unwrap_or("");
+                    let first = first.split(" (OpenSSL:").next().unwrap_or(first);
                     let _ = writeln!(s, "    (not usable: {})", sanitize(first));
                 }
             }

@@ -484,6 +484,18 @@ fn check_listeners(fact: &dyn Fn(&str) -> String, get: &dyn Fn(&str) -> String, 
         verdict.to_string(),
     ];
     want("differ", "17", "probe-differ.txt", &differ);
+    // The administrator's form of the probed address's hashes (whichever family came first).
+    let (addr, sha256, sha1) = if get("probe-differ.txt").contains("seen from IPv6") {
+        ("IPv6 [fd00:5::2]:460", &v6, fact("server6_cert_sha1"))
+    } else {
+        ("IPv4 192.0.2.2:460", &v4, fact("server_cert_sha1"))
+    };
+    let admin = format!(
+        "  for the server's administrator (uppercase hex, as Windows shows it):\n    \
+         certificate seen from {addr}\n      SHA-256: {sha256}\n      SHA-1:   {}\n",
+        sha1.to_ascii_uppercase()
+    );
+    want("differ", "17", "probe-differ.txt", &[admin]);
     let mut on_stderr = differ.to_vec();
     on_stderr.push(
         "sstp probe: exit code 17 (the server's addresses present different certificates)".into(),
@@ -531,7 +543,8 @@ fn check_listeners(fact: &dyn Fn(&str) -> String, get: &dyn Fn(&str) -> String, 
             listener_block("192.0.2.2:463", own, &v4),
             listener_block("[fd00:5::2]:463", own, &client_only)
                 + "    (not usable: the server certificate from [fd00:5::2]:463 is not trusted: its \
-                   Extended Key Usage has neither Server Authentication nor Any Purpose",
+                   Extended Key Usage has neither Server Authentication nor Any Purpose \
+                   (Windows refuses it too))\n",
             verdict.to_string(),
         ],
     );
