@@ -255,6 +255,18 @@ pub fn probe_main(a: ProbeArgs) -> Exit {
                 write!(out, "{}", r.to_text())
             };
             let _ = out.flush();
+            let code = r.exit();
+            if code != Exit::Ok {
+                let msg = format!(
+                    "the addresses of {} present different certificates:\n{}sstp probe: exit \
+                     code {} ({})",
+                    r.host,
+                    r.listeners_text(),
+                    code.code(),
+                    code.meaning()
+                );
+                return fail("sstp probe", msg, code);
+            }
             Exit::Ok
         }
         Err(f) => {

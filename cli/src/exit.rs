@@ -43,6 +43,9 @@ pub enum Exit {
     ConnectPhase = 15,
     /// The link ended on a pppd limit (idle time, connect time, traffic limit, callback).
     PppdLimit = 16,
+    /// Probe: the server speaks SSTP, but its addresses (IPv4 and IPv6 listeners) present
+    /// different certificates (Windows event 24).
+    ListenerMismatch = 17,
     /// Interrupted (Ctrl-C) before anything started, e.g. at the password prompt.
     Interrupted = 130,
 }
@@ -73,12 +76,13 @@ impl Exit {
             Exit::PppdEnvironment => "pppd could not run",
             Exit::ConnectPhase => "connect phase failed in pppd",
             Exit::PppdLimit => "link ended on a pppd limit",
+            Exit::ListenerMismatch => "the server's addresses present different certificates",
             Exit::Interrupted => "interrupted",
         }
     }
 
     /// Every code, in table order.
-    pub const ALL: [Exit; 18] = [
+    pub const ALL: [Exit; 19] = [
         Exit::Ok,
         Exit::Internal,
         Exit::Usage,
@@ -96,6 +100,7 @@ impl Exit {
         Exit::PppdEnvironment,
         Exit::ConnectPhase,
         Exit::PppdLimit,
+        Exit::ListenerMismatch,
         Exit::Interrupted,
     ];
 }
@@ -192,6 +197,7 @@ mod tests {
         assert_eq!(Exit::Http.code(), 7);
         assert_eq!(Exit::Proxy.code(), 8);
         assert_eq!(Exit::Negotiation.code(), 9);
+        assert_eq!(Exit::ListenerMismatch.code(), 17);
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub struct LinkInfo {
     pub ip6_local_id: Option<String>,
     /// Peer IPv6 interface identifier.
     pub ip6_peer_id: Option<String>,
+    /// The TCP peer connected to, with its family (`IPv4 192.0.2.2:443`).
+    pub peer: Option<String>,
+    /// The TCP peer is an HTTP proxy.
+    pub via_proxy: bool,
+    /// The server certificate's SHA-256 and SHA-1 (uppercase hex, as the administrator sees it).
+    pub cert_hashes: Option<(String, String)>,
 }
 
 /// What a message or log line meant.
@@ -61,6 +67,7 @@ impl LinkInfo {
             .map(|(_, v)| v.as_str())
             .unwrap_or("");
         let mut dns = Vec::new();
+        let (mut addr, mut family, mut sha256, mut sha1) = (None, None, None, None);
         for (k, v) in records {
             let v = clean(v);
             match k.as_str() {
@@ -71,8 +78,23 @@ impl LinkInfo {
                 "ip4.dns" => dns.push(v),
                 "ip6.local-id" => self.ip6_local_id = Some(v),
                 "ip6.peer-id" => self.ip6_peer_id = Some(v),
+                "peer.address" => addr = Some(v),
+                "peer.family" => family = Some(v),
+                "peer.proxy" => self.via_proxy = v == "1",
+                "cert.sha256" => sha256 = Some(v),
+                "cert.sha1" => sha1 = Some(v),
                 _ => {}
             }
+        }
+        if let Some(a) = addr {
+            self.peer = Some(
+                format!("{} {a}", family.unwrap_or_default())
+                    .trim()
+                    .to_owned(),
+            );
+        }
+        if let (Some(a), Some(b)) = (sha256, sha1) {
+            self.cert_hashes = Some((a, b));
         }
         match event {
             "ip-up" => {
@@ -133,6 +155,14 @@ impl LinkInfo {
         if let Some(sv) = &self.server {
             let _ = writeln!(s, "  server:        {sv}");
         }
+        if let Some(p) = &self.peer {
+            let proxy = if self.via_proxy { " (HTTP proxy)" } else { "" };
+            let _ = writeln!(s, "  connected to:  {p}{proxy}");
+        }
+        if let Some((sha256, sha1)) = &self.cert_hashes {
+            let _ = writeln!(s, "  certificate:   SHA-256 {sha256}");
+            let _ = writeln!(s, "                 SHA-1   {sha1}");
+        }
         let _ = writeln!(s, "  local address: {}", q(&self.ip4_local));
         let _ = writeln!(s, "  peer address:  {}", q(&self.ip4_peer));
         if self.ip6_local_id.is_some() {
@@ -190,6 +220,11 @@ mod tests {
             ("ip4.peer", "10.0.0.1"),
             ("ip4.dns", "10.0.0.53"),
             ("ip4.dns", "10.0.0.54"),
+            ("peer.address", "[2001:db8::1]:443"),
+            ("peer.family", "IPv6"),
+            ("peer.proxy", "0"),
+            ("cert.sha256", &"AB".repeat(32)),
+            ("cert.sha1", &"CD".repeat(20)),
         ]);
         let mut two = msg.clone();
         two.extend(encode(&[("event", "ip-down")]));
@@ -208,6 +243,17 @@ mod tests {
         assert!(s.contains("local address: 10.0.0.2"), "{s}");
         assert!(s.contains("DNS:           10.0.0.53, 10.0.0.54"), "{s}");
         assert!(s.contains("scope link src 10.0.0.2"), "{s}");
+        assert!(s.contains("connected to:  IPv6 [2001:db8::1]:443\n"), "{s}");
+        let sha256 = "AB".repeat(32);
+        let sha1 = "CD".repeat(20);
+        assert!(
+            s.contains(&format!("certificate:   SHA-256 {sha256}\n")),
+            "{s}"
+        );
+        assert!(
+            s.contains(&format!("                 SHA-1   {sha1}\n")),
+            "{s}"
+        );
     }
 
     #[test]

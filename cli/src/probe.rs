@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sstp_proto::client::{Client, ClientConfig, CloseReason};
 use sstp_proto::crypto_binding::{HashProtocol, HashProtocols};
+use sstp_tunnel::cert::family_name;
 use sstp_tunnel::{
     connect, negotiate, CertificateInfo, ConnectAttempt, Eku, Established, TunnelConfig,
     TunnelError,
 };
 
-use crate::exit;
+use crate::exit::{self, Exit};
 
 /// How the call was taken down after the ACK.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,49 @@ pub struct Teardown {
     pub duration: Duration,
     /// TLS close_notify was sent.
     pub tls_closed: bool,
+}
+
+/// What one address of the server presented (the IPv4/IPv6 listener check, event 24).
+#[derive(Clone, Debug)]
+pub struct Listener {
+    /// The address connected to.
+    pub addr: SocketAddr,
+    /// Its certificate, when the TLS handshake got that far.
+    pub cert: Option<CertificateInfo>,
+    /// Why the connection failed (also set when the certificate was not trusted).
+    pub error: Option<String>,
+}
+
+impl Listener {
+    fn reached(addr: SocketAddr, cert: &CertificateInfo) -> Self {
+        Listener {
+            addr,
+            cert: Some(cert.clone()),
+            error: None,
+        }
+    }
+
+    fn failed(addr: SocketAddr, e: &TunnelError) -> Self {
+        Listener {
+            addr,
+            cert: e.certificate().cloned(),
+            error: Some(e.to_string()),
+        }
+    }
+
+    /// `IPv4 192.0.2.2:443`.
+    pub fn label(&self) -> String {
+        format!("{} {}", family_name(self.addr.ip()), self.addr)
+    }
+}
+
+/// Whether the addresses that presented a certificate presented different ones (SHA-256).
+pub fn listeners_differ(l: &[Listener]) -> bool {
+    let mut hashes = l.iter().filter_map(|l| l.cert.as_ref().map(|c| c.sha256));
+    match hashes.next() {
+        Some(first) => hashes.any(|h| h != first),
+        None => false,
+    }
 }
 
 /// Everything `sstp probe` learned about a server.
@@ -77,6 +121,8 @@ pub struct ProbeReport {
     pub chosen: Option<HashProtocol>,
     /// How the call was taken down.
     pub teardown: Teardown,
+    /// Every resolved address and the certificate it presented (empty through a proxy).
+    pub listeners: Vec<Listener>,
 }
 
 /// Receives progress lines (the command prints them on stderr).
@@ -156,6 +202,7 @@ pub fn run(
     let mut resolved = Vec::new();
     let mut failed_attempts = Vec::new();
     let mut failed_time = Duration::ZERO;
+    let mut untrusted: Vec<(SocketAddr, TunnelError)> = Vec::new();
     let resolve_time;
 
     let mut est: Established = match &cfg.proxy {
@@ -171,20 +218,14 @@ pub fn run(
                 ms(resolve_time)
             ));
             resolved = addrs.clone();
-            let is_literal = host.parse::<IpAddr>().is_ok();
             let mut found = None;
             for addr in &addrs {
                 progress(&format!(
                     "connecting to {addr} (TCP, TLS, SSTP HTTP request) ..."
                 ));
-                let mut one = cfg.clone();
-                one.server = addr.ip().to_string();
-                if one.sni.is_none() && !is_literal {
-                    one.sni = Some(host.clone());
-                }
                 let _tick = Ticker::start(format!("connecting to {addr}"), TICK, quiet);
                 let t = Instant::now();
-                match connect(&one) {
+                match connect(&one_address(cfg, *addr)) {
                     Ok(e) => {
                         found = Some(e);
                         break;
@@ -196,11 +237,21 @@ pub fn run(
                         }
                         failed_attempts.extend(attempts);
                     }
+                    // Another address may present another certificate (event 24).
+                    Err(error @ TunnelError::Trust(_)) => {
+                        failed_time += t.elapsed();
+                        progress(&format!("  {addr}: its certificate is not trusted"));
+                        untrusted.push((*addr, error));
+                    }
                     Err(error) => return Err(Box::new(ProbeFailure { error, resolved })),
                 }
             }
             match found {
                 Some(e) => e,
+                None if !untrusted.is_empty() => {
+                    let error = untrusted.swap_remove(0).1;
+                    return Err(Box::new(ProbeFailure { error, resolved }));
+                }
                 None => {
                     return Err(Box::new(ProbeFailure {
                         error: TunnelError::Connect {
@@ -263,6 +314,16 @@ pub fn run(
         ms(teardown.duration)
     ));
 
+    let listeners = if est.via_proxy {
+        Vec::new()
+    } else {
+        let known = Known {
+            est: &est,
+            failed: &failed_attempts,
+            untrusted: &untrusted,
+        };
+        check_listeners(cfg, &resolved, &known, quiet, progress)
+    };
     let resp = &est.http.response;
     Ok(ProbeReport {
         host,
@@ -287,7 +348,82 @@ pub fn run(
         offered: client.offered_hash_protocols(),
         chosen: client.hash_protocol(),
         teardown,
+        listeners,
     })
+}
+
+/// `cfg` for one resolved address of the server (its name stays the SNI and the name checked).
+fn one_address(cfg: &TunnelConfig, addr: SocketAddr) -> TunnelConfig {
+    let mut one = cfg.clone();
+    one.server = addr.ip().to_string();
+    if one.sni.is_none() && cfg.server.parse::<IpAddr>().is_err() {
+        one.sni = Some(cfg.server.clone());
+    }
+    one
+}
+
+/// What the connect loop already learned about the addresses.
+struct Known<'a> {
+    /// The connection the probe ran on.
+    est: &'a Established,
+    /// Addresses whose TCP connect failed.
+    failed: &'a [ConnectAttempt],
+    /// Addresses whose certificate was not trusted.
+    untrusted: &'a [(SocketAddr, TunnelError)],
+}
+
+/// The listener check (event 24): the certificate every resolved address presents. The address
+/// probed in full is already known, and so are the ones that failed before it; every other one
+/// gets a TLS connection and the SSTP HTTP request, and is then dropped.
+fn check_listeners(
+    cfg: &TunnelConfig,
+    resolved: &[SocketAddr],
+    known: &Known<'_>,
+    quiet: bool,
+    progress: Progress<'_>,
+) -> Vec<Listener> {
+    let mut out = Vec::with_capacity(resolved.len());
+    for addr in resolved {
+        if *addr == known.est.peer_addr {
+            out.push(Listener::reached(*addr, &known.est.cert));
+        } else if let Some((_, e)) = known.untrusted.iter().find(|(a, _)| a == addr) {
+            out.push(Listener::failed(*addr, e));
+        } else if let Some(a) = known.failed.iter().find(|a| a.addr == *addr) {
+            out.push(Listener {
+                addr: *addr,
+                cert: None,
+                error: Some(a.failure.to_string()),
+            });
+        } else {
+            progress(&format!(
+                "connecting to {addr} to compare its certificate ..."
+            ));
+            let _tick = Ticker::start(
+                format!("connecting to {addr}"),
+                Duration::from_secs(5),
+                quiet,
+            );
+            let l = match connect(&one_address(cfg, *addr)) {
+                Ok(mut e) => {
+                    let _ = e.stream.shutdown();
+                    Listener::reached(*addr, &e.cert)
+                }
+                Err(TunnelError::Connect { attempts, .. }) if !attempts.is_empty() => Listener {
+                    addr: *addr,
+                    cert: None,
+                    error: Some(attempts[0].failure.to_string()),
+                },
+                Err(e) => Listener::failed(*addr, &e),
+            };
+            match (&l.cert, &l.error) {
+                (Some(c), _) => progress(&format!("  {addr}: SHA-256 {}", c.sha256_admin())),
+                (None, Some(e)) => progress(&format!("  {addr}: {e}")),
+                (None, None) => {}
+            }
+            out.push(l);
+        }
+    }
+    out
 }
 
 /// CALL_DISCONNECT, wait (bounded by the client's disconnect timer) for the ACK, close TLS.
@@ -424,9 +560,10 @@ impl ProbeReport {
     /// The machine-readable report (`--json`).
     pub fn to_json(&self) -> Value {
         let t = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let differ = self.listeners_differ();
         json!({
-            "ok": true,
-            "exit_code": 0,
+            "ok": !differ,
+            "exit_code": if differ { Exit::ListenerMismatch.code() } else { Exit::Ok.code() },
             "server": { "host": self.host, "port": self.port },
             "resolved": self.resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>(),
             "failed_attempts": self.failed_attempts.iter().map(|a| json!({
@@ -443,6 +580,22 @@ impl ProbeReport {
             },
             "tls": { "version": self.tls_version, "cipher": self.cipher },
             "certificate": cert_json(&self.cert),
+            "certificate_seen_from": {
+                "address": self.peer_addr.to_string(),
+                "family": family_name(self.peer_addr.ip()),
+                "via_proxy": self.via_proxy,
+                "sha256_admin": self.cert.sha256_admin(),
+                "sha1_admin": self.cert.sha1_admin(),
+            },
+            "listeners": self.listeners.iter().map(|l| json!({
+                "address": l.addr.to_string(),
+                "family": family_name(l.addr.ip()),
+                "subject": l.cert.as_ref().map(|c| c.subject.clone()),
+                "sha256": l.cert.as_ref().map(|c| c.sha256_admin()),
+                "sha1": l.cert.as_ref().map(|c| c.sha1_admin()),
+                "error": l.error,
+            })).collect::<Vec<_>>(),
+            "listener_certificates_differ": differ,
             "http": {
                 "status_line": self.http_status_line,
                 "headers": self.http_headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
@@ -468,7 +621,17 @@ impl ProbeReport {
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let _ = writeln!(s, "SSTP server {} port {}: OK", self.host, self.port);
+        let _ = writeln!(
+            s,
+            "SSTP server {} port {}: {}",
+            self.host,
+            self.port,
+            if self.listeners_differ() {
+                "speaks SSTP, but its addresses present DIFFERENT certificates"
+            } else {
+                "OK"
+            }
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "phases");
         if self.via_proxy {
@@ -520,6 +683,17 @@ impl ProbeReport {
             "  sstp option:       --pin {}",
             self.cert.pin().to_option_value()
         );
+        let _ = writeln!(
+            s,
+            "  for the server's administrator (uppercase hex, as Windows shows it):"
+        );
+        let admin = self.cert.admin_lines(self.peer_addr, self.via_proxy);
+        let _ = writeln!(s, "    {}", admin.replace('\n', "\n    "));
+        if !self.listeners.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "addresses (IPv4/IPv6 listener check)");
+            s.push_str(&self.listeners_text());
+        }
         let _ = writeln!(s);
         let _ = writeln!(s, "TLS");
         let _ = writeln!(s, "  version:  {}", self.tls_version);
@@ -568,6 +742,74 @@ impl ProbeReport {
     }
 }
 
+impl ProbeReport {
+    /// Whether the server's addresses presented different certificates.
+    pub fn listeners_differ(&self) -> bool {
+        listeners_differ(&self.listeners)
+    }
+
+    /// The exit code of a probe that reached the server.
+    pub fn exit(&self) -> Exit {
+        if self.listeners_differ() {
+            Exit::ListenerMismatch
+        } else {
+            Exit::Ok
+        }
+    }
+
+    /// The listener check's text ([`listeners_text`]).
+    pub fn listeners_text(&self) -> String {
+        listeners_text(&self.listeners)
+    }
+}
+
+/// One block per address: its certificate (subject, SHA-256) or why it was not reached, then
+/// the verdict.
+pub fn listeners_text(listeners: &[Listener]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for l in listeners {
+        match (&l.cert, &l.error) {
+            (Some(c), e) => {
+                let _ = writeln!(s, "  {}: {}", l.label(), c.subject);
+                let _ = writeln!(s, "    SHA-256: {}", c.sha256_admin());
+                if let Some(e) = e {
+                    // The verdict only: the certificate is shown above, OpenSSL's words in
+                    // the trust failure of a probe of that address.
+                    let first = e.lines().next().unwrap_or("");
+                    let first = first.split(" (OpenSSL:").next().unwrap_or(first);
+                    let _ = writeln!(s, "    (not usable: {})", sanitize(first));
+                }
+            }
+            (None, e) => {
+                let why = e.as_deref().unwrap_or("no answer");
+                let _ = writeln!(
+                    s,
+                    "  {}: not reached ({}): not compared",
+                    l.label(),
+                    sanitize(why.lines().next().unwrap_or(""))
+                );
+            }
+        }
+    }
+    let compared = listeners.iter().filter(|l| l.cert.is_some()).count();
+    let verdict = if listeners_differ(listeners) {
+        "the addresses present DIFFERENT certificates: the server binds one certificate to \
+         its IPv4 listener and another to its IPv6 listener (or its addresses are different \
+         servers); clients on one address family fail the trust check or the crypto \
+         binding. The administrator must bind the same certificate to 0.0.0.0:443 and \
+         [::]:443 (Windows: netsh http show sslcert; RRAS: the SSTP certificate)"
+    } else if listeners.len() < 2 {
+        "the name has one address: nothing to compare"
+    } else if compared < 2 {
+        "only one address presented a certificate: nothing to compare"
+    } else {
+        "every address presents the same certificate"
+    };
+    let _ = writeln!(s, "  {verdict}");
+    s
+}
+
 /// Text from the network, made safe for a terminal (the project's one sanitiser).
 fn sanitize(s: &str) -> String {
     sstp_proto::http::sanitize(s)
@@ -598,6 +840,74 @@ mod tests {
         assert_eq!(protocols_list(HashProtocols::BOTH), ["SHA1", "SHA256"]);
         assert_eq!(protocols_list(HashProtocols::SHA256), ["SHA256"]);
         assert!(protocols_list(HashProtocols::NONE).is_empty());
+    }
+
+    #[test]
+    fn listener_check_reports_each_address_and_the_verdict() {
+        let cert = |b: u8, subject: &str| {
+            let mut c = CertificateInfo {
+                subject: String::new(),
+                issuer: String::new(),
+                not_before: String::new(),
+                not_after: String::new(),
+                serial: String::new(),
+                dns_names: vec![],
+                ip_addresses: vec![],
+                eku: Eku::Absent,
+                sha256: [0; 32],
+                sha1: [0; 20],
+                self_signed: false,
+            };
+            c.subject = subject.into();
+            c.sha256 = [b; 32];
+            c
+        };
+        let v4: SocketAddr = "192.0.2.2:443".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::2]:443".parse().unwrap();
+        let a = Listener::reached(v4, &cert(0xaa, "CN=vpn"));
+        let b = Listener::reached(v6, &cert(0xbb, "CN=vpn, O=old"));
+        let same = Listener::reached(v6, &cert(0xaa, "CN=vpn"));
+        let refused = Listener {
+            addr: v6,
+            cert: None,
+            error: Some("connection refused".into()),
+        };
+        assert!(listeners_differ(&[a.clone(), b.clone()]));
+        assert!(!listeners_differ(&[a.clone(), same.clone()]));
+        assert!(!listeners_differ(&[a.clone(), refused.clone()]));
+        assert!(!listeners_differ(&[]));
+        let t = listeners_text(&[a.clone(), b]);
+        assert!(
+            t.contains(&format!(
+                "  IPv4 192.0.2.2:443: CN=vpn\n    SHA-256: {}\n",
+                "AA".repeat(32)
+            )),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!(
+                "  IPv6 [2001:db8::2]:443: CN=vpn, O=old\n    SHA-256: {}\n",
+                "BB".repeat(32)
+            )),
+            "{t}"
+        );
+        assert!(
+            t.contains("the addresses present DIFFERENT certificates"),
+            "{t}"
+        );
+        let t = listeners_text(&[a.clone(), same]);
+        assert!(
+            t.ends_with("  every address presents the same certificate\n"),
+            "{t}"
+        );
+        let t = listeners_text(&[a, refused]);
+        assert!(
+            t.contains(
+                "  IPv6 [2001:db8::2]:443: not reached (connection refused): not compared\n"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("DIFFERENT"), "{t}");
     }
 
     #[test]

@@ -139,6 +139,17 @@ fn weak_ppp_authentication_is_refused_unless_allowed() {
     assert!(!mschap.contains("WARNING"), "{mschap}");
     // Ctrl-C reached pppd as SIGTERM (its signal mask is not the one `sstp` blocks).
     assert!(mschap.contains("Terminating on signal 15"), "{mschap}");
+    // The summary names the address used and the certificate's hashes as the server's
+    // administrator sees them (uppercase hex), from the plugin's sstp-ipc-fd records.
+    let sha256 = fact("server_cert_sha256").to_ascii_uppercase();
+    let sha1 = fact("server_cert_sha1").to_ascii_uppercase();
+    assert!(sha256.len() == 64 && sha1.len() == 40, "{diag}");
+    for want in [
+        "  connected to:  IPv4 192.0.2.2:443\n".to_string(),
+        format!("  certificate:   SHA-256 {sha256}\n                 SHA-1   {sha1}\n"),
+    ] {
+        assert!(mschap.contains(&want), "lacks {want:?}:\n{mschap}");
+    }
 
     // PAP only: refused, in bounded time, with the cause and the way out.
     let refused = get("sstp-pap-refused.out");

@@ -40,6 +40,8 @@ pub struct Session {
     thread: Option<JoinHandle<()>>,
     /// "host:port" of the server as configured.
     pub server: String,
+    /// The address connected to and the certificate's hashes (`sstp-ipc-fd` records).
+    pub seen: Vec<(&'static str, String)>,
     authenticated: bool,
 }
 
@@ -221,6 +223,7 @@ pub fn connect() -> c_int {
         FDS[i].store(fd, Ordering::SeqCst);
     }
 
+    let seen = crate::ipc::seen_records(&est.cert, est.peer_addr, est.via_proxy);
     let shared = Arc::new(Shared::new());
     let io = IoThread {
         est,
@@ -249,6 +252,7 @@ pub fn connect() -> c_int {
         control: control_tx,
         thread: Some(thread),
         server,
+        seen,
         authenticated: false,
     });
     host::timeout(crate::exports::drain_timer, DRAIN_MS);
@@ -476,12 +480,14 @@ pub fn ip_up() {
     let Some(fd) = with_settings(|s| s.ipc_fd) else {
         return;
     };
-    let server = lock(&SESSION)
+    let (server, seen) = lock(&SESSION)
         .as_ref()
-        .map(|s| s.server.clone())
+        .map(|s| (s.server.clone(), s.seen.clone()))
         .unwrap_or_default();
     let c = host::ip4_config();
-    let recs = crate::ipc::ip4_records(&host::ifname(), &server, c.local, c.peer, [c.dns1, c.dns2]);
+    let mut recs =
+        crate::ipc::ip4_records(&host::ifname(), &server, c.local, c.peer, [c.dns1, c.dns2]);
+    recs.extend(seen);
     write_ipc(fd, &recs);
 }
 

@@ -72,6 +72,8 @@ impl IoThread {
             log_level,
         } = self;
         let mut connected_at: Option<Instant> = None;
+        // What the client bound to, for the binding-rejected message (event 6).
+        let seen = (est.cert.clone(), est.peer_addr, est.via_proxy);
         let report = {
             let mut sink = |ev: BridgeEvent| match ev {
                 BridgeEvent::Log { level, message } => {
@@ -108,11 +110,13 @@ impl IoThread {
             BridgeEnd::Call(r) => {
                 if let Some(status) = diag::exit_for_close(r, since) {
                     if diag::looks_like_binding_reject(r, since) {
+                        let (cert, peer, via_proxy) = &seen;
                         shared.log(
                             Level::Error,
-                            "sstp-rs: the server aborted right after CALL_CONNECTED: it rejected \
-                             the crypto binding (MPPE keys/HLAK mismatch, or a TLS-intercepting \
-                             proxy replaced the certificate)",
+                            format!(
+                                "sstp-rs: {}",
+                                sstp_tunnel::binding_rejected_message(cert, *peer, *via_proxy)
+                            ),
                         );
                     }
                     shared.set_failure(status, r.to_string());

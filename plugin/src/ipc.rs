@@ -42,6 +42,26 @@ pub fn ip4_records(
     r
 }
 
+/// What the client connected to (sent with ip-up for `sstp connect`'s summary): the TCP peer,
+/// its address family, whether it is a proxy, and the server certificate's SHA-256 and SHA-1 as
+/// the server's administrator sees them (uppercase hex).
+pub fn seen_records(
+    cert: &sstp_tunnel::CertificateInfo,
+    peer: std::net::SocketAddr,
+    via_proxy: bool,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("peer.address", peer.to_string()),
+        (
+            "peer.family",
+            sstp_tunnel::cert::family_name(peer.ip()).to_owned(),
+        ),
+        ("peer.proxy", u8::from(via_proxy).to_string()),
+        ("cert.sha256", cert.sha256_admin()),
+        ("cert.sha1", cert.sha1_admin()),
+    ]
+}
+
 /// Formats an 8-byte interface identifier as `xxxx:xxxx:xxxx:xxxx`.
 pub fn iid(b: [u8; 8]) -> String {
     format!(

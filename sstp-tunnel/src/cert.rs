@@ -4,7 +4,7 @@
 //! [`sstp_proto::http::sanitize`] when it is read, so no consumer can print it raw.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -166,6 +166,36 @@ impl CertificateInfo {
         hex(&self.sha1)
     }
 
+    /// SHA-256 as the server's administrator sees it: uppercase hex without separators, the
+    /// form Windows shows (certificate thumbprint, `Get-RemoteAccess` `SslCertificate`, the
+    /// RRAS `SHA256CertificateHash`).
+    pub fn sha256_admin(&self) -> String {
+        self.sha256_hex().to_ascii_uppercase()
+    }
+
+    /// SHA-1 as the server's administrator sees it (uppercase hex, no separators).
+    pub fn sha1_admin(&self) -> String {
+        self.sha1_hex().to_ascii_uppercase()
+    }
+
+    /// The lines to relay to the server's administrator: which address showed this
+    /// certificate and its two hashes in the administrator's form. `via_proxy`: `peer` is an
+    /// HTTP proxy, not the server.
+    pub fn admin_lines(&self, peer: SocketAddr, via_proxy: bool) -> String {
+        format!(
+            "certificate seen from {} {}{}\n  SHA-256: {}\n  SHA-1:   {}",
+            family_name(peer.ip()),
+            peer,
+            if via_proxy {
+                " (the HTTP proxy; the server's own address is not known here)"
+            } else {
+                ""
+            },
+            self.sha256_admin(),
+            self.sha1_admin()
+        )
+    }
+
     /// The pin of this certificate.
     pub fn pin(&self) -> CertPin {
         CertPin(self.sha256)
@@ -209,6 +239,15 @@ impl fmt::Display for CertificateInfo {
     }
 }
 
+/// `IPv4` or `IPv6` (an IPv4-mapped IPv6 address counts as IPv4).
+pub fn family_name(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "IPv4",
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => "IPv4",
+        IpAddr::V6(_) => "IPv6",
+    }
+}
+
 fn name_to_string(name: &X509NameRef) -> String {
     let mut parts = Vec::new();
     for e in name.entries() {
@@ -231,5 +270,52 @@ fn name_to_string(name: &X509NameRef) -> String {
         "(empty)".into()
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A certificate's facts with the given hashes (the text fields are placeholders).
+    pub(crate) fn info(sha256: [u8; 32], sha1: [u8; 20]) -> CertificateInfo {
+        CertificateInfo {
+            subject: "CN=vpn.example.com".into(),
+            issuer: "CN=CA".into(),
+            not_before: "?".into(),
+            not_after: "?".into(),
+            serial: "01".into(),
+            dns_names: vec![],
+            ip_addresses: vec![],
+            eku: Eku::Absent,
+            sha256,
+            sha1,
+            self_signed: false,
+        }
+    }
+
+    #[test]
+    fn admin_form_is_uppercase_hex_with_family_and_address() {
+        let mut sha256 = [0u8; 32];
+        sha256[0] = 0xab;
+        sha256[31] = 0x0f;
+        let c = info(sha256, [0xcd; 20]);
+        assert_eq!(c.sha256_hex(), format!("ab{}0f", "00".repeat(30)));
+        assert_eq!(c.sha256_admin(), format!("AB{}0F", "00".repeat(30)));
+        assert_eq!(c.sha1_admin(), "CD".repeat(20));
+        let v4: SocketAddr = "192.0.2.2:443".parse().unwrap();
+        assert_eq!(
+            c.admin_lines(v4, false),
+            format!(
+                "certificate seen from IPv4 192.0.2.2:443\n  SHA-256: {}\n  SHA-1:   {}",
+                c.sha256_admin(),
+                c.sha1_admin()
+            )
+        );
+        let v6: SocketAddr = "[2001:db8::2]:443".parse().unwrap();
+        assert!(c
+            .admin_lines(v6, true)
+            .starts_with("certificate seen from IPv6 [2001:db8::2]:443 (the HTTP proxy;"));
+        assert_eq!(family_name("::ffff:192.0.2.2".parse().unwrap()), "IPv4");
     }
 }

@@ -358,6 +358,26 @@ impl TunnelError {
     }
 }
 
+/// The log message for a CALL_ABORT right after CALL_CONNECTED (the server rejected the crypto
+/// binding, Windows event 6): the likely causes, then the certificate the client bound to (both
+/// hashes in the administrator's form, uppercase hex) and the address it came from, for the user
+/// to relay to the server's administrator.
+pub fn binding_rejected_message(
+    cert: &CertificateInfo,
+    peer: SocketAddr,
+    via_proxy: bool,
+) -> String {
+    format!(
+        "the server aborted right after CALL_CONNECTED: it rejected the crypto binding (MPPE \
+         keys/HLAK mismatch, or a TLS-intercepting device replaced the certificate)\n  {}\n  \
+         relay these hashes and the address to the server's administrator: they must equal the \
+         hash of the certificate the server's SSTP listener is configured with for that address \
+         family (RRAS: the SSTP certificate's SHA-256/SHA-1); if they differ, a device between \
+         you and the server replaced the certificate",
+        cert.admin_lines(peer, via_proxy)
+    )
+}
+
 impl fmt::Display for TunnelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -581,6 +601,15 @@ mod tests {
         });
         assert_eq!(abort.category(), FailureCategory::CryptoBinding);
         assert!(abort.to_string().contains("crypto binding"), "{abort}");
+        let cert = crate::cert::tests::info([0x3f; 32], [0x9c; 20]);
+        let m = binding_rejected_message(&cert, "[2001:db8::2]:443".parse().unwrap(), false);
+        let hashes = format!(
+            "\n  certificate seen from IPv6 [2001:db8::2]:443\n  SHA-256: {}\n  SHA-1:   {}\n  \
+             relay these hashes and the address to the server's administrator",
+            "3F".repeat(32),
+            "9C".repeat(20)
+        );
+        assert!(m.contains(&hashes), "{m}");
         let auth = TunnelError::Call(CloseReason::NegotiationTimeout {
             phase: NegotiationPhase::Authentication,
         });

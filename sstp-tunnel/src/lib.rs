@@ -31,7 +31,7 @@ pub use connect::{
     ProxyAuthStep, ProxyAuthenticator,
 };
 pub use error::{
-    ConnectAttempt, ConnectFailure, FailureCategory, TlsHint, TrustError, TrustFailureKind,
-    TunnelError,
+    binding_rejected_message, ConnectAttempt, ConnectFailure, FailureCategory, TlsHint, TrustError,
+    TrustFailureKind, TunnelError,
 };
 pub use proxy_auth::StandardProxyAuth;

@@ -35,7 +35,8 @@ struct Case {
     target: &'static str,
     /// Extra pppd options (a shell fragment: may use the script's variables).
     extra: &'static str,
-    /// Sentences the plugin's log must contain (`{pin}`: the server certificate's pin).
+    /// Sentences the plugin's log must contain (`{pin}`: the server certificate's pin;
+    /// `{SHA256}`, `{SHA1}`: its hashes as uppercase hex, computed by the guest's openssl).
     expect: &'static [&'static str],
     /// pppd's exit status.
     exit: i32,
@@ -238,6 +239,8 @@ const CASES: &[Case] = &[
              crypto binding (nonce, certificate hash or Compound MAC mismatch)",
             "sstp-rs: the server aborted right after CALL_CONNECTED: it rejected the crypto \
              binding",
+            "\n  certificate seen from IPv4 192.0.2.2:445\n  SHA-256: {SHA256}\n  SHA-1:   {SHA1}\n  \
+             relay these hashes and the address to the server's administrator",
         ],
         exit: 19,
         max_secs: 40,
@@ -253,6 +256,8 @@ const CASES: &[Case] = &[
              crypto binding (nonce, certificate hash or Compound MAC mismatch)",
             "sstp-rs: the server aborted right after CALL_CONNECTED: it rejected the crypto \
              binding",
+            "\n  certificate seen from IPv4 192.0.2.2:452\n  SHA-256: {SHA256}\n  SHA-1:   {SHA1}\n  \
+             relay these hashes and the address to the server's administrator",
         ],
         exit: 19,
         max_secs: 40,
@@ -456,6 +461,11 @@ fn hostile_servers_produce_exact_diagnoses() {
         "{diag}"
     );
 
+    // The certificate's hashes as the administrator compares them (uppercase hex).
+    let sha256 = fact("server_cert_sha256").to_ascii_uppercase();
+    let sha1 = fact("server_cert_sha1").to_ascii_uppercase();
+    assert!(sha256.len() == 64 && sha1.len() == 40, "{diag}");
+
     let mut failures = Vec::new();
     for c in CASES {
         let log = format!(
@@ -479,7 +489,10 @@ fn hostile_servers_produce_exact_diagnoses() {
             problems.push("a client pppd was left running".into());
         }
         for e in c.expect {
-            let e = e.replace("{pin}", &pin);
+            let e = e
+                .replace("{pin}", &pin)
+                .replace("{SHA256}", &sha256)
+                .replace("{SHA1}", &sha1);
             if !log.contains(&e) {
                 problems.push(format!("log lacks {e:?}"));
             }

@@ -122,6 +122,40 @@ const FAILING: &[Failing] = &[
     },
 ];
 
+/// The IPv4/IPv6 listener check (event 24), after the cases above: `sstp-server.test` gets an
+/// AAAA record too. Port 460: the IPv4 listener presents the scenario's certificate, the IPv6
+/// listener another one from the same CA (two test servers); 461: one dual-stack listener;
+/// 462: IPv4 only (the IPv6 address refuses); 463: the IPv6 listener presents the clientAuth-only
+/// certificate (not trusted: its EKU).
+const LISTENERS: &str = r#"
+sc_pki_server server6 "/O=sstp-rs IPv6 listener/CN=$SC_SERVER_NAME" || exit 1
+sc_dual_name
+start_at() { # listen-address cert-stem
+    ip netns exec srv "$SERVER" --listen "$1" --cert "$pki/$2.pem" --key "$pki/$2.key" \
+        >>"$SC_OUT/srv-listeners.log" 2>&1 &
+    echo $! >>"$SC_WORK/servers"
+}
+start_at "$SC_SERVER_V4:460" server
+start_at "[$SC_SERVER_V6]:460" server6
+start_at "[::]:461" server
+start_at "$SC_SERVER_V4:462" server
+start_at "$SC_SERVER_V4:463" server
+start_at "[$SC_SERVER_V6]:463" client-only
+sc_fact client_only_cert_sha256 "$(openssl x509 -in "$pki/client-only.pem" -outform der | sha256sum | cut -d' ' -f1)"
+for p in 460 461 462 463; do
+    SC_PORT=$p sc_wait 30 sc_server_listening || { echo "server on $p not listening"; exit 1; }
+done
+for p in 460 463; do
+    sc_wait 30 sh -c "ip netns exec srv ss -Htln 'sport = :$p' | grep -c LISTEN | grep -qx 2" || exit 1
+done
+sc_fact listeners_started 1
+probe differ "$SC_SERVER_NAME:460" --ca-file "$SC_OUT/ca.pem"
+probe differjson "$SC_SERVER_NAME:460" --ca-file "$SC_OUT/ca.pem" --json -q
+probe same "$SC_SERVER_NAME:461" --ca-file "$SC_OUT/ca.pem"
+probe v4only "$SC_SERVER_NAME:462" --ca-file "$SC_OUT/ca.pem"
+probe v6untrusted "$SC_SERVER_NAME:463" --ca-file "$SC_OUT/ca.pem"
+"#;
+
 fn script(sstp: &Path, server: &Path) -> String {
     let mut s = format!(
         r#"
@@ -177,6 +211,7 @@ probe json "$SC_SERVER_NAME:443" --ca-file "$SC_OUT/ca.pem" --json -q
     for f in FAILING {
         s.push_str(&format!("probe {} {} {}\n", f.tag, f.target, f.extra));
     }
+    s.push_str(LISTENERS);
     s.push_str(
         r#"
 sc_server_stop
@@ -389,6 +424,7 @@ fn probe_in_the_test_bed() {
         }
     }
     assert!(failures.is_empty(), "{}\n\n{diag}", failures.join("\n\n"));
+    check_listeners(&fact, &get, &diag);
     assert_eq!(fact("leftovers"), "", "{diag}");
     eprintln!(
         "probe against sstpd: {version} {cipher}, {}; offered {offered}",
@@ -400,4 +436,117 @@ fn probe_in_the_test_bed() {
         run.wall_time.as_secs_f64(),
         wall.as_secs_f64()
     );
+}
+
+/// The listener check's report of each address: `IPv4 192.0.2.2:460: <subject>` and the
+/// uppercase SHA-256 on the next line.
+fn listener_block(addr: &str, subject: &str, sha256: &str) -> String {
+    let family = if addr.starts_with('[') {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
+    format!("  {family} {addr}: {subject}\n    SHA-256: {sha256}\n")
+}
+
+/// Event 24: different certificates on the IPv4 and IPv6 listeners are reported with both
+/// subjects and hashes and exit code 17; the same certificate on both, exit 0; an IPv6 address
+/// that refuses is reported as not reached, not as a mismatch.
+fn check_listeners(fact: &dyn Fn(&str) -> String, get: &dyn Fn(&str) -> String, diag: &str) {
+    assert_eq!(fact("listeners_started"), "1", "{diag}");
+    let v4 = fact("server_cert_sha256").to_ascii_uppercase();
+    let v6 = fact("server6_cert_sha256").to_ascii_uppercase();
+    assert!(v4.len() == 64 && v6.len() == 64 && v4 != v6, "{diag}");
+    let own = "CN=sstp-server.test";
+    let other = "O=sstp-rs IPv6 listener, CN=sstp-server.test";
+    let verdict = "the addresses present DIFFERENT certificates: the server binds one \
+                   certificate to its IPv4 listener and another to its IPv6 listener";
+    let mut problems = Vec::new();
+    let mut want = |tag: &str, exit: &str, file: &str, texts: &[String]| {
+        let got = fact(&format!("exit_{tag}"));
+        if got != exit {
+            problems.push(format!("{tag}: exit {got}, expected {exit}"));
+        }
+        let text = get(file);
+        for t in texts {
+            if !text.contains(t.as_str()) {
+                problems.push(format!("{tag}: {file} lacks {t:?}:\n{text}"));
+            }
+        }
+        eprintln!(
+            "probe {tag:<9} exit {got} in {} s",
+            fact(&format!("secs_{tag}"))
+        );
+    };
+    let differ = [
+        listener_block("192.0.2.2:460", own, &v4),
+        listener_block("[fd00:5::2]:460", other, &v6),
+        verdict.to_string(),
+    ];
+    want("differ", "17", "probe-differ.txt", &differ);
+    // The administrator's form of the probed address's hashes (whichever family came first).
+    let (addr, sha256, sha1) = if get("probe-differ.txt").contains("seen from IPv6") {
+        ("IPv6 [fd00:5::2]:460", &v6, fact("server6_cert_sha1"))
+    } else {
+        ("IPv4 192.0.2.2:460", &v4, fact("server_cert_sha1"))
+    };
+    let admin = format!(
+        "  for the server's administrator (uppercase hex, as Windows shows it):\n    \
+         certificate seen from {addr}\n      SHA-256: {sha256}\n      SHA-1:   {}\n",
+        sha1.to_ascii_uppercase()
+    );
+    want("differ", "17", "probe-differ.txt", &[admin]);
+    let mut on_stderr = differ.to_vec();
+    on_stderr.push(
+        "sstp probe: exit code 17 (the server's addresses present different certificates)".into(),
+    );
+    want("differ", "17", "probe-differ.err", &on_stderr);
+    want(
+        "differjson",
+        "17",
+        "probe-differjson.txt",
+        &[
+            "\"listener_certificates_differ\": true".into(),
+            "\"exit_code\": 17".into(),
+            format!("\"sha256\": \"{v6}\""),
+            format!("\"subject\": \"{other}\""),
+        ],
+    );
+    want(
+        "same",
+        "0",
+        "probe-same.txt",
+        &[
+            "SSTP server sstp-server.test port 461: OK\n".into(),
+            listener_block("192.0.2.2:461", own, &v4),
+            listener_block("[fd00:5::2]:461", own, &v4),
+            "  every address presents the same certificate\n".into(),
+        ],
+    );
+    want(
+        "v4only",
+        "0",
+        "probe-v4only.txt",
+        &[
+            "SSTP server sstp-server.test port 462: OK\n".into(),
+            listener_block("192.0.2.2:462", own, &v4),
+            "  IPv6 [fd00:5::2]:462: not reached (connection refused): not compared\n".into(),
+            "  only one address presented a certificate: nothing to compare\n".into(),
+        ],
+    );
+    let client_only = fact("client_only_cert_sha256").to_ascii_uppercase();
+    want(
+        "v6untrusted",
+        "17",
+        "probe-v6untrusted.txt",
+        &[
+            listener_block("192.0.2.2:463", own, &v4),
+            listener_block("[fd00:5::2]:463", own, &client_only)
+                + "    (not usable: the server certificate from [fd00:5::2]:463 is not trusted: its \
+                   Extended Key Usage has neither Server Authentication nor Any Purpose \
+                   (Windows refuses it too))\n",
+            verdict.to_string(),
+        ],
+    );
+    assert!(problems.is_empty(), "{}\n\n{diag}", problems.join("\n\n"));
 }
