@@ -511,3 +511,23 @@ _Static_assert((int)SSTP_SHIM_PHASE_RUNNING == (int)PHASE_RUNNING, "PHASE_RUNNIN
 _Static_assert((int)SSTP_SHIM_PHASE_TERMINATE == (int)PHASE_TERMINATE, "PHASE_TERMINATE");
 _Static_assert((int)SSTP_SHIM_PHASE_DISCONNECT == (int)PHASE_DISCONNECT, "PHASE_DISCONNECT");
 _Static_assert((int)SSTP_SHIM_PHASE_MASTER == (int)PHASE_MASTER, "PHASE_MASTER");
+
+/* ---------------------------------------------------------------- route (sstp-rs route) */
+/* Begin: default-route options for the host route to the server (issue 8, events 14/15). */
+#pragma weak ipcp_wantoptions
+#pragma weak ipv6cp_wantoptions
+
+int sstp_shim_default_route(void)
+{
+    int r = 0;
+    /* Called inside pppd only (like sstp_shim_ip4_config): the arrays are there. */
+    if (ipcp_wantoptions[0].default_route)
+        r |= SSTP_SHIM_DEFAULT_ROUTE4;
+    /* Debian's 2.4.9 (replacedefaultroute patch) and 2.5.x upstream have the field. */
+    if (ipcp_wantoptions[0].replace_default_route)
+        r |= SSTP_SHIM_REPLACE_DEFAULT_ROUTE4;
+    if (ipv6cp_wantoptions[0].default_route)
+        r |= SSTP_SHIM_DEFAULT_ROUTE6;
+    return r;
+}
+/* End: route. */
