@@ -1,0 +1,225 @@
+//! The host route to the VPN server (Windows events 14 and 15), in the UML test bed: pppd 2.4.9
+//! + sstp-rs.so with `defaultroute replacedefaultroute` on a client that already has a default
+//! route, against the project's test server (real server pppd behind it) whose address lies
+//! beyond a gateway. Traffic to a third address in the server's namespace goes through ppp0
+//! (interface counters on both ends of the tunnel), the TLS connection keeps its original way
+//! (the pinned host route), and after disconnect both routing tables are exactly as before.
+//! Also: `persist` re-dials pin and remove their own route each cycle, and a pppd without
+//! CAP_NET_ADMIN (the kernel refuses the route) fails the connect with the event-14 message and
+//! exit status 8 instead of looping its TLS connection into its own tunnel.
+//! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use integration_tests::plugin::{self, Pppd};
+use integration_tests::scenario::{self, parse_facts};
+use integration_tests::testbed;
+
+fn skip() -> bool {
+    testbed::skip_testbed(&["/usr/bin/setpriv"])
+}
+
+fn build() -> (PathBuf, PathBuf) {
+    let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-route.so").expect("build the plugin");
+    let server = plugin::build_test_server().expect("build sstp-test-server");
+    (so, server)
+}
+
+fn script(so: &Path, server: &Path) -> String {
+    format!(
+        r#"
+. /run/bed/sstp-scenario.sh
+SO={so}
+SERVER={server}
+sc_net_up || exit 1
+sc_pki || exit 1
+sc_test_server_setup
+sc_route_bed
+sc_test_server 443 server.log server
+sc_test_server 4410 server-reset.log server --fault reset-mid-session=4
+SC_PORT=443 sc_wait 20 sc_server_listening || {{ echo "server not listening"; exit 1; }}
+SC_PORT=4410 sc_wait 20 sc_server_listening || {{ echo "server 4410 not listening"; exit 1; }}
+sc_fact server_started 1
+route_args() {{ # tag port
+    echo plugin "$SO" sstp-server "$SC_FAR_V4:$2" sstp-sni "$SC_SERVER_NAME" \
+        sstp-ca-file "$SC_OUT/ca.pem" sstp-log-level 3 user "$SC_USER" password "$SC_PASSWORD" \
+        noauth noccp nobsdcomp nodeflate refuse-eap noipdefault defaultroute replacedefaultroute \
+        lcp-echo-interval 0 debug nodetach logfile "$SC_OUT/route-$1.log"
+}}
+sc_route_snapshot >"$SC_OUT/routes-before.txt"
+sc_fact third_dev_before "$(sc_route_dev $SC_THIRD_V4)"
+
+echo "== main: default route into the tunnel, pings to $SC_THIRD_V4"
+/usr/sbin/pppd $(route_args main 443) >"$SC_OUT/route-main.out" 2>&1 &
+PID=$!
+if sc_wait 30 sc_ppp_up; then sc_fact main_up 1; else sc_fact main_up 0; fi
+PPP=$(sc_ppp_if); SPPP=$(sc_srv_ppp_if)
+sc_fact pinned "$(ip route show proto 83 | head -n 1)"
+sc_fact server_dev "$(sc_route_dev $SC_FAR_V4)"
+sc_fact third_dev "$(sc_route_dev $SC_THIRD_V4)"
+tx0=$(sc_if_stat - "$PPP" tx_packets); srx0=$(sc_if_stat srv "$SPPP" rx_packets)
+vtx0=$(sc_if_stat - veth-c tx_bytes); ptx0=$(sc_if_stat - "$PPP" tx_bytes)
+ping -n -c 20 -i 0.2 -W 3 -s 500 "$SC_THIRD_V4" >"$SC_OUT/ping-third.txt" 2>&1
+sc_fact third_received "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-third.txt")"
+sc_fact ppp_tx "$(( $(sc_if_stat - "$PPP" tx_packets) - tx0 ))"
+sc_fact srv_ppp_rx "$(( $(sc_if_stat srv "$SPPP" rx_packets) - srx0 ))"
+sc_fact ppp_tx_bytes "$(( $(sc_if_stat - "$PPP" tx_bytes) - ptx0 ))"
+sc_fact veth_tx_bytes "$(( $(sc_if_stat - veth-c tx_bytes) - vtx0 ))"
+sc_fact tls_on_veth "$(ss -Htn state established dst "$SC_FAR_V4" | wc -l)"
+kill -TERM $PID
+if sc_wait 20 sc_not_running $PID; then :; else kill -KILL $PID; fi
+wait $PID; sc_fact main_exit $?
+sc_route_snapshot >"$SC_OUT/routes-after-main.txt"
+cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after-main.txt" && sc_fact main_restored 1 || sc_fact main_restored 0
+sc_wait 10 sc_server_pppd_gone
+
+echo "== persist: the server resets every call after 4 s"
+printf '#!/bin/sh\nip route show proto 83 | wc -l >>%s/pinned-per-cycle.txt\n' "$SC_OUT" >/etc/ppp/ip-up
+chmod 755 /etc/ppp/ip-up
+/usr/sbin/pppd $(route_args persist 4410) persist holdoff 1 maxfail 0 >"$SC_OUT/route-persist.out" 2>&1 &
+PID=$!
+cycles() {{ grep -c 'route to the VPN server pinned' "$SC_OUT/route-persist.log" 2>/dev/null; }}
+three() {{ [ "$(cycles)" -ge 3 ] && sc_ppp_up; }}
+sc_wait 60 three
+kill -TERM $PID
+if sc_wait 20 sc_not_running $PID; then :; else kill -KILL $PID; fi
+wait $PID; sc_fact persist_exit $?
+rm -f /etc/ppp/ip-up
+sc_fact persist_pinned "$(grep -c 'route to the VPN server pinned' "$SC_OUT/route-persist.log")"
+sc_fact persist_removed "$(grep -c "sstp-rs: route $SC_FAR_V4/32 via $SC_SERVER_V4 dev veth-c removed" "$SC_OUT/route-persist.log")"
+sc_fact persist_leftover "$(ip route show proto 83 | wc -l)"
+sc_route_snapshot >"$SC_OUT/routes-after-persist.txt"
+cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after-persist.txt" && sc_fact persist_restored 1 || sc_fact persist_restored 0
+sc_wait 10 sc_server_pppd_gone
+
+echo "== refused: pppd without CAP_NET_ADMIN, the kernel refuses the host route"
+t0=$(sc_now)
+setpriv --bounding-set -net_admin --inh-caps -net_admin /usr/sbin/pppd $(route_args refused 443) \
+    >"$SC_OUT/route-refused.out" 2>&1 &
+PID=$!
+if sc_wait 30 sc_not_running $PID; then :; else kill -KILL $PID; fi
+wait $PID; sc_fact refused_exit $?
+sc_fact refused_seconds "$(sc_elapsed "$t0" "$(sc_now)")"
+sc_fact refused_ppp_up "$(sc_ppp_up && echo 1 || echo 0)"
+sc_route_snapshot >"$SC_OUT/routes-after-refused.txt"
+cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after-refused.txt" && sc_fact refused_restored 1 || sc_fact refused_restored 0
+
+for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
+sc_wait 10 sc_server_pppd_gone
+wait
+sc_leftovers
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+    )
+}
+
+fn fact(facts: &BTreeMap<String, String>, k: &str) -> String {
+    facts.get(k).cloned().unwrap_or_default()
+}
+
+fn num(facts: &BTreeMap<String, String>, k: &str) -> f64 {
+    fact(facts, k).parse().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn default_route_through_the_tunnel_keeps_the_server_route() {
+    if skip() {
+        return;
+    }
+    let (so, server) = build();
+    let Some(run) = scenario::run_script(&script(&so, &server), Duration::from_secs(300)) else {
+        return;
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
+    for f in [
+        "route-main.log",
+        "route-persist.log",
+        "route-refused.log",
+        "route-refused.out",
+        "routes-before.txt",
+        "routes-after-main.txt",
+        "routes-after-persist.txt",
+        "pinned-per-cycle.txt",
+    ] {
+        diag.push_str(&format!("--- {f} ---\n{}\n", get(f)));
+    }
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
+    for (k, v) in &facts {
+        println!("{k} = {v}");
+    }
+
+    // Before: the third address and the server go out through the default route (veth-c).
+    assert_eq!(fact(&facts, "third_dev_before"), "veth-c", "{diag}");
+    // The session: the host route is ours (proto 83), the server stays on veth-c, the rest of
+    // the world goes into the tunnel.
+    assert_eq!(fact(&facts, "main_up"), "1", "{diag}");
+    assert_eq!(
+        fact(&facts, "pinned"),
+        "203.0.113.1 via 192.0.2.2 dev veth-c",
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "server_dev"), "veth-c", "{diag}");
+    assert!(fact(&facts, "third_dev").starts_with("ppp"), "{diag}");
+    // 20 pings of 500 bytes to the third address: all answered, each one left through ppp0 and
+    // arrived on the server pppd's interface; their TLS records left through veth-c (whose
+    // byte count covers the tunnel's), over the one established TCP connection.
+    assert_eq!(fact(&facts, "third_received"), "20", "{diag}");
+    assert!(num(&facts, "ppp_tx") >= 20.0, "{diag}");
+    assert!(num(&facts, "srv_ppp_rx") >= 20.0, "{diag}");
+    assert!(num(&facts, "ppp_tx_bytes") >= 20.0 * 528.0, "{diag}");
+    assert!(
+        num(&facts, "veth_tx_bytes") > num(&facts, "ppp_tx_bytes"),
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "tls_on_veth"), "1", "{diag}");
+    assert_eq!(fact(&facts, "main_exit"), "5", "{diag}");
+    let main = get("route-main.log");
+    assert!(
+        main.contains(
+            "sstp-rs: route to the VPN server pinned: 203.0.113.1/32 via 192.0.2.2 dev veth-c"
+        ),
+        "{main}"
+    );
+    assert!(
+        main.contains("sstp-rs: route 203.0.113.1/32 via 192.0.2.2 dev veth-c removed"),
+        "{main}"
+    );
+    assert_eq!(fact(&facts, "main_restored"), "1", "{diag}");
+
+    // persist: every cycle pinned exactly one route of ours and removed it; nothing left.
+    let pinned = num(&facts, "persist_pinned");
+    assert!(pinned >= 3.0, "{diag}");
+    assert_eq!(num(&facts, "persist_removed"), pinned, "{diag}");
+    let per_cycle = get("pinned-per-cycle.txt");
+    assert!(per_cycle.lines().count() >= 3, "{diag}");
+    assert!(per_cycle.lines().all(|l| l.trim() == "1"), "{diag}");
+    assert_eq!(fact(&facts, "persist_leftover"), "0", "{diag}");
+    assert_eq!(fact(&facts, "persist_restored"), "1", "{diag}");
+
+    // Refused by the kernel: the event-14 message with the kernel's words, exit 8 (connect
+    // failed), no interface, tables untouched.
+    let refused = get("route-refused.log");
+    assert!(
+        refused.contains(
+            "sstp-rs: the route to the VPN server 203.0.113.1 could not be added \
+             (203.0.113.1/32 via 192.0.2.2 dev veth-c): Operation not permitted"
+        ),
+        "{diag}"
+    );
+    assert!(
+        refused.contains("check that pppd runs with CAP_NET_ADMIN"),
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "refused_exit"), "8", "{diag}");
+    assert_eq!(fact(&facts, "refused_ppp_up"), "0", "{diag}");
+    assert!(num(&facts, "refused_seconds") < 15.0, "{diag}");
+    assert_eq!(fact(&facts, "refused_restored"), "1", "{diag}");
+    assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
+}
