@@ -360,6 +360,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     o.request.plugin = plugin;
+    o.request.replace_default_route = pppd::knows_option(&pppd_path, "replacedefaultroute");
     if o.request.allow_weak_auth {
         err(pppd::WEAK_AUTH_WARNING);
     }

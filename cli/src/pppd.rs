@@ -28,8 +28,14 @@ pub struct PppdRequest {
     pub connect_timeout: Option<u64>,
     /// `sstp-log-level`.
     pub log_level: Option<u8>,
-    /// Add `defaultroute`.
+    /// `--default-route`: all traffic through the tunnel: `defaultroute`, plus
+    /// `replacedefaultroute` when [`Self::replace_default_route`] (the plugin then pins a host
+    /// route to the server, so the TLS connection keeps its way).
     pub default_route: bool,
+    /// This pppd knows `replacedefaultroute` (Debian's 2.4.9, 2.5.x): see [`knows_option`].
+    pub replace_default_route: bool,
+    /// `--split`: `nodefaultroute` (only the tunnel's own network goes through it).
+    pub split: bool,
     /// Add `usepeerdns`.
     pub peer_dns: bool,
     /// `sstp-proxy-auth-file`: the proxy credentials file (absolute path).
@@ -197,12 +203,38 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     push("ipparam", Some("sstp-cli".into()));
     if r.default_route {
         push("defaultroute", None);
+        if r.replace_default_route {
+            push("replacedefaultroute", None);
+        }
+    } else if r.split {
+        push("nodefaultroute", None);
     }
     if r.peer_dns {
         push("usepeerdns", None);
     }
     a.extend(r.extra.iter().cloned());
     a
+}
+
+/// Largest pppd executable [`knows_option`] reads.
+const PPPD_BINARY_MAX: u64 = 16 << 20;
+
+/// Whether the pppd executable at `pppd` has an option called `name` (its option tables hold
+/// each name as a NUL-terminated string). Reads at most 16 MiB; false if unreadable.
+pub fn knows_option(pppd: &Path, name: &str) -> bool {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let read =
+        std::fs::File::open(pppd).and_then(|f| f.take(PPPD_BINARY_MAX).read_to_end(&mut buf));
+    read.is_ok() && binary_has_option(&buf, name)
+}
+
+/// [`knows_option`] on the executable's bytes: `name` preceded and followed by a NUL.
+pub fn binary_has_option(bin: &[u8], name: &str) -> bool {
+    let mut needle = vec![0u8];
+    needle.extend_from_slice(name.as_bytes());
+    needle.push(0);
+    bin.windows(needle.len()).any(|w| w == needle.as_slice())
 }
 
 /// `http://[user[:password]@]host:port` for `sstp-proxy` (percent-escaping the user info).
@@ -396,6 +428,8 @@ mod tests {
             connect_timeout: None,
             log_level: None,
             default_route: false,
+            replace_default_route: false,
+            split: false,
             peer_dns: false,
             proxy_auth_file: None,
             allow_weak_auth: false,
@@ -488,6 +522,39 @@ mod tests {
         assert!(a.iter().any(|x| x == "usepeerdns"));
         // extras come last, verbatim
         assert_eq!(&a[a.len() - 3..], ["mtu", "1400", "debug"]);
+    }
+
+    #[test]
+    fn default_route_split_and_replace() {
+        let mut r = request();
+        let a = build_args(&r, InheritedFds::default());
+        assert!(!a.iter().any(|x| x.contains("defaultroute")), "{a:?}");
+        r.split = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "nodefaultroute"), "{a:?}");
+        r.split = false;
+        r.default_route = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "defaultroute"), "{a:?}");
+        assert!(!a.iter().any(|x| x == "replacedefaultroute"), "{a:?}");
+        r.replace_default_route = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "defaultroute"), "{a:?}");
+        assert!(a.iter().any(|x| x == "replacedefaultroute"), "{a:?}");
+        assert!(!a.iter().any(|x| x == "nodefaultroute"), "{a:?}");
+    }
+
+    #[test]
+    fn option_names_in_a_binary() {
+        let bin = b"\x7fELF..\0defaultroute\0noreplacedefaultroute\0usepeerdns\0";
+        assert!(binary_has_option(bin, "defaultroute"));
+        assert!(binary_has_option(bin, "noreplacedefaultroute"));
+        // `replacedefaultroute` only inside `noreplacedefaultroute`: not an option here.
+        assert!(!binary_has_option(bin, "replacedefaultroute"));
+        assert!(!knows_option(
+            Path::new("/nonexistent/pppd"),
+            "defaultroute"
+        ));
     }
 
     #[test]

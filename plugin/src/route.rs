@@ -6,6 +6,8 @@
 //! `sstp_tunnel::route`.
 
 use std::net::{IpAddr, TcpStream};
+
+use sstp_tunnel::route::Flow;
 use std::sync::Mutex;
 
 use sstp_tunnel::route::{self, InstalledRoute, Pinned};
@@ -24,18 +26,21 @@ pub fn needed(d: DefaultRoutes, peer: IpAddr) -> bool {
     }
 }
 
-/// The address the TLS connection really goes to: the socket's peer (getpeername), which is
-/// the proxy when one carries the connection.
-pub fn target(sock: &TcpStream) -> std::io::Result<IpAddr> {
-    Ok(sock.peer_addr()?.ip().to_canonical())
+/// The connection the route is for: the socket's own ends (getsockname, getpeername); the
+/// peer is the proxy when one carries the connection.
+pub fn target(sock: &TcpStream) -> std::io::Result<Flow> {
+    Ok(Flow {
+        local: sock.local_addr()?,
+        peer: sock.peer_addr()?,
+    })
 }
 
 /// Pins the host route to `sock`'s peer if pppd will take the default route for its family.
 pub fn pin(sock: &TcpStream, via_proxy: bool) -> Result<(), TunnelError> {
     remove();
     let d = host::default_routes();
-    let peer = match target(sock) {
-        Ok(p) => p,
+    let flow = match target(sock) {
+        Ok(f) => f,
         Err(e) => {
             if d.v4 || d.replace_v4 || d.v6 {
                 return Err(TunnelError::Route {
@@ -48,11 +53,12 @@ pub fn pin(sock: &TcpStream, via_proxy: bool) -> Result<(), TunnelError> {
             return Ok(());
         }
     };
+    let peer = flow.peer.ip().to_canonical();
     if !needed(d, peer) {
         return Ok(());
     }
     let what = if via_proxy { "proxy" } else { "VPN server" };
-    match route::pin(peer) {
+    match route::pin(flow) {
         Ok(Pinned::Added(r)) => {
             host::log(
                 Level::Notice,
@@ -124,6 +130,8 @@ mod tests {
     fn target_is_the_tcp_peer() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        assert_eq!(target(&s).unwrap(), l.local_addr().unwrap().ip());
+        let flow = target(&s).unwrap();
+        assert_eq!(flow.peer, l.local_addr().unwrap());
+        assert_eq!(flow.local, s.local_addr().unwrap());
     }
 }

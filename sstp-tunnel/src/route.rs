@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// `rtm_protocol` of the routes sstp-rs adds (`ip route show proto 83`).
@@ -37,11 +37,16 @@ const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_TABLE: u16 = 15;
 const RTA_VIA: u16 = 18;
+const RTA_SRC: u16 = 2;
+const RTA_IP_PROTO: u16 = 27;
+const RTA_SPORT: u16 = 28;
+const RTA_DPORT: u16 = 29;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
 const RTN_UNICAST: u8 = 1;
 const RTN_LOCAL: u8 = 2;
 const RT_TABLE_MAIN: u32 = 254;
+const RTNH_F_ONLINK: u32 = 4;
 /// Bound on each netlink exchange.
 pub const NETLINK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -69,6 +74,9 @@ pub struct HostRoute {
     pub oif: u32,
     /// Routing table.
     pub table: u32,
+    /// The gateway is on the device without a connected network (`onlink`, as in the
+    /// `default via GW dev DEV onlink` of some hosting providers).
+    pub onlink: bool,
 }
 
 impl fmt::Display for HostRoute {
@@ -81,6 +89,9 @@ impl fmt::Display for HostRoute {
         write!(f, " dev {}", crate::sys::if_name(self.oif))?;
         if self.table != RT_TABLE_MAIN {
             write!(f, " table {}", self.table)?;
+        }
+        if self.onlink {
+            f.write_str(" onlink")?;
         }
         Ok(())
     }
@@ -138,10 +149,19 @@ impl RouteFailure {
     }
 }
 
-/// Asks the kernel how it reaches `dst` now (RTM_GETROUTE).
-pub fn lookup(dst: IpAddr) -> io::Result<Lookup> {
-    let dst = dst.to_canonical();
-    let msg = encode_get(1, dst);
+/// The TCP connection a route is looked up for: its local and peer socket addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// Our end (source address and port).
+    pub local: SocketAddr,
+    /// The peer (server or proxy).
+    pub peer: SocketAddr,
+}
+
+/// Asks the kernel how it routes `flow` now (RTM_GETROUTE with the destination, source, TCP
+/// and both ports, so policy rules that select by them are followed, as for the connection).
+pub fn lookup(flow: Flow) -> io::Result<Lookup> {
+    let msg = encode_get(1, flow);
     let reply = crate::sys::netlink_route_exchange(&msg, NETLINK_TIMEOUT)?;
     match parse_reply(&reply, 1)? {
         Reply::Route(l) => Ok(l),
@@ -149,10 +169,10 @@ pub fn lookup(dst: IpAddr) -> io::Result<Lookup> {
     }
 }
 
-/// Pins a host route to `dst` via the route the kernel uses for it now.
-pub fn pin(dst: IpAddr) -> Result<Pinned, RouteFailure> {
-    let dst = dst.to_canonical();
-    let l = lookup(dst).map_err(RouteFailure::Lookup)?;
+/// Pins a host route to `flow.peer` via the route the kernel uses for the connection now.
+pub fn pin(flow: Flow) -> Result<Pinned, RouteFailure> {
+    let dst = flow.peer.ip().to_canonical();
+    let l = lookup(flow).map_err(RouteFailure::Lookup)?;
     if l.kind == RTN_LOCAL || dst.is_loopback() {
         return Ok(Pinned::Local);
     }
@@ -181,12 +201,32 @@ pub fn host_route(dst: IpAddr, l: &Lookup) -> io::Result<HostRoute> {
         gateway: l.gateway,
         oif: l.oif,
         table: l.table,
+        onlink: false,
     })
 }
 
 /// Adds `route` (create, exclusive). EEXIST: an identical or other host route for the
-/// destination is there already; it is left alone.
+/// destination is there already; it is left alone. ENETUNREACH for a gateway the kernel itself
+/// routes through on that device: the gateway is `onlink` there, and the route is added so.
 pub fn add(route: HostRoute) -> Result<Pinned, RouteFailure> {
+    match add_once(route) {
+        Err(RouteFailure::Add(r, e))
+            if matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EINVAL))
+                && r.gateway.is_some()
+                && !r.onlink =>
+        {
+            // Report the kernel's answer to the plain route if `onlink` does not help either.
+            add_once(HostRoute {
+                onlink: true,
+                ..r.clone()
+            })
+            .map_err(|_| RouteFailure::Add(r, e))
+        }
+        other => other,
+    }
+}
+
+fn add_once(route: HostRoute) -> Result<Pinned, RouteFailure> {
     let msg = encode_route(
         RTM_NEWROUTE,
         NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
@@ -210,18 +250,10 @@ fn push_nlmsghdr(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) {
     buf.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_rtmsg(
-    buf: &mut Vec<u8>,
-    family: u8,
-    dst_len: u8,
-    table: u8,
-    proto: u8,
-    scope: u8,
-    kind: u8,
-) {
-    buf.extend_from_slice(&[family, dst_len, 0, 0, table, proto, scope, kind]);
-    buf.extend_from_slice(&0u32.to_ne_bytes()); // rtm_flags
+/// rtmsg from `[family, dst_len, table, protocol, scope, type]` and `rtm_flags`.
+fn push_rtmsg(buf: &mut Vec<u8>, f: [u8; 6], flags: u32) {
+    buf.extend_from_slice(&[f[0], f[1], 0, 0, f[2], f[3], f[4], f[5]]);
+    buf.extend_from_slice(&flags.to_ne_bytes());
 }
 
 fn push_attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
@@ -252,13 +284,22 @@ fn family(a: IpAddr) -> (u8, u8) {
     }
 }
 
-/// RTM_GETROUTE for `dst` (what `ip route get` sends).
-pub fn encode_get(seq: u32, dst: IpAddr) -> Vec<u8> {
+/// RTM_GETROUTE for a TCP flow (what `ip route get DST from SRC ipproto tcp sport S dport D`
+/// sends). An IPv4-mapped IPv6 socket address is looked up as IPv4.
+pub fn encode_get(seq: u32, flow: Flow) -> Vec<u8> {
+    let dst = flow.peer.ip().to_canonical();
+    let src = flow.local.ip().to_canonical();
     let (fam, len) = family(dst);
-    let mut b = Vec::with_capacity(64);
+    let mut b = Vec::with_capacity(96);
     push_nlmsghdr(&mut b, RTM_GETROUTE, NLM_F_REQUEST, seq);
-    push_rtmsg(&mut b, fam, len, 0, 0, 0, 0);
+    push_rtmsg(&mut b, [fam, len, 0, 0, 0, 0], 0);
     push_attr(&mut b, RTA_DST, &addr_bytes(dst));
+    if src.is_ipv4() == dst.is_ipv4() && !src.is_unspecified() {
+        push_attr(&mut b, RTA_SRC, &addr_bytes(src));
+    }
+    push_attr(&mut b, RTA_IP_PROTO, &[libc::IPPROTO_TCP as u8]);
+    push_attr(&mut b, RTA_SPORT, &flow.local.port().to_be_bytes());
+    push_attr(&mut b, RTA_DPORT, &flow.peer.port().to_be_bytes());
     finish(b)
 }
 
@@ -273,7 +314,12 @@ pub fn encode_route(kind: u16, flags: u16, seq: u32, r: &HostRoute) -> Vec<u8> {
     let table8 = if r.table < 256 { r.table as u8 } else { 252 }; // RT_TABLE_COMPAT
     let mut b = Vec::with_capacity(96);
     push_nlmsghdr(&mut b, kind, flags, seq);
-    push_rtmsg(&mut b, fam, len, table8, RTPROT_SSTP_RS, scope, RTN_UNICAST);
+    let flags = if r.onlink { RTNH_F_ONLINK } else { 0 };
+    push_rtmsg(
+        &mut b,
+        [fam, len, table8, RTPROT_SSTP_RS, scope, RTN_UNICAST],
+        flags,
+    );
     push_attr(&mut b, RTA_DST, &addr_bytes(r.dst));
     if let Some(g) = r.gateway {
         push_attr(&mut b, RTA_GATEWAY, &addr_bytes(g));
@@ -394,18 +440,45 @@ mod tests {
 
     #[test]
     fn get_request_layout() {
-        let m = encode_get(7, v4([192, 0, 2, 1]));
+        let flow = Flow {
+            local: "192.0.2.1:40000".parse().unwrap(),
+            peer: "[::ffff:203.0.113.1]:443".parse().unwrap(),
+        };
+        let m = encode_get(7, flow);
         let mut want = Vec::new();
-        want.extend_from_slice(&36u32.to_ne_bytes());
+        want.extend_from_slice(&68u32.to_ne_bytes());
         want.extend_from_slice(&26u16.to_ne_bytes());
         want.extend_from_slice(&1u16.to_ne_bytes());
         want.extend_from_slice(&7u32.to_ne_bytes());
         want.extend_from_slice(&0u32.to_ne_bytes());
         want.extend_from_slice(&[2, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        want.extend_from_slice(&8u16.to_ne_bytes());
-        want.extend_from_slice(&1u16.to_ne_bytes());
-        want.extend_from_slice(&[192, 0, 2, 1]);
+        for (kind, data) in [
+            (RTA_DST, &[203u8, 0, 113, 1][..]),
+            (RTA_SRC, &[192, 0, 2, 1]),
+            (RTA_IP_PROTO, &[6]),
+            (RTA_SPORT, &[0x9c, 0x40]),
+            (RTA_DPORT, &[0x01, 0xbb]),
+        ] {
+            want.extend_from_slice(&(4 + data.len() as u16).to_ne_bytes());
+            want.extend_from_slice(&kind.to_ne_bytes());
+            want.extend_from_slice(data);
+            want.resize(want.len().next_multiple_of(4), 0);
+        }
         assert_eq!(m, want);
+    }
+
+    #[test]
+    fn get_request_v6_without_source() {
+        let flow = Flow {
+            local: "[::]:1".parse().unwrap(),
+            peer: "[2001:db8::5]:443".parse().unwrap(),
+        };
+        let m = encode_get(1, flow);
+        assert_eq!(&m[16..18], &[10, 128]);
+        assert_eq!(u16_at(&m, 28), Some(20));
+        assert_eq!(u16_at(&m, 30), Some(RTA_DST));
+        assert_eq!(u16_at(&m, 50), Some(RTA_IP_PROTO));
+        assert_eq!(m.len(), 16 + 12 + 20 + 8 + 8 + 8);
     }
 
     #[test]
@@ -415,8 +488,20 @@ mod tests {
             gateway: Some(v4([192, 0, 2, 2])),
             oif: 3,
             table: 254,
+            onlink: false,
         };
         let m = encode_route(RTM_NEWROUTE, 0x605, 9, &r);
+        let on = encode_route(
+            RTM_NEWROUTE,
+            0x605,
+            9,
+            &HostRoute {
+                onlink: true,
+                ..r.clone()
+            },
+        );
+        assert_eq!(u32_at(&on, 24), Some(RTNH_F_ONLINK));
+        assert_eq!(u32_at(&m, 24), Some(0));
         assert_eq!(m.len(), 16 + 12 + 8 + 8 + 8 + 8);
         assert_eq!(u32_at(&m, 0), Some(m.len() as u32));
         assert_eq!(u16_at(&m, 4), Some(24));
@@ -441,6 +526,7 @@ mod tests {
             gateway: None,
             oif: 2,
             table: 1000,
+            onlink: false,
         };
         let m = encode_route(RTM_DELROUTE, 5, 1, &r);
         assert_eq!(&m[16..24], &[10, 128, 0, 0, 252, 83, 253, 1]);
@@ -459,7 +545,7 @@ mod tests {
     #[test]
     fn parses_route_answer() {
         let mut body = Vec::new();
-        push_rtmsg(&mut body, 2, 32, 254, 0, 0, RTN_UNICAST);
+        push_rtmsg(&mut body, [2, 32, 254, 0, 0, RTN_UNICAST], 0);
         push_attr(&mut body, RTA_TABLE, &254u32.to_ne_bytes());
         push_attr(&mut body, RTA_DST, &[10, 1, 2, 3]);
         push_attr(&mut body, RTA_OIF, &4u32.to_ne_bytes());
@@ -498,7 +584,7 @@ mod tests {
             io::ErrorKind::InvalidData
         );
         let mut body = Vec::new();
-        push_rtmsg(&mut body, 2, 32, 254, 0, 0, RTN_UNICAST);
+        push_rtmsg(&mut body, [2, 32, 254, 0, 0, RTN_UNICAST], 0);
         push_attr(
             &mut body,
             RTA_VIA,

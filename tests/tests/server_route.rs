@@ -4,9 +4,10 @@
 //! beyond a gateway. Traffic to a third address in the server's namespace goes through ppp0
 //! (interface counters on both ends of the tunnel), the TLS connection keeps its original way
 //! (the pinned host route), and after disconnect both routing tables are exactly as before.
-//! Also: `persist` re-dials pin and remove their own route each cycle, and a pppd without
-//! CAP_NET_ADMIN (the kernel refuses the route) fails the connect with the event-14 message and
-//! exit status 8 instead of looping its TLS connection into its own tunnel.
+//! Also: `persist` re-dials pin and remove their own route each cycle; policy routing by port
+//! (the route goes into the rule's table) and an `onlink` default gateway work; a default route
+//! whose next hop cannot be pinned (IPv4 via an IPv6 gateway) fails the connect with the
+//! event-15 message and exit status 8 instead of looping the TLS connection into its tunnel.
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use integration_tests::scenario::{self, parse_facts};
 use integration_tests::testbed;
 
 fn skip() -> bool {
-    testbed::skip_testbed(&["/usr/bin/setpriv"])
+    testbed::skip_testbed(&[])
 }
 
 fn build() -> (PathBuf, PathBuf) {
@@ -45,7 +46,7 @@ sc_fact server_started 1
 route_args() {{ # tag port
     echo plugin "$SO" sstp-server "$SC_FAR_V4:$2" sstp-sni "$SC_SERVER_NAME" \
         sstp-ca-file "$SC_OUT/ca.pem" sstp-log-level 3 user "$SC_USER" password "$SC_PASSWORD" \
-        noauth noccp nobsdcomp nodeflate refuse-eap noipdefault defaultroute replacedefaultroute \
+        noauth noccp nobsdcomp nodeflate refuse-eap noipdefault ${{ROUTE_OPTS:-defaultroute replacedefaultroute}} \
         lcp-echo-interval 0 debug nodetach logfile "$SC_OUT/route-$1.log"
 }}
 sc_route_snapshot >"$SC_OUT/routes-before.txt"
@@ -94,17 +95,49 @@ sc_route_snapshot >"$SC_OUT/routes-after-persist.txt"
 cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after-persist.txt" && sc_fact persist_restored 1 || sc_fact persist_restored 0
 sc_wait 10 sc_server_pppd_gone
 
-echo "== refused: pppd without CAP_NET_ADMIN, the kernel refuses the host route"
-t0=$(sc_now)
-setpriv --bounding-set -net_admin --inh-caps -net_admin /usr/sbin/pppd $(route_args refused 443) \
-    >"$SC_OUT/route-refused.out" 2>&1 &
-PID=$!
-if sc_wait 30 sc_not_running $PID; then :; else kill -KILL $PID; fi
-wait $PID; sc_fact refused_exit $?
-sc_fact refused_seconds "$(sc_elapsed "$t0" "$(sc_now)")"
-sc_fact refused_ppp_up "$(sc_ppp_up && echo 1 || echo 0)"
-sc_route_snapshot >"$SC_OUT/routes-after-refused.txt"
-cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after-refused.txt" && sc_fact refused_restored 1 || sc_fact refused_restored 0
+# session <tag>: pppd with the default route into the tunnel; facts <tag>_up, <tag>_pinned (our
+# routes while up), <tag>_exit, <tag>_seconds, <tag>_restored (tables as before the session).
+session() {{
+    sc_route_snapshot >"$SC_OUT/routes-before-$1.txt"
+    t0=$(sc_now)
+    /usr/sbin/pppd $(route_args "$1" 443) >"$SC_OUT/route-$1.out" 2>&1 &
+    PID=$!
+    if sc_wait 30 sc_ppp_up_or_gone; then :; fi
+    sc_ppp_up && sc_fact "$1_up" 1 || sc_fact "$1_up" 0
+    sc_fact "$1_pinned" "$(ip route show table all proto 83 | head -n 1)"
+    sc_fact "$1_pinned_table100" "$(ip route show table 100 proto 83 | wc -l)"
+    sc_fact "$1_third_dev" "$(sc_route_dev $SC_THIRD_V4)"
+    kill -TERM $PID 2>/dev/null
+    if sc_wait 20 sc_not_running $PID; then :; else kill -KILL $PID; fi
+    wait $PID; sc_fact "$1_exit" $?
+    sc_fact "$1_seconds" "$(sc_elapsed "$t0" "$(sc_now)")"
+    sc_route_snapshot >"$SC_OUT/routes-after-$1.txt"
+    cmp -s "$SC_OUT/routes-before-$1.txt" "$SC_OUT/routes-after-$1.txt" && sc_fact "$1_restored" 1 ||
+        sc_fact "$1_restored" 0
+    sc_wait 10 sc_server_pppd_gone
+}}
+sc_ppp_up_or_gone() {{ sc_ppp_up || sc_not_running $PID; }}
+
+echo "== policy: only a rule (TCP to port 443 -> table 100) routes the server"
+ip route del default via "$SC_SERVER_V4" dev veth-c
+ip route add default via "$SC_SERVER_V4" dev veth-c table 100
+ip rule add ipproto tcp dport 443 lookup 100 pref 100
+session policy
+ip rule del pref 100
+ip route del default table 100
+
+echo "== via: the default route's next hop is IPv6 (RFC 5549): the route cannot be pinned"
+ip -4 route add default via inet6 "$SC_SERVER_V6" dev veth-c
+sc_fact via_default "$(ip -4 route show default)"
+session via
+ip -4 route del default
+
+echo "== onlink: a /32 client address and an onlink default gateway (pppd's defaultroute only:
+# its replacedefaultroute restores an onlink default without onlink, which the kernel refuses)"
+ip addr del "$SC_CLIENT_V4/24" dev veth-c
+ip addr add "$SC_CLIENT_V4/32" dev veth-c
+ip route add default via "$SC_SERVER_V4" dev veth-c onlink
+ROUTE_OPTS=defaultroute session onlink
 
 for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
 sc_wait 10 sc_server_pppd_gone
@@ -140,8 +173,11 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
     for f in [
         "route-main.log",
         "route-persist.log",
-        "route-refused.log",
-        "route-refused.out",
+        "route-policy.log",
+        "route-via.log",
+        "route-onlink.log",
+        "routes-before-onlink.txt",
+        "routes-after-onlink.txt",
         "routes-before.txt",
         "routes-after-main.txt",
         "routes-after-persist.txt",
@@ -203,23 +239,41 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
     assert_eq!(fact(&facts, "persist_leftover"), "0", "{diag}");
     assert_eq!(fact(&facts, "persist_restored"), "1", "{diag}");
 
-    // Refused by the kernel: the event-14 message with the kernel's words, exit 8 (connect
-    // failed), no interface, tables untouched.
-    let refused = get("route-refused.log");
+    // Policy routing: the lookup follows the connection (TCP, ports), the route goes into the
+    // rule's table.
+    assert_eq!(fact(&facts, "policy_up"), "1", "{diag}");
+    assert_eq!(
+        fact(&facts, "policy_pinned"),
+        "203.0.113.1 via 192.0.2.2 dev veth-c",
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "policy_pinned_table100"), "1", "{diag}");
+    assert_eq!(fact(&facts, "policy_third_dev"), "ppp0", "{diag}");
+    assert_eq!(fact(&facts, "policy_restored"), "1", "{diag}");
+    // An onlink gateway (hosting providers' `default via GW dev eth0 onlink`).
+    assert_eq!(fact(&facts, "onlink_up"), "1", "{diag}");
+    assert_eq!(
+        fact(&facts, "onlink_pinned"),
+        "203.0.113.1 via 192.0.2.2 dev veth-c onlink",
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "onlink_restored"), "1", "{diag}");
+    // The kernel's route is unusable for a host route (an IPv6 next hop for IPv4): the event-15
+    // message, exit 8 (connect failed) within seconds, no interface, tables untouched.
+    let via = get("route-via.log");
     assert!(
-        refused.contains(
-            "sstp-rs: the route to the VPN server 203.0.113.1 could not be added \
-             (203.0.113.1/32 via 192.0.2.2 dev veth-c): Operation not permitted"
+        via.contains(
+            "sstp-rs: the route to the VPN server 203.0.113.1 could not be set: the kernel's \
+             route for that address is unknown or unusable"
         ),
         "{diag}"
     );
-    assert!(
-        refused.contains("check that pppd runs with CAP_NET_ADMIN"),
-        "{diag}"
-    );
-    assert_eq!(fact(&facts, "refused_exit"), "8", "{diag}");
-    assert_eq!(fact(&facts, "refused_ppp_up"), "0", "{diag}");
-    assert!(num(&facts, "refused_seconds") < 15.0, "{diag}");
-    assert_eq!(fact(&facts, "refused_restored"), "1", "{diag}");
+    assert!(via.contains("RTA_VIA"), "{diag}");
+    assert!(via.contains("check `ip route get 203.0.113.1`"), "{diag}");
+    assert_eq!(fact(&facts, "via_up"), "0", "{diag}");
+    assert_eq!(fact(&facts, "via_exit"), "8", "{diag}");
+    assert!(num(&facts, "via_seconds") < 15.0, "{diag}");
+    assert_eq!(fact(&facts, "via_pinned"), "", "{diag}");
+    assert_eq!(fact(&facts, "via_restored"), "1", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
 }
