@@ -514,8 +514,13 @@ impl fmt::Display for TunnelError {
                 detail,
             } => write!(
                 f,
-                "the route to the {what} {peer} could not be set: the kernel's route for that                  address is unknown or unusable ({detail}); the tunnel takes the default route, so                  without it the connection would be routed into its own tunnel: check `ip route                  get {peer}` (a unicast route via a gateway or a connected network is needed)",
+                "the route to the {what} {peer} could not be set: the kernel's route for it is \
+                 unknown or unusable ({detail}); the tunnel takes the default route, and without \
+                 a host route the connection would be routed into its own tunnel: check `ip \
+                 route get {peer}` (a unicast route via an IPv{v} gateway or a connected network \
+                 is needed), or leave out defaultroute/replacedefaultroute",
                 what = if *proxy { "proxy" } else { "VPN server" },
+                v = if peer.is_ipv4() { 4 } else { 6 },
             ),
             TunnelError::Route {
                 peer,
@@ -524,7 +529,11 @@ impl fmt::Display for TunnelError {
                 detail,
             } => write!(
                 f,
-                "the route to the {what} {peer} could not be added ({route}): {detail}; the                  tunnel takes the default route, so without it the connection would be routed                  into its own tunnel: check that pppd runs with CAP_NET_ADMIN and `ip route get                  {peer}`, or drop defaultroute/replacedefaultroute",
+                "the route to the {what} {peer} could not be added ({route}): {detail}; the \
+                 tunnel takes the default route, and without a host route the connection would \
+                 be routed into its own tunnel: check that pppd may change routes \
+                 (CAP_NET_ADMIN) and `ip route get {peer}`, or leave out \
+                 defaultroute/replacedefaultroute",
                 what = if *proxy { "proxy" } else { "VPN server" },
             ),
         }

@@ -47,6 +47,7 @@ const RTN_UNICAST: u8 = 1;
 const RTN_LOCAL: u8 = 2;
 const RT_TABLE_MAIN: u32 = 254;
 const RTNH_F_ONLINK: u32 = 4;
+const RTM_F_LOOKUP_TABLE: u32 = 0x1000;
 /// Bound on each netlink exchange.
 pub const NETLINK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -292,7 +293,8 @@ pub fn encode_get(seq: u32, flow: Flow) -> Vec<u8> {
     let (fam, len) = family(dst);
     let mut b = Vec::with_capacity(96);
     push_nlmsghdr(&mut b, RTM_GETROUTE, NLM_F_REQUEST, seq);
-    push_rtmsg(&mut b, [fam, len, 0, 0, 0, 0], 0);
+    // RTM_F_LOOKUP_TABLE: report the table the route came from (else IPv4 says "main").
+    push_rtmsg(&mut b, [fam, len, 0, 0, 0, 0], RTM_F_LOOKUP_TABLE);
     push_attr(&mut b, RTA_DST, &addr_bytes(dst));
     if src.is_ipv4() == dst.is_ipv4() && !src.is_unspecified() {
         push_attr(&mut b, RTA_SRC, &addr_bytes(src));
@@ -451,7 +453,8 @@ mod tests {
         want.extend_from_slice(&1u16.to_ne_bytes());
         want.extend_from_slice(&7u32.to_ne_bytes());
         want.extend_from_slice(&0u32.to_ne_bytes());
-        want.extend_from_slice(&[2, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&[2, 32, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&0x1000u32.to_ne_bytes());
         for (kind, data) in [
             (RTA_DST, &[203u8, 0, 113, 1][..]),
             (RTA_SRC, &[192, 0, 2, 1]),
@@ -619,5 +622,39 @@ mod tests {
             ..ok
         };
         assert!(host_route(dst, &v6gw).is_err());
+    }
+
+    #[test]
+    fn failure_messages_say_what_failed_and_what_to_check() {
+        let peer: IpAddr = "::ffff:203.0.113.1".parse().unwrap();
+        let e = RouteFailure::Lookup(io::Error::from_raw_os_error(libc::ENETUNREACH))
+            .into_error(peer, false);
+        assert_eq!(e.category(), crate::FailureCategory::Route);
+        let s = e.to_string();
+        for want in [
+            "the route to the VPN server 203.0.113.1 could not be set",
+            "Network is unreachable",
+            "routed into its own tunnel",
+            "check `ip route get 203.0.113.1`",
+        ] {
+            assert!(s.contains(want), "{want:?} not in {s}");
+        }
+        let r = HostRoute {
+            dst: "203.0.113.1".parse().unwrap(),
+            gateway: Some(v4([192, 0, 2, 2])),
+            oif: 1,
+            table: 254,
+            onlink: false,
+        };
+        let e =
+            RouteFailure::Add(r, io::Error::from_raw_os_error(libc::EPERM)).into_error(peer, true);
+        let s = e.to_string();
+        for want in [
+            "the route to the proxy 203.0.113.1 could not be added (203.0.113.1/32 via 192.0.2.2 dev ",
+            "Operation not permitted",
+            "CAP_NET_ADMIN",
+        ] {
+            assert!(s.contains(want), "{want:?} not in {s}");
+        }
     }
 }
