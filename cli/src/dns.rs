@@ -110,20 +110,42 @@ fn run(ctl: &Path, args: &[&str]) -> Result<(), String> {
     ))
 }
 
-/// Replaces `path`'s content by `bytes` with `mode` (a new file renamed over it).
+/// Replaces `path`'s content by `bytes` with `mode`: a new file renamed over it, or, where
+/// the file is a mount point (a container's bind-mounted resolv.conf: EBUSY) or the directory
+/// is not writable, the file rewritten in place.
 fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("sstp-tmp{}", std::process::id()));
-    let r = (|| {
+    let renamed = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match renamed {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            use nix::errno::Errno;
+            let in_place = [
+                Errno::EBUSY,
+                Errno::EXDEV,
+                Errno::EROFS,
+                Errno::EACCES,
+                Errno::EPERM,
+            ];
+            if !in_place.iter().any(|n| e.raw_os_error() == Some(*n as i32)) {
+                return Err(e);
+            }
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)?;
+            f.write_all(bytes)?;
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+            f.sync_all()
+        }
     }
-    r
 }
 
 /// Applies `dns` for `ifname`; `all_queries`: route every query to them (`--default-route`).

@@ -1,5 +1,5 @@
 //! The host route to the VPN server (Windows events 14 and 15), in the UML test bed: pppd 2.4.9
-//! + sstp-rs.so with `defaultroute replacedefaultroute` on a client that already has a default
+//! and sstp-rs.so with `defaultroute replacedefaultroute` on a client that already has a default
 //! route, against the project's test server (real server pppd behind it) whose address lies
 //! beyond a gateway. Traffic to a third address in the server's namespace goes through ppp0
 //! (interface counters on both ends of the tunnel), the TLS connection keeps its original way
@@ -251,7 +251,8 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
         events.chunks(2).all(|c| c == ["pin", "remove"]),
         "{events:?}\n{diag}"
     );
-    // ip-up of each cycle ran while our route was there.
+    // ip-up saw our route (the server's pppd runs the same /etc/ppp/ip-up in netns srv, where
+    // it counts 0; a client ip-up that a busy guest delays past the server's reset may too).
     let per_cycle = get("pinned-per-cycle.txt");
     assert!(
         per_cycle.lines().any(|l| l == "/etc/ppp/ip-up ppp0 1"),
@@ -295,5 +296,144 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
     assert!(num(&facts, "via_seconds") < 15.0, "{diag}");
     assert_eq!(fact(&facts, "via_pinned"), "", "{diag}");
     assert_eq!(fact(&facts, "via_restored"), "1", "{diag}");
+    assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
+}
+
+/// Builds `sstp` (release, in pppd 2.4.9's target directory, like the plugin).
+fn build_cli() -> PathBuf {
+    let dir = Pppd::V249.dir().join("cargo");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .current_dir(testbed::workspace_root())
+        .args(["build", "--release", "-p", "sstp-cli", "--bin", "sstp"])
+        .env("CARGO_TARGET_DIR", &dir)
+        .env("PPPD_INCLUDE_DIR", "/usr/include")
+        .env_remove("PPPD_VERSION")
+        .status()
+        .expect("cargo build");
+    assert!(st.success(), "building sstp failed");
+    dir.join("release/sstp")
+}
+
+fn connect_script(so: &Path, server: &Path, sstp: &Path) -> String {
+    format!(
+        r#"
+. /run/bed/sstp-scenario.sh
+SO={so}
+SERVER={server}
+SSTP={sstp}
+sc_net_up || exit 1
+sc_pki || exit 1
+sc_test_server_setup
+echo "ms-dns 192.0.2.53" >>/etc/ppp/options.mschap
+sc_route_bed
+sc_test_server 443 server.log server
+SC_PORT=443 sc_wait 20 sc_server_listening || {{ echo "server not listening"; exit 1; }}
+sc_fact server_started 1
+# The guest's / is the host's, read-only: a resolv.conf of its own over the host's.
+printf 'nameserver 10.0.0.1\nsearch example.lan\noptions edns0\n' >"$SC_WORK/resolv.conf"
+mount --bind "$SC_WORK/resolv.conf" /etc/resolv.conf
+cp /etc/resolv.conf "$SC_OUT/resolv-before.txt"
+sc_route_snapshot >"$SC_OUT/routes-before.txt"
+printf '%s\n' "$SC_PASSWORD" >"$SC_WORK/pw"; chmod 600 "$SC_WORK/pw"
+"$SSTP" connect "$SC_FAR_V4:443" --sni "$SC_SERVER_NAME" --ca-file "$SC_OUT/ca.pem" -u "$SC_USER" \
+    --password-file "$SC_WORK/pw" --plugin "$SO" --pppd /usr/sbin/pppd --default-route --peer-dns \
+    -- noccp lcp-echo-interval 0 >"$SC_OUT/connect.out" 2>&1 &
+PID=$!
+sc_ppp_up_or_gone() {{ sc_ppp_up || sc_not_running $PID; }}
+sc_wait 30 sc_ppp_up_or_gone
+sc_ppp_up && sc_fact up 1 || sc_fact up 0
+# the DNS lines follow the IPCP up
+sc_wait 5 grep -q '^nameserver 192.0.2.53' /etc/resolv.conf
+cp /etc/resolv.conf "$SC_OUT/resolv-during.txt"
+sc_fact pinned "$(ip route show table all proto 83 | head -n 1)"
+sc_fact server_dev "$(sc_route_dev $SC_FAR_V4)"
+sc_fact third_dev "$(sc_route_dev $SC_THIRD_V4)"
+PPP=$(sc_ppp_if)
+tx0=$(sc_if_stat - "$PPP" tx_packets)
+ping -n -c 10 -i 0.2 -W 3 "$SC_THIRD_V4" >"$SC_OUT/ping-third.txt" 2>&1
+sc_fact third_received "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-third.txt")"
+sc_fact ppp_tx "$(( $(sc_if_stat - "$PPP" tx_packets) - tx0 ))"
+echo "== SIGTERM to sstp (as systemd or Ctrl-C would)"
+kill -TERM $PID
+if sc_wait 30 sc_not_running $PID; then :; else kill -KILL $PID; fi
+wait $PID; sc_fact exit $?
+cmp -s "$SC_OUT/resolv-before.txt" /etc/resolv.conf && sc_fact resolv_restored 1 || sc_fact resolv_restored 0
+cp /etc/resolv.conf "$SC_OUT/resolv-after.txt"
+sc_route_snapshot >"$SC_OUT/routes-after.txt"
+cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after.txt" && sc_fact routes_restored 1 || sc_fact routes_restored 0
+umount /etc/resolv.conf
+for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
+sc_wait 10 sc_server_pppd_gone
+wait
+sc_leftovers
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+        sstp = testbed::shell_quote(&sstp.to_string_lossy()),
+    )
+}
+
+/// `sstp connect --default-route --peer-dns`: all traffic through the tunnel, the server's DNS
+/// in resolv.conf while up, and after a SIGTERM both resolv.conf and the routes as before.
+#[test]
+fn sstp_connect_default_route_and_peer_dns() {
+    if skip() {
+        return;
+    }
+    let (so, server) = build();
+    let sstp = build_cli();
+    let Some(run) = scenario::run_script(
+        &connect_script(&so, &server, &sstp),
+        Duration::from_secs(180),
+    ) else {
+        return;
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let mut diag = format!("{}\n--- facts ---\n{facts:?}\n", run.diagnostics());
+    for f in [
+        "connect.out",
+        "resolv-during.txt",
+        "resolv-after.txt",
+        "routes-before.txt",
+        "routes-after.txt",
+    ] {
+        diag.push_str(&format!("--- {f} ---\n{}\n", get(f)));
+    }
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
+    for (k, v) in &facts {
+        println!("{k} = {v}");
+    }
+    assert_eq!(fact(&facts, "up"), "1", "{diag}");
+    let out = get("connect.out");
+    assert!(out.contains(" defaultroute replacedefaultroute "), "{diag}");
+    assert!(out.contains(" usepeerdns"), "{diag}");
+    assert_eq!(
+        fact(&facts, "pinned"),
+        "203.0.113.1 via 192.0.2.2 dev veth-c",
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "server_dev"), "veth-c", "{diag}");
+    assert!(fact(&facts, "third_dev").starts_with("ppp"), "{diag}");
+    assert_eq!(fact(&facts, "third_received"), "10", "{diag}");
+    assert!(num(&facts, "ppp_tx") >= 10.0, "{diag}");
+    // The server's DNS server first, the rest of the file kept, under the marker.
+    let during = get("resolv-during.txt");
+    assert!(
+        during.starts_with(
+            "# sstp connect --peer-dns: DNS servers of the SSTP server (restored on exit)\n\
+             nameserver 192.0.2.53\nsearch example.lan\noptions edns0\n"
+        ),
+        "{diag}"
+    );
+    assert!(!during.contains("10.0.0.1"), "{diag}");
+    assert!(out.contains("sstp: DNS settings restored"), "{diag}");
+    // SIGTERM is a disconnect the user asked for: exit 0, everything restored.
+    assert_eq!(fact(&facts, "exit"), "0", "{diag}");
+    assert_eq!(fact(&facts, "resolv_restored"), "1", "{diag}");
+    assert_eq!(fact(&facts, "routes_restored"), "1", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
 }
