@@ -29,10 +29,7 @@ pub fn needed(d: DefaultRoutes, peer: IpAddr) -> bool {
 /// The connection the route is for: the socket's own ends (getsockname, getpeername); the
 /// peer is the proxy when one carries the connection.
 pub fn target(sock: &TcpStream) -> std::io::Result<Flow> {
-    Ok(Flow {
-        local: sock.local_addr()?,
-        peer: sock.peer_addr()?,
-    })
+    Flow::of(sock)
 }
 
 /// Pins the host route to `sock`'s peer if pppd will take the default route for its family.

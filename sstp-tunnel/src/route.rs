@@ -159,6 +159,17 @@ pub struct Flow {
     pub peer: SocketAddr,
 }
 
+impl Flow {
+    /// The connection `sock` is: its own ends (getsockname, getpeername). Through a proxy the
+    /// peer is the proxy, so that is where the host route goes.
+    pub fn of(sock: &std::net::TcpStream) -> io::Result<Flow> {
+        Ok(Flow {
+            local: sock.local_addr()?,
+            peer: sock.peer_addr()?,
+        })
+    }
+}
+
 /// Asks the kernel how it routes `flow` now (RTM_GETROUTE with the destination, source, TCP
 /// and both ports, so policy rules that select by them are followed, as for the connection).
 pub fn lookup(flow: Flow) -> io::Result<Lookup> {
@@ -656,5 +667,18 @@ mod tests {
         ] {
             assert!(s.contains(want), "{want:?} not in {s}");
         }
+    }
+
+    /// The real kernel answers the lookup for a loopback connection: a local route on `lo`.
+    #[test]
+    fn kernel_lookup_of_a_loopback_flow() {
+        let flow = Flow {
+            local: "127.0.0.1:40000".parse().unwrap(),
+            peer: "127.0.0.1:443".parse().unwrap(),
+        };
+        let l = lookup(flow).expect("RTM_GETROUTE on this machine");
+        assert_eq!(l.kind, RTN_LOCAL, "{l:?}");
+        assert_eq!(crate::sys::if_name(l.oif), "lo");
+        assert_eq!(pin(flow).unwrap(), Pinned::Local);
     }
 }
