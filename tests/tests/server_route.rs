@@ -28,11 +28,13 @@ fn build() -> (PathBuf, PathBuf) {
     (so, server)
 }
 
-fn script(so: &Path, server: &Path) -> String {
+fn script(so: &Path, so25: &Path, server: &Path) -> String {
     format!(
         r#"
 . /run/bed/sstp-scenario.sh
 SO={so}
+SO25={so25}
+PPPD25={pppd25}
 SERVER={server}
 sc_net_up || exit 1
 sc_pki || exit 1
@@ -100,7 +102,7 @@ sc_wait 10 sc_server_pppd_gone
 session() {{
     sc_route_snapshot >"$SC_OUT/routes-before-$1.txt"
     t0=$(sc_now)
-    /usr/sbin/pppd $(route_args "$1" 443) >"$SC_OUT/route-$1.out" 2>&1 &
+    "${{PPPD:-/usr/sbin/pppd}}" $(route_args "$1" 443) >"$SC_OUT/route-$1.out" 2>&1 &
     PID=$!
     if sc_wait 30 sc_ppp_up_or_gone; then :; fi
     sc_ppp_up && sc_fact "$1_up" 1 || sc_fact "$1_up" 0
@@ -137,7 +139,18 @@ echo "== onlink: a /32 client address and an onlink default gateway (pppd's defa
 ip addr del "$SC_CLIENT_V4/24" dev veth-c
 ip addr add "$SC_CLIENT_V4/32" dev veth-c
 ip route add default via "$SC_SERVER_V4" dev veth-c onlink
-ROUTE_OPTS=defaultroute session onlink
+ROUTE_OPTS=defaultroute
+session onlink
+unset ROUTE_OPTS
+ip route del default
+ip addr del "$SC_CLIENT_V4/32" dev veth-c
+ip addr add "$SC_CLIENT_V4/24" dev veth-c
+ip route add default via "$SC_SERVER_V4" dev veth-c
+
+echo "== v25: pppd 2.5.2 (replacedefaultroute upstream)"
+SO=$SO25
+PPPD=$PPPD25
+session v25
 
 for p in $(pgrep -f sstp-test-server); do kill -TERM "$p" 2>/dev/null; done
 sc_wait 10 sc_server_pppd_gone
@@ -146,6 +159,8 @@ sc_leftovers
 exit 0
 "#,
         so = testbed::shell_quote(&so.to_string_lossy()),
+        so25 = testbed::shell_quote(&so25.to_string_lossy()),
+        pppd25 = testbed::shell_quote(&Pppd::V252.binary().to_string_lossy()),
         server = testbed::shell_quote(&server.to_string_lossy()),
     )
 }
@@ -164,7 +179,10 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
         return;
     }
     let (so, server) = build();
-    let Some(run) = scenario::run_script(&script(&so, &server), Duration::from_secs(300)) else {
+    let so25 =
+        plugin::build_plugin(Pppd::V252, true, "sstp-rs-route.so").expect("build the 2.5.2 plugin");
+    let Some(run) = scenario::run_script(&script(&so, &so25, &server), Duration::from_secs(360))
+    else {
         return;
     };
     let facts = parse_facts(&run.output);
@@ -176,6 +194,8 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
         "route-policy.log",
         "route-via.log",
         "route-onlink.log",
+        "route-v25.log",
+        "route-v25.out",
         "routes-before-onlink.txt",
         "routes-after-onlink.txt",
         "routes-before.txt",
@@ -279,6 +299,16 @@ fn default_route_through_the_tunnel_keeps_the_server_route() {
         "{diag}"
     );
     assert_eq!(fact(&facts, "onlink_restored"), "1", "{diag}");
+    // pppd 2.5.2: the same pinned route, the default route into the tunnel, tables restored.
+    assert_eq!(fact(&facts, "v25_up"), "1", "{diag}");
+    assert_eq!(
+        fact(&facts, "v25_pinned"),
+        "203.0.113.1 via 192.0.2.2 dev veth-c",
+        "{diag}"
+    );
+    assert!(fact(&facts, "v25_third_dev").starts_with("ppp"), "{diag}");
+    assert_eq!(fact(&facts, "v25_exit"), "5", "{diag}");
+    assert_eq!(fact(&facts, "v25_restored"), "1", "{diag}");
     // The kernel's route is unusable for a host route (an IPv6 next hop for IPv4): the event-15
     // message, exit 8 (connect failed) within seconds, no interface, tables untouched.
     let via = get("route-via.log");
