@@ -219,8 +219,10 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
 /// Largest pppd executable [`knows_option`] reads.
 const PPPD_BINARY_MAX: u64 = 16 << 20;
 
-/// Whether the pppd executable at `pppd` has an option called `name` (its option tables hold
-/// each name as a NUL-terminated string). Reads at most 16 MiB; false if unreadable.
+/// Whether the pppd executable at `pppd` has an option called `name`: its option tables hold
+/// each name as a NUL-terminated string (the linker may store it as the tail of a longer one,
+/// as Debian's 2.4.9 keeps `replacedefaultroute` inside `noreplacedefaultroute`). Reads at most
+/// 16 MiB; false if unreadable.
 pub fn knows_option(pppd: &Path, name: &str) -> bool {
     use std::io::Read;
     let mut buf = Vec::new();
@@ -229,10 +231,9 @@ pub fn knows_option(pppd: &Path, name: &str) -> bool {
     read.is_ok() && binary_has_option(&buf, name)
 }
 
-/// [`knows_option`] on the executable's bytes: `name` preceded and followed by a NUL.
+/// [`knows_option`] on the executable's bytes: `name` followed by a NUL.
 pub fn binary_has_option(bin: &[u8], name: &str) -> bool {
-    let mut needle = vec![0u8];
-    needle.extend_from_slice(name.as_bytes());
+    let mut needle = name.as_bytes().to_vec();
     needle.push(0);
     bin.windows(needle.len()).any(|w| w == needle.as_slice())
 }
@@ -546,15 +547,26 @@ mod tests {
 
     #[test]
     fn option_names_in_a_binary() {
-        let bin = b"\x7fELF..\0defaultroute\0noreplacedefaultroute\0usepeerdns\0";
-        assert!(binary_has_option(bin, "defaultroute"));
-        assert!(binary_has_option(bin, "noreplacedefaultroute"));
-        // `replacedefaultroute` only inside `noreplacedefaultroute`: not an option here.
-        assert!(!binary_has_option(bin, "replacedefaultroute"));
+        // Debian's 2.4.9 stores `replacedefaultroute` as the tail of `noreplacedefaultroute`.
+        let debian = b"\x7fELF..\0defaultroute\0noreplacedefaultroute\0usepeerdns\0";
+        assert!(binary_has_option(debian, "replacedefaultroute"));
+        assert!(binary_has_option(debian, "usepeerdns"));
+        let upstream = b"\x7fELF..\0defaultroute\0nodefaultroute\0usepeerdns\0";
+        assert!(!binary_has_option(upstream, "replacedefaultroute"));
+        assert!(!binary_has_option(
+            b"replacedefaultroutes\0",
+            "replacedefaultroute"
+        ));
         assert!(!knows_option(
             Path::new("/nonexistent/pppd"),
             "defaultroute"
         ));
+        // The real ones, where installed.
+        for pppd in ["/usr/sbin/pppd"] {
+            if Path::new(pppd).is_file() {
+                assert!(knows_option(Path::new(pppd), "defaultroute"), "{pppd}");
+            }
+        }
     }
 
     #[test]
