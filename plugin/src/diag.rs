@@ -87,6 +87,7 @@ mod tests {
             (FailureCategory::Negotiation, ExitStatus::NegotiationFailed),
             (FailureCategory::CryptoBinding, ExitStatus::AuthTopeerFailed),
             (FailureCategory::Config, ExitStatus::OptionError),
+            (FailureCategory::Route, ExitStatus::ConnectFailed),
         ] {
             assert_eq!(exit_for_category(category), status, "{category:?}");
         }
