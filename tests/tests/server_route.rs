@@ -7,7 +7,9 @@
 //! Also: `persist` re-dials pin and remove their own route each cycle; policy routing by port
 //! (the route goes into the rule's table) and an `onlink` default gateway work; a default route
 //! whose next hop cannot be pinned (IPv4 via an IPv6 gateway) fails the connect with the
-//! event-15 message and exit status 8 instead of looping the TLS connection into its tunnel.
+//! event-15 message and exit status 8 instead of looping the TLS connection into its tunnel;
+//! pppd 2.5.2; through Squid the route goes to the proxy; and `sstp connect --default-route
+//! --peer-dns` sets the server's DNS in resolv.conf and restores it and the routes after SIGTERM.
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
 use std::collections::BTreeMap;
@@ -466,4 +468,104 @@ fn sstp_connect_default_route_and_peer_dns() {
     assert_eq!(fact(&facts, "resolv_restored"), "1", "{diag}");
     assert_eq!(fact(&facts, "routes_restored"), "1", "{diag}");
     assert_eq!(fact(&facts, "leftovers"), "", "{diag}");
+}
+
+fn proxy_script(so: &Path, server: &Path) -> String {
+    format!(
+        r#"
+. /run/bed/sstp-scenario.sh
+SO={so}
+SERVER={server}
+sc_net_up || exit 1
+sc_pki || exit 1
+sc_test_server_setup
+sc_route_bed
+sc_test_server 443 server.log server
+mkdir -p "$SC_WORK/squid"
+printf 'alice:%s\n' "$(openssl passwd -apr1 Basic-Pa55)" >"$SC_WORK/squid/passwd"
+sc_squid_start basic 3128 "auth_param basic program /usr/lib/squid/basic_ncsa_auth $SC_WORK/squid/passwd
+auth_param basic realm sstp-basic
+auth_param basic children 2 startup=1"
+for p in 443 3128; do
+    SC_PORT=$p sc_wait 30 sc_server_listening || {{ echo "server on $p not listening"; exit 1; }}
+done
+sc_fact server_started 1
+umask 077; printf 'alice\nBasic-Pa55\n' >"$SC_WORK/basic.cred"; umask 022
+sc_route_snapshot >"$SC_OUT/routes-before.txt"
+/usr/sbin/pppd plugin "$SO" sstp-server "$SC_FAR_V4:443" sstp-sni "$SC_SERVER_NAME" \
+    sstp-ca-file "$SC_OUT/ca.pem" sstp-proxy "http://$SC_SERVER_V4:3128" \
+    sstp-proxy-auth-file "$SC_WORK/basic.cred" sstp-log-level 3 user "$SC_USER" \
+    password "$SC_PASSWORD" noauth noccp nobsdcomp nodeflate refuse-eap noipdefault defaultroute \
+    replacedefaultroute lcp-echo-interval 0 debug nodetach logfile "$SC_OUT/route-proxy.log" \
+    >"$SC_OUT/route-proxy.out" 2>&1 &
+PID=$!
+sc_ppp_up_or_gone() {{ sc_ppp_up || sc_not_running $PID; }}
+sc_wait 30 sc_ppp_up_or_gone
+sc_ppp_up && sc_fact up 1 || sc_fact up 0
+sc_fact pinned "$(ip route show table all proto 83 | head -n 1)"
+sc_fact pinned_count "$(ip route show table all proto 83 | wc -l)"
+sc_fact third_dev "$(sc_route_dev $SC_THIRD_V4)"
+ping -n -c 5 -i 0.2 -W 3 "$SC_THIRD_V4" >"$SC_OUT/ping-third.txt" 2>&1
+sc_fact third_received "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-third.txt")"
+kill -TERM $PID
+if sc_wait 20 sc_not_running $PID; then :; else kill -KILL $PID; fi
+wait $PID; sc_fact exit $?
+sc_route_snapshot >"$SC_OUT/routes-after.txt"
+cmp -s "$SC_OUT/routes-before.txt" "$SC_OUT/routes-after.txt" && sc_fact restored 1 || sc_fact restored 0
+for p in $(cat "$SC_WORK/servers"); do kill -TERM "$p" 2>/dev/null; done
+sc_wait 10 sc_server_pppd_gone
+wait
+exit 0
+"#,
+        so = testbed::shell_quote(&so.to_string_lossy()),
+        server = testbed::shell_quote(&server.to_string_lossy()),
+    )
+}
+
+/// Through an HTTP proxy (Squid, Basic auth) the host route goes to the proxy, the TCP peer:
+/// the server behind it gets none.
+#[test]
+fn through_a_proxy_the_route_goes_to_the_proxy() {
+    if testbed::skip_testbed(&["/usr/sbin/squid", "/usr/lib/squid/basic_ncsa_auth"]) {
+        return;
+    }
+    let (so, server) = build();
+    let Some(run) = scenario::run_script(&proxy_script(&so, &server), Duration::from_secs(180))
+    else {
+        return;
+    };
+    let facts = parse_facts(&run.output);
+    let get = |n: &str| run.read(n).unwrap_or_default();
+    let diag = format!(
+        "{}\n--- facts ---\n{facts:?}\n--- route-proxy.log ---\n{}\n--- route-proxy.out ---\n{}\n",
+        run.diagnostics(),
+        get("route-proxy.log"),
+        get("route-proxy.out")
+    );
+    assert!(run.success(), "{diag}");
+    assert_eq!(fact(&facts, "server_started"), "1", "{diag}");
+    for (k, v) in &facts {
+        println!("{k} = {v}");
+    }
+    assert_eq!(fact(&facts, "up"), "1", "{diag}");
+    // 192.0.2.2 is on the client's own network: an on-link host route.
+    assert_eq!(
+        fact(&facts, "pinned"),
+        "192.0.2.2 dev veth-c scope link",
+        "{diag}"
+    );
+    assert_eq!(fact(&facts, "pinned_count"), "1", "{diag}");
+    let log = get("route-proxy.log");
+    assert!(
+        log.contains("sstp-rs: route to the proxy pinned: 192.0.2.2/32 dev veth-c (proto 83)"),
+        "{diag}"
+    );
+    assert!(
+        log.contains("sstp-rs: route 192.0.2.2/32 dev veth-c removed"),
+        "{diag}"
+    );
+    assert!(fact(&facts, "third_dev").starts_with("ppp"), "{diag}");
+    assert_eq!(fact(&facts, "third_received"), "5", "{diag}");
+    assert_eq!(fact(&facts, "exit"), "5", "{diag}");
+    assert_eq!(fact(&facts, "restored"), "1", "{diag}");
 }
