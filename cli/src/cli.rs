@@ -134,11 +134,18 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
     pub log_level: Option<u8>,
 
-    /// Route all traffic through the tunnel (pppd `defaultroute`).
-    #[arg(long)]
+    /// Route all traffic through the tunnel (pppd `defaultroute` + `replacedefaultroute`; a
+    /// host route keeps the connection to the server on its current way).
+    #[arg(long, conflicts_with = "split")]
     pub default_route: bool,
 
-    /// Use the DNS servers the server offers (pppd `usepeerdns`).
+    /// Only the tunnel's own network goes through it (pppd `nodefaultroute`; the default
+    /// without --default-route, except for what pppd's options files say).
+    #[arg(long)]
+    pub split: bool,
+
+    /// Use the DNS servers the server offers (pppd `usepeerdns`), through systemd-resolved on
+    /// the ppp interface when it runs, else in /etc/resolv.conf; restored on exit.
     #[arg(long)]
     pub peer_dns: bool,
 
@@ -337,6 +344,8 @@ pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
             connect_timeout: a.timeout,
             log_level: a.log_level,
             default_route: a.default_route,
+            replace_default_route: false,
+            split: a.split,
             peer_dns: a.peer_dns,
             proxy_auth_file,
             allow_weak_auth: a.allow_weak_auth,

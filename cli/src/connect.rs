@@ -335,6 +335,61 @@ fn send_signal(pid: u32, sig: Signal) {
     }
 }
 
+/// `--peer-dns` while the link runs: applied at the first IPv4 up, undone once pppd has exited
+/// (after its ip-down scripts: Debian's `usepeerdns` hook restores its own copy of
+/// resolv.conf there, which still carries ours).
+struct PeerDns {
+    wanted: bool,
+    all_queries: bool,
+    applied: Option<crate::dns::Applied>,
+}
+
+impl PeerDns {
+    fn new(r: &pppd::PppdRequest) -> Self {
+        PeerDns {
+            wanted: r.peer_dns,
+            all_queries: r.default_route,
+            applied: None,
+        }
+    }
+
+    fn up(&mut self, info: &LinkInfo) {
+        if !self.wanted || self.applied.is_some() {
+            return;
+        }
+        let backend = crate::dns::Backend::detect();
+        let ifname = info.ifname.as_deref().unwrap_or("");
+        match crate::dns::apply(
+            &backend,
+            ifname,
+            &crate::dns::addresses(&info.dns),
+            self.all_queries,
+        ) {
+            Ok(a) => {
+                say(match &a {
+                    crate::dns::Applied::Resolved { .. } => {
+                        format!("sstp: DNS servers set on {ifname} (systemd-resolved)")
+                    }
+                    crate::dns::Applied::ResolvConf { path, .. } => {
+                        format!("sstp: DNS servers written to {}", path.display())
+                    }
+                });
+                self.applied = Some(a);
+            }
+            Err(e) => err(format!("warning: --peer-dns: {e}")),
+        }
+    }
+
+    fn down(&mut self) {
+        if let Some(a) = self.applied.take() {
+            match a.restore() {
+                Ok(()) => say("sstp: DNS settings restored"),
+                Err(e) => err(format!("warning: --peer-dns: {e}")),
+            }
+        }
+    }
+}
+
 /// Runs `sstp connect`; returns the exit code.
 pub fn run(mut o: ConnectOptions) -> Exit {
     if let Err(e) = install_signal_handlers() {
@@ -360,6 +415,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
         }
     };
     o.request.plugin = plugin;
+    o.request.replace_default_route = pppd::knows_option(&pppd_path, "replacedefaultroute");
     if o.request.allow_weak_auth {
         err(pppd::WEAK_AUTH_WARNING);
     }
@@ -504,6 +560,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     drop(tx);
 
     let mut info = LinkInfo::default();
+    let mut dns = PeerDns::new(&o.request);
     let mut auth = pppd::AuthWatch::default();
     let mut summary_printed = false;
     let mut log_up_at: Option<Instant> = None;
@@ -526,6 +583,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                     let r = routes(info.ifname.as_deref().unwrap_or(""), false);
                     say(info.summary(&r).trim_end());
                     summary_printed = true;
+                    dns.up(&info);
                 }
                 Change::Ip6Up => {
                     let r = routes(info.ifname.as_deref().unwrap_or(""), true);
@@ -561,6 +619,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
                 say(info.summary(&r).trim_end());
                 summary_printed = true;
                 log_up_at = None;
+                dns.up(&info);
             }
         }
         let n = signals_received();
@@ -608,6 +667,7 @@ pub fn run(mut o: ConnectOptions) -> Exit {
     }
     drop(out_thread);
     drop(ipc_thread);
+    dns.down();
     let interrupted = forwarded > 0;
     let code = match status.code() {
         Some(c) => exit::for_pppd_status(c, interrupted),

@@ -125,6 +125,8 @@ pub fn for_category(c: FailureCategory) -> Exit {
         FailureCategory::Auth => Exit::Auth,
         FailureCategory::CryptoBinding => Exit::CryptoBinding,
         FailureCategory::Io => Exit::ConnectionLost,
+        // The host route to the server (pppd's exit 8 too): a connect-phase failure.
+        FailureCategory::Route => Exit::Connect,
         // FailureCategory is non-exhaustive: a category added later is still a failure.
         _ => Exit::Internal,
     }
@@ -144,6 +146,7 @@ pub fn category_name(c: FailureCategory) -> &'static str {
         FailureCategory::Auth => "auth",
         FailureCategory::CryptoBinding => "crypto-binding",
         FailureCategory::Io => "io",
+        FailureCategory::Route => "route",
         _ => "other",
     }
 }

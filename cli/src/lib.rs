@@ -5,12 +5,13 @@
 //! unit-tested: [`child`] (children with the default signal mask), [`exit`] (documented exit
 //! codes), [`options`] (shared options → `TunnelConfig`), [`probe`], [`pppd`] (pppd command line), [`password`], [`link`] (IP
 //! configuration from the plugin's `sstp-ipc-fd` records or pppd's log), [`proxyfile`] (proxy
-//! credentials pipe for `sstp-proxy-auth-fd`) and [`connect`].
+//! credentials pipe for `sstp-proxy-auth-fd`), [`dns`] (`--peer-dns`) and [`connect`].
 #![deny(missing_docs)]
 
 pub mod child;
 pub mod cli;
 pub mod connect;
+pub mod dns;
 pub mod exit;
 pub mod link;
 pub mod options;

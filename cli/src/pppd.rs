@@ -28,8 +28,14 @@ pub struct PppdRequest {
     pub connect_timeout: Option<u64>,
     /// `sstp-log-level`.
     pub log_level: Option<u8>,
-    /// Add `defaultroute`.
+    /// `--default-route`: all traffic through the tunnel: `defaultroute`, plus
+    /// `replacedefaultroute` when [`Self::replace_default_route`] (the plugin then pins a host
+    /// route to the server, so the TLS connection keeps its way).
     pub default_route: bool,
+    /// This pppd knows `replacedefaultroute` (Debian's 2.4.9, 2.5.x): see [`knows_option`].
+    pub replace_default_route: bool,
+    /// `--split`: `nodefaultroute` (only the tunnel's own network goes through it).
+    pub split: bool,
     /// Add `usepeerdns`.
     pub peer_dns: bool,
     /// `sstp-proxy-auth-file`: the proxy credentials file (absolute path).
@@ -230,12 +236,39 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     push("ipparam", Some("sstp-cli".into()));
     if r.default_route {
         push("defaultroute", None);
+        if r.replace_default_route {
+            push("replacedefaultroute", None);
+        }
+    } else if r.split {
+        push("nodefaultroute", None);
     }
     if r.peer_dns {
         push("usepeerdns", None);
     }
     a.extend(r.extra.iter().cloned());
     a
+}
+
+/// Largest pppd executable [`knows_option`] reads.
+const PPPD_BINARY_MAX: u64 = 16 << 20;
+
+/// Whether the pppd executable at `pppd` has an option called `name`: its option tables hold
+/// each name as a NUL-terminated string (the linker may store it as the tail of a longer one,
+/// as Debian's 2.4.9 keeps `replacedefaultroute` inside `noreplacedefaultroute`). Reads at most
+/// 16 MiB; false if unreadable.
+pub fn knows_option(pppd: &Path, name: &str) -> bool {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let read =
+        std::fs::File::open(pppd).and_then(|f| f.take(PPPD_BINARY_MAX).read_to_end(&mut buf));
+    read.is_ok() && binary_has_option(&buf, name)
+}
+
+/// [`knows_option`] on the executable's bytes: `name` followed by a NUL.
+pub fn binary_has_option(bin: &[u8], name: &str) -> bool {
+    let mut needle = name.as_bytes().to_vec();
+    needle.push(0);
+    bin.windows(needle.len()).any(|w| w == needle.as_slice())
 }
 
 /// `http://[user[:password]@]host:port` for `sstp-proxy` (percent-escaping the user info).
@@ -429,6 +462,8 @@ mod tests {
             connect_timeout: None,
             log_level: None,
             default_route: false,
+            replace_default_route: false,
+            split: false,
             peer_dns: false,
             proxy_auth_file: None,
             allow_weak_auth: false,
@@ -548,6 +583,50 @@ mod tests {
         assert_eq!(value_of(&a, "cert"), Some("/c/me.pem"));
         assert_eq!(value_of(&a, "key"), Some("/c/me.key"));
         assert_eq!(value_of(&a, "ca"), Some("/c/ca.pem"));
+    }
+
+    #[test]
+    fn default_route_split_and_replace() {
+        let mut r = request();
+        let a = build_args(&r, InheritedFds::default());
+        assert!(!a.iter().any(|x| x.contains("defaultroute")), "{a:?}");
+        r.split = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "nodefaultroute"), "{a:?}");
+        r.split = false;
+        r.default_route = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "defaultroute"), "{a:?}");
+        assert!(!a.iter().any(|x| x == "replacedefaultroute"), "{a:?}");
+        r.replace_default_route = true;
+        let a = build_args(&r, InheritedFds::default());
+        assert!(a.iter().any(|x| x == "defaultroute"), "{a:?}");
+        assert!(a.iter().any(|x| x == "replacedefaultroute"), "{a:?}");
+        assert!(!a.iter().any(|x| x == "nodefaultroute"), "{a:?}");
+    }
+
+    #[test]
+    fn option_names_in_a_binary() {
+        // Debian's 2.4.9 stores `replacedefaultroute` as the tail of `noreplacedefaultroute`.
+        let debian = b"\x7fELF..\0defaultroute\0noreplacedefaultroute\0usepeerdns\0";
+        assert!(binary_has_option(debian, "replacedefaultroute"));
+        assert!(binary_has_option(debian, "usepeerdns"));
+        let upstream = b"\x7fELF..\0defaultroute\0nodefaultroute\0usepeerdns\0";
+        assert!(!binary_has_option(upstream, "replacedefaultroute"));
+        assert!(!binary_has_option(
+            b"replacedefaultroutes\0",
+            "replacedefaultroute"
+        ));
+        assert!(!knows_option(
+            Path::new("/nonexistent/pppd"),
+            "defaultroute"
+        ));
+        // The real ones, where installed.
+        for pppd in ["/usr/sbin/pppd"] {
+            if Path::new(pppd).is_file() {
+                assert!(knows_option(Path::new(pppd), "defaultroute"), "{pppd}");
+            }
+        }
     }
 
     #[test]

@@ -589,3 +589,22 @@ int sstp_shim_auth_method(void)
     return SSTP_SHIM_AUTH_NONE;
 }
 /* ================================================================ end EAP / auth method */
+/* ---------------------------------------------------------------- route (sstp-rs route) */
+/* Begin: default-route options for the host route to the server (issue 8, events 14/15). */
+#pragma weak ipcp_wantoptions
+#pragma weak ipv6cp_wantoptions
+
+int sstp_shim_default_route(void)
+{
+    int r = 0;
+    /* Called inside pppd only (like sstp_shim_ip4_config): the arrays are there. */
+    if (ipcp_wantoptions[0].default_route)
+        r |= SSTP_SHIM_DEFAULT_ROUTE4;
+    /* Debian's 2.4.9 (replacedefaultroute patch) and 2.5.x upstream have the field. */
+    if (ipcp_wantoptions[0].replace_default_route)
+        r |= SSTP_SHIM_REPLACE_DEFAULT_ROUTE4;
+    if (ipv6cp_wantoptions[0].default_route)
+        r |= SSTP_SHIM_DEFAULT_ROUTE6;
+    return r;
+}
+/* End: route. */

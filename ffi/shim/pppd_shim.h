@@ -206,6 +206,14 @@ enum sstp_shim_auth {
 /* Call from the auth-up notifier (main thread). */
 int sstp_shim_auth_method(void);
 /* ---------------------------------------------------------------- end EAP / auth method */
+/* Begin: route (issue 8, events 14/15). Bits of sstp_shim_default_route(). */
+#define SSTP_SHIM_DEFAULT_ROUTE4 0x1u         /* `defaultroute` */
+#define SSTP_SHIM_REPLACE_DEFAULT_ROUTE4 0x2u /* `replacedefaultroute` */
+#define SSTP_SHIM_DEFAULT_ROUTE6 0x4u         /* `defaultroute6` */
+/* Which default routes pppd was asked to set through the interface (ipcp_wantoptions[0],
+ * ipv6cp_wantoptions[0]); valid once options are parsed. */
+int sstp_shim_default_route(void);
+/* End: route. */
 
 #ifdef __cplusplus
 }

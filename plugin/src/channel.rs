@@ -166,6 +166,12 @@ pub fn connect() -> c_int {
             est.cert.sha256_hex()
         ),
     );
+    // Before the tunnel can take the default route: pin the way to the TCP peer (events 14/15).
+    if let Err(e) = crate::route::pin(est.stream.get_ref(), est.via_proxy) {
+        host::log(Level::Error, &format!("sstp-rs: {e}"));
+        host::set_status(diag::exit_for_category(e.category()));
+        return -1;
+    }
     let client = match bridge::negotiate_cancellable(&mut est, &s.client_config(), &cancel) {
         Ok(c) => c,
         Err(e) => {
@@ -442,6 +448,7 @@ pub fn phase_changed(phase: c_int) {
 /// channel.disconnect: pppd is done with the link.
 pub fn disconnect() {
     stop_session(true);
+    crate::route::remove();
     let slave = FDS[FD_SLAVE].swap(-1, Ordering::SeqCst);
     if slave >= 0 {
         // The slave is ours (pppd's devfd); pppd stops using it after disconnect.
@@ -452,11 +459,13 @@ pub fn disconnect() {
 /// channel.cleanup: pppd exits or gives up on this connection attempt.
 pub fn cleanup() {
     stop_session(true);
+    crate::route::remove();
 }
 
 /// exit notifier.
 pub fn on_exit() {
     stop_session(false);
+    crate::route::remove();
 }
 
 /// channel.close: runs in forked children before exec. Only closes fds (no locks, no

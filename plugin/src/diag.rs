@@ -23,6 +23,8 @@ pub fn exit_for_category(c: FailureCategory) -> ExitStatus {
         FailureCategory::Io => ExitStatus::Hangup,
         // SIGTERM/SIGINT/SIGHUP during the connect: pppd's own status for them.
         FailureCategory::Cancelled => ExitStatus::UserRequest,
+        // The host route to the server (events 14/15): the connect cannot go on safely.
+        FailureCategory::Route => ExitStatus::ConnectFailed,
         // Resolve, Connect, Tls, Http, Proxy and anything added later.
         _ => ExitStatus::ConnectFailed,
     }
@@ -91,6 +93,7 @@ mod tests {
             (FailureCategory::Negotiation, ExitStatus::NegotiationFailed),
             (FailureCategory::CryptoBinding, ExitStatus::AuthTopeerFailed),
             (FailureCategory::Config, ExitStatus::OptionError),
+            (FailureCategory::Route, ExitStatus::ConnectFailed),
         ] {
             assert_eq!(exit_for_category(category), status, "{category:?}");
         }

@@ -302,6 +302,28 @@ pub fn ip4_config() -> sys::sstp_shim_ip4_config {
     c
 }
 
+/// Which default routes pppd will set through the interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DefaultRoutes {
+    /// `defaultroute`
+    pub v4: bool,
+    /// `replacedefaultroute`
+    pub replace_v4: bool,
+    /// `defaultroute6`
+    pub v6: bool,
+}
+
+/// pppd's default-route options (ipcp/ipv6cp want-options).
+pub fn default_routes() -> DefaultRoutes {
+    // SAFETY: main thread; reads pppd's option globals.
+    let bits = unsafe { sys::sstp_shim_default_route() } as u32;
+    DefaultRoutes {
+        v4: bits & sys::SSTP_SHIM_DEFAULT_ROUTE4 != 0,
+        replace_v4: bits & sys::SSTP_SHIM_REPLACE_DEFAULT_ROUTE4 != 0,
+        v6: bits & sys::SSTP_SHIM_DEFAULT_ROUTE6 != 0,
+    }
+}
+
 /// IPv6 interface identifiers negotiated by IPV6CP (local, peer).
 pub fn ip6_ids() -> ([u8; 8], [u8; 8]) {
     let (mut l, mut p) = ([0u8; 8], [0u8; 8]);

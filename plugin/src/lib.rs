@@ -22,6 +22,7 @@ mod channel;
 mod exports;
 mod io_thread;
 mod queue;
+mod route;
 
 include!(concat!(env!("OUT_DIR"), "/pppd_version.rs"));
 

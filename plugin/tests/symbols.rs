@@ -123,6 +123,9 @@ fn unversioned_undefined_symbols_are_pppd_symbols() {
         "ipcp_hisoptions",
         "ipv6cp_gotoptions",
         "ipv6cp_hisoptions",
+        // the host route to the server: pppd's default-route options (issue 8)
+        "ipcp_wantoptions",
+        "ipv6cp_wantoptions",
         "privileged_option",
         "sigreceived",
         // sstp_shim_auth_method (EAP): the method pppd used to authenticate us.

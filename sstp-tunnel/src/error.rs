@@ -38,6 +38,8 @@ pub enum FailureCategory {
     Io,
     /// The caller cancelled the connect (pppd got SIGTERM/SIGINT/SIGHUP).
     Cancelled,
+    /// The host route to the server could not be set (Windows events 14/15).
+    Route,
 }
 
 /// Why one TCP connect attempt failed.
@@ -313,6 +315,18 @@ pub enum TunnelError {
         /// The phase that was running, e.g. `the TLS handshake`.
         phase: &'static str,
     },
+    /// The host route to the TCP peer (server or proxy) could not be pinned before the tunnel
+    /// takes the default route (Windows events 14 and 15).
+    Route {
+        /// The TCP peer's address.
+        peer: std::net::IpAddr,
+        /// The peer is the proxy.
+        proxy: bool,
+        /// The route that was refused; `None`: the lookup failed (no usable route known).
+        route: Option<String>,
+        /// The kernel's error text.
+        detail: String,
+    },
 }
 
 impl TunnelError {
@@ -342,6 +356,7 @@ impl TunnelError {
             TunnelError::Call(_) | TunnelError::Negotiation(_) => FailureCategory::Negotiation,
             TunnelError::Io { .. } => FailureCategory::Io,
             TunnelError::Cancelled { .. } => FailureCategory::Cancelled,
+            TunnelError::Route { .. } => FailureCategory::Route,
         }
     }
 
@@ -526,6 +541,35 @@ impl fmt::Display for TunnelError {
             TunnelError::Cancelled { reason, phase } => {
                 write!(f, "connect cancelled ({reason}) during {phase}")
             }
+            TunnelError::Route {
+                peer,
+                proxy,
+                route: None,
+                detail,
+            } => write!(
+                f,
+                "the route to the {what} {peer} could not be set: the kernel's route for it is \
+                 unknown or unusable ({detail}); the tunnel takes the default route, and without \
+                 a host route the connection would be routed into its own tunnel: check `ip \
+                 route get {peer}` (a unicast route via an IPv{v} gateway or a connected network \
+                 is needed), or leave out defaultroute/replacedefaultroute",
+                what = if *proxy { "proxy" } else { "VPN server" },
+                v = if peer.is_ipv4() { 4 } else { 6 },
+            ),
+            TunnelError::Route {
+                peer,
+                proxy,
+                route: Some(route),
+                detail,
+            } => write!(
+                f,
+                "the route to the {what} {peer} could not be added ({route}): {detail}; the \
+                 tunnel takes the default route, and without a host route the connection would \
+                 be routed into its own tunnel: check that pppd may change routes \
+                 (CAP_NET_ADMIN) and `ip route get {peer}`, or leave out \
+                 defaultroute/replacedefaultroute",
+                what = if *proxy { "proxy" } else { "VPN server" },
+            ),
         }
     }
 }

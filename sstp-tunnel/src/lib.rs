@@ -13,6 +13,7 @@ pub mod connect;
 pub mod error;
 pub mod ipc;
 pub mod proxy_auth;
+pub mod route;
 mod sys;
 mod tls;
 

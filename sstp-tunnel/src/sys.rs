@@ -1,4 +1,5 @@
-//! The system calls std does not wrap, through `nix`: poll(2) and fcntl(2) O_NONBLOCK.
+//! The system calls std does not wrap, through `nix`: poll(2), fcntl(2) O_NONBLOCK, TCP_INFO and
+//! the NETLINK_ROUTE exchange of `route.rs`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -109,4 +110,50 @@ pub(crate) fn tcp_delivery(fd: BorrowedFd<'_>) -> Option<(u64, bool)> {
         info.tcpi_bytes_acked,
         info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
     ))
+}
+
+/// One request/answer exchange on a fresh NETLINK_ROUTE socket: sends `msg`, returns the
+/// first datagram the kernel answers with (bounded by `timeout`).
+pub(crate) fn netlink_route_exchange(msg: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+    use nix::sys::socket::{
+        bind, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr,
+        SockFlag, SockProtocol, SockType,
+    };
+    use nix::sys::time::TimeVal;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    let tv = TimeVal::new(
+        timeout.as_secs() as nix::sys::time::time_t,
+        timeout.subsec_micros() as nix::sys::time::suseconds_t,
+    );
+    setsockopt(&fd, sockopt::ReceiveTimeout, &tv)?;
+    send(fd.as_raw_fd(), msg, MsgFlags::empty())?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the kernel did not answer the netlink request",
+                ))
+            }
+            r => break r?,
+        }
+    };
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// The name of interface `index` (the number itself if it has none now).
+pub(crate) fn if_name(index: u32) -> String {
+    match nix::net::if_::if_indextoname(index) {
+        Ok(n) => n.to_string_lossy().into_owned(),
+        Err(_) => format!("#{index}"),
+    }
 }

@@ -565,6 +565,11 @@ fn through_proxy() {
     let est = connect(&cfg).expect("through proxy");
     assert!(est.via_proxy);
     assert_eq!(est.peer_addr, proxy.addr);
+    // The host route (issue 8, events 14/15) is looked up for the socket's own connection: to
+    // the proxy, not to the server behind it.
+    let flow = sstp_tunnel::route::Flow::of(est.stream.get_ref()).unwrap();
+    assert_eq!(flow.peer, proxy.addr);
+    assert_ne!(flow.peer, srv.addr);
     assert!(est.timings.proxy.is_some());
     drop(est);
     let reqs = proxy.requests.lock().unwrap().clone();
