@@ -1,0 +1,21 @@
+//! NetworkManager glue for sstp-rs: a drop-in for network-manager-sstp's settings and secrets.
+//!
+//! - [`keys`]: the `vpn.data` / `vpn.secrets` key names (network-manager-sstp's, KDE's older
+//!   set, ours); [`flags`]: secret flags; [`utf8safe`]: NetworkManager's path escaping;
+//! - [`settings`]: `vpn.data` → [`settings::NmSettings`] (every key optional but `gateway`,
+//!   unknown keys are warnings);
+//! - [`pppd_args`]: the one translation into pppd's argument list (no secret on it);
+//! - [`auth_dialog`]: the auth-dialog protocol (`nm-sstp-auth-dialog`);
+//! - [`install`]: the `.name` file and the D-Bus policy, with configurable paths.
+#![deny(missing_docs)]
+
+pub mod auth_dialog;
+pub mod flags;
+pub mod install;
+pub mod keys;
+pub mod pppd_args;
+pub mod settings;
+pub mod utf8safe;
+
+#[cfg(test)]
+mod pppd_args_tests;
