@@ -85,10 +85,13 @@ fn minimal_profile_matches_network_manager_sstp_defaults() {
     );
 }
 
+/// Settings added to the minimal profile, the words they add, the words they remove.
+type KeyCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 /// Every `vpn.data` key: what it adds to (and removes from) the minimal argv.
 #[test]
 fn every_data_key() {
-    let table: &[(&[(&str, &str)], &str, &str)] = &[
+    let table: &[KeyCase] = &[
         (
             &[("gateway", "10.0.0.1:4433")],
             "10.0.0.1:4433",
