@@ -80,8 +80,11 @@ pub struct Launch {
     pub ip6: Ip6Method,
     /// The service runs with `--debug`: pppd `debug`, plugin log level 3.
     pub debug: bool,
-    /// `tls-user-cert` is a PKCS#12 file (pppd ≥ 2.5 `pkcs12`; the caller looks at the file).
+    /// `tls-user-cert` is a PKCS#12 file (the caller looks at the file).
     pub user_cert_is_pkcs12: bool,
+    /// pppd ≥ 2.5: it has `pkcs12`, `tls-verify-method` and `tls-verify-key-usage` (2.4.9 has
+    /// not; network-manager-sstp's `USE_PPP_EXT_TLS_SETTINGS`).
+    pub pppd_ext_tls: bool,
 }
 
 /// Descriptors pppd inherits (numbers as pppd sees them).
@@ -252,18 +255,14 @@ fn ip4_args(a: &mut Vec<String>, l: &Launch) {
 
 fn eap_tls_args(a: &mut Vec<String>, s: &NmSettings, l: &Launch) {
     let t = &s.eap_tls;
+    let pkcs12 = l.user_cert_is_pkcs12 && l.pppd_ext_tls;
     if let Some(n) = &t.identity {
         push(a, "name", Some(n.clone()));
     }
     if let Some(c) = &t.user_cert {
-        let opt = if l.user_cert_is_pkcs12 {
-            "pkcs12"
-        } else {
-            "cert"
-        };
-        push(a, opt, Some(path_arg(c)));
+        push(a, if pkcs12 { "pkcs12" } else { "cert" }, Some(path_arg(c)));
     }
-    if let (Some(k), false) = (&t.user_key, l.user_cert_is_pkcs12) {
+    if let (Some(k), false) = (&t.user_key, pkcs12) {
         push(a, "key", Some(path_arg(k)));
     }
     match &t.ca_cert {
@@ -276,14 +275,40 @@ fn eap_tls_args(a: &mut Vec<String>, s: &NmSettings, l: &Launch) {
     if let Some(v) = &t.max_version {
         push(a, "max-tls-version", Some(v.clone()));
     }
-    if t.verify_key_usage {
+    if t.verify_key_usage && l.pppd_ext_tls {
         push(a, "tls-verify-key-usage", None);
     }
-    if let (Some(m), Some(r)) = (&t.verify_method, &t.remotename) {
+    if let (Some(m), Some(r), true) = (&t.verify_method, &t.remotename, l.pppd_ext_tls) {
         push(a, "tls-verify-method", Some(m.clone()));
         push(a, "remotename", Some(r.clone()));
     }
     push(a, "need-peer-eap", None);
+}
+
+/// EAP-TLS settings this pppd cannot apply (2.4.9 lacks the options).
+fn ext_tls_warnings(s: &NmSettings, l: &Launch) -> Vec<String> {
+    let t = &s.eap_tls;
+    if l.pppd_ext_tls || s.connection_type != ConnectionType::Tls {
+        return Vec::new();
+    }
+    let unused = [
+        (data::TLS_VERIFY_KEY_USAGE, t.verify_key_usage),
+        (
+            data::TLS_VERIFY_METHOD,
+            t.verify_method.is_some() && t.remotename.is_some(),
+        ),
+        (data::TLS_USER_CERT, l.user_cert_is_pkcs12),
+    ];
+    unused
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| {
+            format!(
+                "vpn.data {k}: this pppd (before 2.5) has no option for it (tls-verify-method, \
+                 tls-verify-key-usage, pkcs12), so it is not applied"
+            )
+        })
+        .collect()
 }
 
 fn auth_args(a: &mut Vec<String>, s: &NmSettings, l: &Launch, fds: Fds) {
@@ -375,5 +400,6 @@ pub fn build(s: &NmSettings, l: &Launch, fds: Fds) -> Result<PppdArgs, String> {
     ppp_tail(&mut a, s);
     let mut warnings = s.warnings.clone();
     warnings.extend(translation_warnings(s, fds));
+    warnings.extend(ext_tls_warnings(s, l));
     Ok(PppdArgs { args: a, warnings })
 }

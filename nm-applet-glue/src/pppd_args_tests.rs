@@ -25,6 +25,7 @@ fn launch() -> Launch {
         ip6: Ip6Method::Ignore,
         debug: false,
         user_cert_is_pkcs12: false,
+        pppd_ext_tls: true,
     }
 }
 
@@ -526,4 +527,28 @@ fn need_secrets_as_network_manager_sstp() {
     ])
     .unwrap();
     assert!(needed_secrets(&s, &none, false).is_empty());
+}
+
+#[test]
+fn pppd_2_4_9_gets_no_extended_tls_options() {
+    let s = parse(&[
+        ("connection-type", "tls"),
+        ("tls-user-cert", "/k/u.p12"),
+        ("tls-user-key", "/k/u.key"),
+        ("tls-verify-key-usage", "yes"),
+        ("tls-verify-method", "name"),
+        ("tls-remotename", "srv"),
+    ])
+    .unwrap();
+    let mut l = launch();
+    l.user_cert_is_pkcs12 = true;
+    l.pppd_ext_tls = false;
+    let out = build(&s, &l, Fds::default()).unwrap();
+    let a = out.args.join(" ");
+    assert!(a.contains("cert /k/u.p12 key /k/u.key capath"), "{a}");
+    for o in ["pkcs12", "tls-verify", "remotename"] {
+        assert!(!a.contains(o), "{o}: {a}");
+    }
+    assert_eq!(out.warnings.len(), 3, "{:?}", out.warnings);
+    assert!(out.warnings.iter().all(|w| w.contains("before 2.5")));
 }
