@@ -6,13 +6,18 @@
 //!   unknown keys are warnings);
 //! - [`pppd_args`]: the one translation into pppd's argument list (no secret on it);
 //! - [`auth_dialog`]: the auth-dialog protocol (`nm-sstp-auth-dialog`);
-//! - [`install`]: the `.name` file and the D-Bus policy, with configurable paths.
+//! - [`install`]: the `.name` file and the D-Bus policy, with configurable paths;
+//! - for the service (next): [`failure`] (pppd's exit status → NetworkManager's failure
+//!   reason or a new-secrets request) and [`nm_config`] (the plugin's `sstp-ipc-fd` records →
+//!   `Config` / `Ip4Config` / `Ip6Config`).
 #![deny(missing_docs)]
 
 pub mod auth_dialog;
+pub mod failure;
 pub mod flags;
 pub mod install;
 pub mod keys;
+pub mod nm_config;
 pub mod pppd_args;
 pub mod settings;
 pub mod utf8safe;
