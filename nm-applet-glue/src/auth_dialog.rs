@@ -155,14 +155,16 @@ impl Reader {
     }
 
     /// One line: a tag stores the pending pair first; an empty line ends a value; any other
-    /// line continues the pending value (values spanning lines, newer libnm writers).
+    /// line continues the pending value (values spanning lines: nmcli writes them as
+    /// `DATA_VAL=first` then `=second`, GNOME Shell as raw lines).
     fn line(&mut self, line: &str) {
         let Some((t, rest)) = tag(line) else {
             if line.is_empty() {
                 self.flush();
             } else if let Some((_, v)) = self.val.as_mut() {
+                // nmcli writes each further line of a value as `=LINE`.
                 v.push('\n');
-                v.push_str(line);
+                v.push_str(line.strip_prefix('=').unwrap_or(line));
             }
             return;
         };
@@ -389,18 +391,21 @@ fn entry(out: &mut String, group: &str, value: &str, label: &str, ask: bool) {
 
 /// External-UI mode's key file: `[VPN Plugin UI]` (Version 2, Description, Title) and one
 /// group per needed secret with its known value, `IsSecret=true` and
-/// `ShouldAsk` = interaction allowed; only `[no-secret]` when nothing is needed.
+/// `ShouldAsk` = interaction allowed; only `[no-secret]` (not a secret to ask) when nothing
+/// is needed.
 pub fn external_ui_output(p: &Plan) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::from("[VPN Plugin UI]\nVersion=2\n"));
-    if p.needed.is_empty() {
-        entry(&mut out, secret::NO_SECRET, "true", "", false);
-        return out;
-    }
+    // Always with Description and Title: nmcli's agent refuses a reply without them (and then
+    // falls back to asking for a password network-manager-sstp's dialog said was not needed).
     out.push_str(&format!(
         "Description={}\nTitle={}\n",
         keyfile_escape(&p.prompt),
         keyfile_escape(&p.title)
     ));
+    if p.needed.is_empty() {
+        entry(&mut out, secret::NO_SECRET, "true", "", false);
+        return out;
+    }
     for s in &p.needed {
         let v = p.existing.get(s).map(|v| v.as_str()).unwrap_or("");
         entry(&mut out, s.key(), v, s.label(), p.allow_interaction);

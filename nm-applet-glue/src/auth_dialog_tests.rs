@@ -71,6 +71,13 @@ fn reads_both_writer_styles() {
     let d = details("DATA_KEY=banner\nDATA_VAL=line one\nline two\n\nSECRET_KEY=password\nSECRET_VAL=p w\n\nDONE\n\n");
     assert_eq!(d.data.get("banner").unwrap(), "line one\nline two");
     assert_eq!(d.secrets.get("password").unwrap().as_str(), "p w");
+    // nmcli's writer: `=` before each further line, a blank line after each pair, then
+    // `DONE` and `QUIT` at once.
+    let d = details(
+        "DATA_KEY=banner\nDATA_VAL=one\n=two\n=\n\nSECRET_KEY=password\nSECRET_VAL=a=b\n\nDONE\nQUIT\n",
+    );
+    assert_eq!(d.data.get("banner").unwrap(), "one\ntwo\n");
+    assert_eq!(d.secrets.get("password").unwrap().as_str(), "a=b");
     // Nothing after DONE is read; end of input without DONE is accepted.
     let d = details("DATA_KEY=a\nDATA_VAL=1\nDONE\nDATA_KEY=b\nDATA_VAL=2\n");
     assert!(d.data.contains_key("a") && !d.data.contains_key("b"));
@@ -207,7 +214,10 @@ fn external_ui_mode() {
     let out = external_ui_output(&plan(&args(&["--external-ui-mode"]), &d, false));
     assert_eq!(
         out.as_str(),
-        "[VPN Plugin UI]\nVersion=2\n\n[no-secret]\nValue=true\nLabel=\nIsSecret=true\nShouldAsk=false\n"
+        "[VPN Plugin UI]\nVersion=2\n\
+         Description=You need to authenticate to access the Virtual Private Network “Work”.\n\
+         Title=Authenticate VPN Work\n\
+         \n[no-secret]\nValue=true\nLabel=\nIsSecret=true\nShouldAsk=false\n"
     );
 }
 

@@ -165,3 +165,21 @@ fn wrong_service_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("only works with"));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn nmcli_style_request_with_quit_after_done() {
+    // nmcli writes `=` continuation lines, and `DONE\nQUIT\n` in one go.
+    let req = "DATA_KEY=gateway\nDATA_VAL=vpn.example.com\n\nDATA_KEY=password-flags\nDATA_VAL=1\n\n\
+               DATA_KEY=note\nDATA_VAL=a\n=b\n\nSECRET_KEY=password\nSECRET_VAL=pw=1\n\nDONE\nQUIT\n";
+    for (mode, want) in [
+        (&[][..], "password\npw=1\n\n\n"),
+        (&["--external-ui-mode"][..], "[password]\nValue=pw=1\n"),
+    ] {
+        let mut c = spawn(mode);
+        c.stdin.take().unwrap().write_all(req.as_bytes()).unwrap();
+        assert!(wait(&mut c, Duration::from_secs(10)).success());
+        let mut out = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        assert!(out.contains(want), "{mode:?}: {out}");
+    }
+}
