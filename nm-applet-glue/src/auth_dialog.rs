@@ -419,11 +419,6 @@ pub fn quit_seen(buf: &[u8]) -> bool {
     buf.windows(4).any(|w| w == b"QUIT") || buf.len() > 10
 }
 
-/// Whether a PEM private key text is encrypted (needs a passphrase).
-pub fn pem_key_is_encrypted(pem: &str) -> bool {
-    pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || pem.contains("Proc-Type: 4,ENCRYPTED")
-}
-
 #[cfg(test)]
 #[path = "auth_dialog_tests.rs"]
 mod tests;

@@ -7,6 +7,7 @@
 //! - [`pppd_args`]: the one translation into pppd's argument list (no secret on it);
 //! - [`auth_dialog`]: the auth-dialog protocol (`nm-sstp-auth-dialog`);
 //! - [`install`]: the `.name` file and the D-Bus policy, with configurable paths;
+//! - [`keyfile_kind`]: PKCS#12 or not, passphrase needed or not (first bytes of a file);
 //! - for the service (next): [`failure`] (pppd's exit status → NetworkManager's failure
 //!   reason or a new-secrets request) and [`nm_config`] (the plugin's `sstp-ipc-fd` records →
 //!   `Config` / `Ip4Config` / `Ip6Config`).
@@ -16,6 +17,7 @@ pub mod auth_dialog;
 pub mod failure;
 pub mod flags;
 pub mod install;
+pub mod keyfile_kind;
 pub mod keys;
 pub mod nm_config;
 pub mod pppd_args;

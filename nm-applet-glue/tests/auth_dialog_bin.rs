@@ -183,3 +183,44 @@ fn nmcli_style_request_with_quit_after_done() {
         assert!(out.contains(want), "{mode:?}: {out}");
     }
 }
+
+#[test]
+fn eap_tls_key_passphrase_only_for_an_encrypted_key() {
+    use openssl::{pkey::PKey, rsa::Rsa, symm::Cipher};
+    let dir = std::env::temp_dir().join(format!("sstp-nm-dialog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let k = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let plain = dir.join("plain.key");
+    std::fs::write(&plain, k.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let enc = dir.join("enc key.pem");
+    let pem = k
+        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"pw")
+        .unwrap();
+    std::fs::write(&enc, pem).unwrap();
+    let run = |key: &std::path::Path| {
+        // the path utf8safe-escaped as network-manager-sstp's editor stores it (space: \040)
+        let escaped = key.display().to_string().replace(' ', "\\040");
+        let req = format!(
+            "DATA_KEY=gateway\nDATA_VAL=gw\n\nDATA_KEY=connection-type\nDATA_VAL=tls\n\n\
+             DATA_KEY=tls-user-key\nDATA_VAL={escaped}\n\n\
+             DATA_KEY=tls-user-key-secret-flags\nDATA_VAL=1\n\nDONE\nQUIT\n"
+        );
+        let mut c = spawn(&["-i", "--external-ui-mode"]);
+        c.stdin.take().unwrap().write_all(req.as_bytes()).unwrap();
+        assert!(wait(&mut c, Duration::from_secs(10)).success());
+        let mut out = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        out
+    };
+    let out = run(&plain);
+    assert!(
+        out.contains("[no-secret]") && !out.contains("tls-user-key-secret"),
+        "{out}"
+    );
+    let out = run(&enc);
+    assert!(
+        out.contains("[tls-user-key-secret]\nValue=\nLabel=Certificate password:\nIsSecret=true\nShouldAsk=true\n"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

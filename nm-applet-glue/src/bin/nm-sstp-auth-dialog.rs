@@ -11,9 +11,6 @@ use sstp_nm::auth_dialog::{self, Args, Details, Plan, Secret};
 use sstp_nm::keys::data;
 use zeroize::Zeroizing;
 
-/// Most bytes of a key file looked at to tell whether it is encrypted.
-const KEY_FILE_MAX: u64 = 64 * 1024;
-
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,19 +58,18 @@ fn write_all(out: &mut impl Write, text: &str) -> Result<(), String> {
         .map_err(|e| format!("writing the answer: {e}"))
 }
 
-/// In EAP-TLS mode: whether `tls-user-key` is encrypted (a PEM key says so; a binary file,
-/// PKCS#12, is taken as encrypted). Unreadable: not encrypted, as network-manager-sstp.
+/// In EAP-TLS mode: whether `tls-user-key` needs a passphrase (encrypted PEM, PKCS#12).
+/// Unreadable: no, as network-manager-sstp decides.
 fn key_encrypted(d: &Details) -> bool {
     let Some(p) = d.data.get(data::TLS_USER_KEY).filter(|p| !p.is_empty()) else {
         return false;
     };
     let path = sstp_nm::utf8safe::unescape_path(p);
     let mut buf = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(KEY_FILE_MAX).read_to_end(&mut buf));
-    match (read, std::str::from_utf8(&buf)) {
-        (Err(_), _) => false,
-        (Ok(_), Ok(text)) => auth_dialog::pem_key_is_encrypted(text),
-        (Ok(_), Err(_)) => true,
+    let limit = sstp_nm::keyfile_kind::SNIFF_MAX as u64;
+    match std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut buf)) {
+        Ok(_) => sstp_nm::keyfile_kind::key_needs_passphrase(&buf),
+        Err(_) => false,
     }
 }
 
