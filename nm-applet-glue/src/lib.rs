@@ -20,7 +20,10 @@ pub mod install;
 pub mod keyfile_kind;
 pub mod keys;
 pub mod nm_config;
+pub mod nm_connection;
 pub mod pppd_args;
+#[allow(missing_docs)] // zbus::interface generates undocumented methods
+pub mod service;
 pub mod settings;
 pub mod utf8safe;
 
