@@ -24,6 +24,10 @@ use crate::settings::{needed_secrets, ConnectionType, NmSettings};
 pub const PATH: &str = "/org/freedesktop/NetworkManager/VPN/Plugin";
 /// Interface name.
 pub const IFACE: &str = "org.freedesktop.NetworkManager.VPN.Plugin";
+/// The message with SecretsRequired after a wrong password (or a rejected crypto binding).
+pub const REAUTH_MESSAGE: &str = "sstp-rs: PPP authentication failed - check user name and \
+     password (or the server rejected the crypto binding)";
+
 /// Seconds of idleness before the service quits (libnm's `NM_VPN_SERVICE_PLUGIN_QUIT_TIMER`).
 pub const QUIT_AFTER_SECS: u64 = 180;
 
@@ -108,6 +112,10 @@ pub struct Shared {
     state: u32,
     pppd: Option<nix::unistd::Pid>,
     disconnecting: bool,
+    /// Started with ConnectInteractive: a wrong password asks for new secrets.
+    interactive: bool,
+    /// Waiting for NewSecrets after SecretsRequired.
+    awaiting_secrets: bool,
     /// Last change to STOPPED or INIT (the idle timer).
     pub idle_since: Option<Instant>,
 }
@@ -127,6 +135,8 @@ impl Plugin {
                 state: state::INIT,
                 pppd: None,
                 disconnecting: false,
+                interactive: false,
+                awaiting_secrets: false,
                 idle_since: Some(Instant::now()),
             })),
         }
@@ -231,14 +241,23 @@ fn watch_pppd(
     shared: Arc<Mutex<Shared>>,
 ) {
     let status = child.wait().ok().and_then(|s| s.code());
-    let asked = {
+    let (asked, interactive) = {
         let mut s = lock(&shared);
         s.pppd = None;
-        s.disconnecting
+        (s.disconnecting, s.interactive)
     };
     eprintln!("nm-sstp-service: pppd exited with status {status:?}");
     match outcome(status, asked) {
         Outcome::Fail(f) => emit(&conn, "Failure", &(f as u32,)),
+        Outcome::Reauth if interactive => {
+            lock(&shared).awaiting_secrets = true;
+            emit(
+                &conn,
+                "SecretsRequired",
+                &(REAUTH_MESSAGE, vec!["password"]),
+            );
+            return;
+        }
         Outcome::Reauth => emit(
             &conn,
             "Failure",
@@ -302,11 +321,17 @@ impl Plugin {
         &self,
         dict: &ConnectionDict,
         conn: zbus::blocking::Connection,
+        interactive: bool,
     ) -> Result<(), VpnError> {
-        if lock(&self.shared).pppd.is_some() {
-            return Err(VpnError::WrongState(
-                "a connection is already running".into(),
-            ));
+        {
+            let mut sh = lock(&self.shared);
+            if sh.pppd.is_some() {
+                return Err(VpnError::WrongState(
+                    "a connection is already running".into(),
+                ));
+            }
+            sh.interactive = interactive;
+            sh.awaiting_secrets = false;
         }
         let c = Connection::from_dict(dict);
         let s = NmSettings::parse(&c.data, &c.secrets.to_dict())
@@ -385,7 +410,11 @@ impl Plugin {
         connection: ConnectionDict,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), VpnError> {
-        self.launch(&connection, zbus::blocking::Connection::from(conn.clone()))
+        self.launch(
+            &connection,
+            zbus::blocking::Connection::from(conn.clone()),
+            false,
+        )
     }
 
     fn connect_interactive(
@@ -394,7 +423,11 @@ impl Plugin {
         _details: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), VpnError> {
-        self.launch(&connection, zbus::blocking::Connection::from(conn.clone()))
+        self.launch(
+            &connection,
+            zbus::blocking::Connection::from(conn.clone()),
+            true,
+        )
     }
 
     fn need_secrets(&self, settings: ConnectionDict) -> Result<String, VpnError> {
@@ -410,10 +443,22 @@ impl Plugin {
         })
     }
 
-    fn new_secrets(&self, _connection: ConnectionDict) -> Result<(), VpnError> {
-        Err(VpnError::WrongState(
-            "no connection is waiting for secrets".into(),
-        ))
+    /// The connection again, with the secrets the user gave after SecretsRequired.
+    fn new_secrets(
+        &self,
+        connection: ConnectionDict,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), VpnError> {
+        if !lock(&self.shared).awaiting_secrets {
+            return Err(VpnError::WrongState(
+                "no connection is waiting for secrets".into(),
+            ));
+        }
+        self.launch(
+            &connection,
+            zbus::blocking::Connection::from(conn.clone()),
+            true,
+        )
     }
 
     fn disconnect(&self, #[zbus(connection)] conn: &zbus::Connection) -> Result<(), VpnError> {

@@ -21,6 +21,8 @@ if value("passwordfd"):
 with open(os.environ["FAKE_PPPD_OUT"], "w") as f:
     f.write(" ".join(args) + "\n" + password.decode() + "\n")
 status = int(os.environ.get("FAKE_PPPD_EXIT", "-1"))
+if password == b"wrong":
+    status = 19  # pppd's EXIT_AUTH_TOPEER_FAILED
 if status >= 0:
     sys.exit(status)
 

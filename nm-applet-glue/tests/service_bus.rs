@@ -82,6 +82,12 @@ fn wait_for(rx: &mpsc::Receiver<zbus::Message>, member: &str) -> zbus::Message {
 }
 
 fn connection() -> HashMap<&'static str, HashMap<&'static str, Value<'static>>> {
+    connection_with(PASSWORD)
+}
+
+fn connection_with(
+    password: &'static str,
+) -> HashMap<&'static str, HashMap<&'static str, Value<'static>>> {
     let data: HashMap<&str, &str> = [
         ("gateway", "192.0.2.10"),
         ("user", "alice"),
@@ -90,7 +96,7 @@ fn connection() -> HashMap<&'static str, HashMap<&'static str, Value<'static>>> 
     ]
     .into_iter()
     .collect();
-    let secrets: HashMap<&str, &str> = [("password", PASSWORD)].into_iter().collect();
+    let secrets: HashMap<&str, &str> = [("password", password)].into_iter().collect();
     let mut vpn = HashMap::new();
     vpn.insert(
         "service-type",
@@ -222,4 +228,46 @@ fn pppd_failures_map_to_network_manager_reasons() {
             "exit {code}"
         );
     }
+}
+
+#[test]
+fn a_wrong_password_asks_for_new_secrets_when_interactive() {
+    if !available() {
+        return;
+    }
+    let bus = start_bus("svcauth").expect("dbus-daemon");
+    let out = bus.dir.join("argv-auth");
+    let name = "org.freedesktop.NetworkManager.sstp.Auth";
+    let _svc = start_service(&bus.address, name, &out, None);
+    let c = client(&bus.address);
+    let rx = signals(&c);
+    let dbus = zbus::blocking::fdo::DBusProxy::new(&c).unwrap();
+    for _ in 0..100 {
+        if dbus
+            .name_has_owner(name.try_into().unwrap())
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // NewSecrets before anything asked for them: refused.
+    assert!(call(&c, name, "NewSecrets", &(connection(),)).is_err());
+    let details: HashMap<&str, Value> = HashMap::new();
+    call(
+        &c,
+        name,
+        "ConnectInteractive",
+        &(connection_with("wrong"), details),
+    )
+    .unwrap();
+    let m = wait_for(&rx, "SecretsRequired");
+    let (msg, hints): (String, Vec<String>) = m.body().deserialize().unwrap();
+    assert!(msg.contains("authentication failed"), "{msg}");
+    assert_eq!(hints, ["password"]);
+    call(&c, name, "NewSecrets", &(connection(),)).unwrap();
+    wait_for(&rx, "Ip4Config");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.split_once('\n').unwrap().1.trim_end(), PASSWORD);
+    call(&c, name, "Disconnect", &()).unwrap();
 }
