@@ -316,72 +316,112 @@ fn find_plugin(a: &ServiceArgs, pppd: &std::path::Path) -> Result<PathBuf, VpnEr
         .ok_or_else(|| VpnError::LaunchFailed("the sstp-rs pppd plugin is not installed".into()))
 }
 
+/// Everything pppd needs, made before anything is started.
+struct Prepared {
+    pppd: PathBuf,
+    args: Vec<String>,
+    /// The child's ends (pipes, socket), closed here once pppd has them.
+    child_fds: Vec<OwnedFd>,
+    /// Our end of the `sstp-ipc-fd` socket.
+    ours: UnixStream,
+}
+
+fn first_bytes(p: &std::path::Path) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let limit = crate::keyfile_kind::SNIFF_MAX as u64;
+    let _ = std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut buf));
+    buf
+}
+
+fn launch_inputs(a: &ServiceArgs, c: &Connection, s: &NmSettings) -> Result<Launch, VpnError> {
+    let pppd = find_pppd(a)?;
+    let version = sstp_cli::pppd::pppd_version(&pppd, std::time::Duration::from_secs(5)).ok();
+    let pkcs12 = s
+        .eap_tls
+        .user_cert
+        .as_deref()
+        .is_some_and(|p| crate::keyfile_kind::is_pkcs12(&first_bytes(p)));
+    Ok(Launch {
+        plugin: find_plugin(a, &pppd)?,
+        pid: std::process::id(),
+        user_name_fallback: c.user_name.clone(),
+        ip4: c.ip4.clone(),
+        ignore_auto_dns: c.ignore_auto_dns,
+        ip6: c.ip6.clone(),
+        debug: a.debug,
+        user_cert_is_pkcs12: pkcs12,
+        pppd_ext_tls: !version.is_some_and(|v| v.starts_with("2.4.")),
+    })
+}
+
+fn prepare(a: &ServiceArgs, dict: &ConnectionDict) -> Result<Prepared, VpnError> {
+    let c = Connection::from_dict(dict);
+    let s = NmSettings::parse(&c.data, &c.secrets.to_dict())
+        .map_err(|e| VpnError::BadArguments(e.to_string()))?;
+    let launch = launch_inputs(a, &c, &s)?;
+    let (pw, proxy) = secret_pipes(&s, &c)?;
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| VpnError::LaunchFailed(format!("socketpair: {e}")))?;
+    let fds = Fds {
+        password: pw.as_ref().map(AsRawFd::as_raw_fd),
+        proxy_auth: proxy.as_ref().map(AsRawFd::as_raw_fd),
+        ipc: Some(theirs.as_raw_fd()),
+    };
+    let mut child_fds: Vec<OwnedFd> = pw.into_iter().chain(proxy).collect();
+    child_fds.push(OwnedFd::from(theirs));
+    for fd in &child_fds {
+        inheritable(fd)?;
+    }
+    let out = pppd_args::build(&s, &launch, fds).map_err(VpnError::BadArguments)?;
+    for w in &out.warnings {
+        eprintln!("nm-sstp-service: {w}");
+    }
+    Ok(Prepared {
+        pppd: find_pppd(a)?,
+        args: out.args,
+        child_fds,
+        ours,
+    })
+}
+
 impl Plugin {
+    /// Marks the plugin busy (STARTING) unless a connection runs (a connection waiting for
+    /// new secrets does not count); the previous state.
+    fn claim(&self, interactive: bool) -> Result<u32, VpnError> {
+        let mut sh = lock(&self.shared);
+        let busy = matches!(sh.state, state::STARTING | state::STARTED) && !sh.awaiting_secrets;
+        if sh.pppd.is_some() || busy {
+            return Err(VpnError::WrongState(
+                "a connection is already running".into(),
+            ));
+        }
+        sh.interactive = interactive;
+        sh.awaiting_secrets = false;
+        sh.disconnecting = false;
+        Ok(std::mem::replace(&mut sh.state, state::STARTING))
+    }
+
     fn launch(
         &self,
         dict: &ConnectionDict,
         conn: zbus::blocking::Connection,
         interactive: bool,
     ) -> Result<(), VpnError> {
-        {
-            let mut sh = lock(&self.shared);
-            if sh.pppd.is_some() {
-                return Err(VpnError::WrongState(
-                    "a connection is already running".into(),
-                ));
-            }
-            sh.interactive = interactive;
-            sh.awaiting_secrets = false;
-        }
-        let c = Connection::from_dict(dict);
-        let s = NmSettings::parse(&c.data, &c.secrets.to_dict())
-            .map_err(|e| VpnError::BadArguments(e.to_string()))?;
-        let pppd = find_pppd(&self.args)?;
-        let launch = Launch {
-            plugin: find_plugin(&self.args, &pppd)?,
-            pid: std::process::id(),
-            user_name_fallback: c.user_name.clone(),
-            ip4: c.ip4.clone(),
-            ignore_auto_dns: c.ignore_auto_dns,
-            ip6: c.ip6.clone(),
-            debug: self.args.debug,
-            user_cert_is_pkcs12: false,
-            pppd_ext_tls: !sstp_cli::pppd::pppd_version(&pppd, std::time::Duration::from_secs(5))
-                .is_ok_and(|v| v.starts_with("2.4.")),
-        };
-        let (pw, proxy) = secret_pipes(&s, &c)?;
-        let (ours, theirs) =
-            UnixStream::pair().map_err(|e| VpnError::LaunchFailed(format!("socketpair: {e}")))?;
-        for fd in pw.iter().chain(proxy.iter()) {
-            inheritable(fd)?;
-        }
-        inheritable(&theirs)?;
-        let fds = Fds {
-            password: pw.as_ref().map(AsRawFd::as_raw_fd),
-            proxy_auth: proxy.as_ref().map(AsRawFd::as_raw_fd),
-            ipc: Some(theirs.as_raw_fd()),
-        };
-        let out = pppd_args::build(&s, &launch, fds).map_err(VpnError::BadArguments)?;
-        for w in &out.warnings {
-            eprintln!("nm-sstp-service: {w}");
-        }
+        let before = self.claim(interactive)?;
+        let p = prepare(&self.args, dict).inspect_err(|_| lock(&self.shared).state = before)?;
         set_state(&conn, &self.shared, state::STARTING);
-        let child = sstp_cli::child::command(&pppd)
-            .args(&out.args)
+        let child = sstp_cli::child::command(&p.pppd)
+            .args(&p.args)
             .env("NM_DBUS_SERVICE_SSTP", &self.args.bus_name)
             .stdin(std::process::Stdio::null())
             .spawn()
             .map_err(|e| {
                 set_state(&conn, &self.shared, state::STOPPED);
-                VpnError::LaunchFailed(format!("cannot start {}: {e}", pppd.display()))
+                VpnError::LaunchFailed(format!("cannot start {}: {e}", p.pppd.display()))
             })?;
-        drop((pw, proxy, theirs));
-        {
-            let mut sh = lock(&self.shared);
-            sh.pppd = Some(nix::unistd::Pid::from_raw(child.id() as i32));
-            sh.disconnecting = false;
-        }
-        let (c1, s1) = (conn.clone(), self.shared.clone());
+        drop(p.child_fds);
+        lock(&self.shared).pppd = Some(nix::unistd::Pid::from_raw(child.id() as i32));
+        let (c1, s1, ours) = (conn.clone(), self.shared.clone(), p.ours);
         std::thread::spawn(move || watch_ipc(ours, c1, s1));
         let s2 = self.shared.clone();
         std::thread::spawn(move || watch_pppd(child, conn, s2));
@@ -391,17 +431,13 @@ impl Plugin {
 
 /// Whether the EAP-TLS key of a connection needs a passphrase.
 fn key_encrypted(s: &NmSettings) -> bool {
-    let Some(p) = &s.eap_tls.user_key else {
-        return false;
-    };
-    let mut buf = Vec::new();
-    let limit = crate::keyfile_kind::SNIFF_MAX as u64;
-    std::fs::File::open(p)
-        .and_then(|f| f.take(limit).read_to_end(&mut buf))
-        .is_ok_and(|_| crate::keyfile_kind::key_needs_passphrase(&buf))
+    s.eap_tls
+        .user_key
+        .as_deref()
+        .is_some_and(|p| crate::keyfile_kind::key_needs_passphrase(&first_bytes(p)))
 }
 
-/// NetworkManager's VPN.Plugin interface (the generated signal emitters are documented by it).
+/// NetworkManager's VPN.Plugin interface (zbus generates the signal emitters).
 #[allow(missing_docs)]
 #[zbus::interface(name = "org.freedesktop.NetworkManager.VPN.Plugin")]
 impl Plugin {

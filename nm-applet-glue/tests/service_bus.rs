@@ -157,6 +157,22 @@ fn connect_reports_config_and_disconnect_stops_pppd() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A profile without gateway: BadArguments naming the key, nothing started.
+    let mut bad = connection();
+    bad.get_mut("vpn").unwrap().insert(
+        "data",
+        Value::from(
+            [("user", "alice")]
+                .into_iter()
+                .collect::<HashMap<&str, &str>>(),
+        ),
+    );
+    let e = call(&c, name, "Connect", &(bad,)).unwrap_err();
+    assert!(
+        e.to_string().contains("BadArguments") && e.to_string().contains("gateway"),
+        "{e}"
+    );
+    assert!(!out.exists());
     // NeedSecrets: the password is there.
     let r = call(&c, name, "NeedSecrets", &(connection(),)).unwrap();
     assert_eq!(r.body().deserialize::<String>().unwrap(), "");
@@ -189,6 +205,9 @@ fn connect_reports_config_and_disconnect_stops_pppd() {
     assert!(argv.contains("plugin /usr/lib/pppd/test/sstp-rs.so sstp-server 192.0.2.10:443"));
     assert!(!argv.contains(PASSWORD), "{argv}");
     assert_eq!(read.trim_end(), PASSWORD);
+    // A second Connect while connected is refused with NetworkManager's error name.
+    let e = call(&c, name, "Connect", &(connection(),)).unwrap_err();
+    assert!(e.to_string().contains("WrongState"), "{e}");
     call(&c, name, "Disconnect", &()).unwrap();
     loop {
         let st = wait_for(&rx, "StateChanged");
