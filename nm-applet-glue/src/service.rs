@@ -498,14 +498,17 @@ impl Plugin {
     }
 
     fn disconnect(&self, #[zbus(connection)] conn: &zbus::Connection) -> Result<(), VpnError> {
-        let running = lock(&self.shared).pppd.is_some();
+        let conn = zbus::blocking::Connection::from(conn.clone());
+        let (running, waiting) = {
+            let mut sh = lock(&self.shared);
+            (sh.pppd.is_some(), std::mem::take(&mut sh.awaiting_secrets))
+        };
         if running {
-            set_state(
-                &zbus::blocking::Connection::from(conn.clone()),
-                &self.shared,
-                state::STOPPING,
-            );
+            set_state(&conn, &self.shared, state::STOPPING);
             stop_pppd(&self.shared);
+        } else if waiting {
+            // pppd already ended; only the request for new secrets was pending.
+            set_state(&conn, &self.shared, state::STOPPED);
         }
         Ok(())
     }

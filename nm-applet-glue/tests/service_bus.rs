@@ -272,14 +272,28 @@ fn a_wrong_password_asks_for_new_secrets_when_interactive() {
     }
     // NewSecrets before anything asked for them: refused.
     assert!(call(&c, name, "NewSecrets", &(connection(),)).is_err());
-    let details: HashMap<&str, Value> = HashMap::new();
-    call(
-        &c,
-        name,
-        "ConnectInteractive",
-        &(connection_with("wrong"), details),
-    )
-    .unwrap();
+    let interactive = |password: &'static str| {
+        let details: HashMap<&str, Value> = HashMap::new();
+        call(
+            &c,
+            name,
+            "ConnectInteractive",
+            &(connection_with(password), details),
+        )
+        .unwrap();
+    };
+    // The user cancels the password prompt: Disconnect while waiting ends in STOPPED.
+    interactive("wrong");
+    wait_for(&rx, "SecretsRequired");
+    call(&c, name, "Disconnect", &()).unwrap();
+    while wait_for(&rx, "StateChanged")
+        .body()
+        .deserialize::<u32>()
+        .unwrap()
+        != 6
+    {}
+    // Again, and this time the user types the right password.
+    interactive("wrong");
     let m = wait_for(&rx, "SecretsRequired");
     let (msg, hints): (String, Vec<String>) = m.body().deserialize().unwrap();
     assert!(msg.contains("authentication failed"), "{msg}");
