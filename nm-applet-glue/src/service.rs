@@ -171,13 +171,29 @@ fn set_state(conn: &zbus::blocking::Connection, shared: &Mutex<Shared>, st: u32)
     emit(conn, "StateChanged", &(st,));
 }
 
-/// SIGTERM to pppd if it runs (Disconnect, or the service ending).
-pub fn stop_pppd(shared: &Mutex<Shared>) {
-    let mut s = lock(shared);
-    s.disconnecting = true;
-    if let Some(pid) = s.pppd {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    }
+/// Seconds pppd gets to end after SIGTERM before SIGKILL (network-manager-sstp's
+/// `ensure_killed`).
+pub const KILL_AFTER_SECS: u64 = 10;
+
+/// SIGTERM to pppd if it runs (Disconnect, or the service ending); SIGKILL after
+/// [`KILL_AFTER_SECS`] if that same pppd still runs then.
+pub fn stop_pppd(shared: &Arc<Mutex<Shared>>) {
+    use nix::sys::signal::{kill, Signal};
+    let pid = {
+        let mut s = lock(shared);
+        s.disconnecting = true;
+        s.pppd
+    };
+    let Some(pid) = pid else { return };
+    let _ = kill(pid, Signal::SIGTERM);
+    let shared = shared.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(KILL_AFTER_SECS));
+        // Still ours and not reaped: the watcher clears `pppd` when it reaps it.
+        if lock(&shared).pppd == Some(pid) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    });
 }
 
 fn to_variant(d: nm_config::Dict) -> std::collections::HashMap<&'static str, Value<'static>> {
@@ -333,7 +349,11 @@ fn first_bytes(p: &std::path::Path) -> Vec<u8> {
     buf
 }
 
-fn launch_inputs(a: &ServiceArgs, c: &Connection, s: &NmSettings) -> Result<Launch, VpnError> {
+fn launch_inputs(
+    a: &ServiceArgs,
+    c: &Connection,
+    s: &NmSettings,
+) -> Result<(PathBuf, Launch), VpnError> {
     let pppd = find_pppd(a)?;
     let version = sstp_cli::pppd::pppd_version(&pppd, std::time::Duration::from_secs(5)).ok();
     let pkcs12 = s
@@ -341,24 +361,28 @@ fn launch_inputs(a: &ServiceArgs, c: &Connection, s: &NmSettings) -> Result<Laun
         .user_cert
         .as_deref()
         .is_some_and(|p| crate::keyfile_kind::is_pkcs12(&first_bytes(p)));
-    Ok(Launch {
-        plugin: find_plugin(a, &pppd)?,
-        pid: std::process::id(),
-        user_name_fallback: c.user_name.clone(),
-        ip4: c.ip4.clone(),
-        ignore_auto_dns: c.ignore_auto_dns,
-        ip6: c.ip6.clone(),
-        debug: a.debug,
-        user_cert_is_pkcs12: pkcs12,
-        pppd_ext_tls: !version.is_some_and(|v| v.starts_with("2.4.")),
-    })
+    let plugin = find_plugin(a, &pppd)?;
+    Ok((
+        pppd,
+        Launch {
+            plugin,
+            pid: std::process::id(),
+            user_name_fallback: c.user_name.clone(),
+            ip4: c.ip4.clone(),
+            ignore_auto_dns: c.ignore_auto_dns,
+            ip6: c.ip6.clone(),
+            debug: a.debug,
+            user_cert_is_pkcs12: pkcs12,
+            pppd_ext_tls: !version.is_some_and(|v| v.starts_with("2.4.")),
+        },
+    ))
 }
 
 fn prepare(a: &ServiceArgs, dict: &ConnectionDict) -> Result<Prepared, VpnError> {
     let c = Connection::from_dict(dict);
     let s = NmSettings::parse(&c.data, &c.secrets.to_dict())
         .map_err(|e| VpnError::BadArguments(e.to_string()))?;
-    let launch = launch_inputs(a, &c, &s)?;
+    let (pppd, launch) = launch_inputs(a, &c, &s)?;
     let (pw, proxy) = secret_pipes(&s, &c)?;
     let (ours, theirs) =
         UnixStream::pair().map_err(|e| VpnError::LaunchFailed(format!("socketpair: {e}")))?;
@@ -377,7 +401,7 @@ fn prepare(a: &ServiceArgs, dict: &ConnectionDict) -> Result<Prepared, VpnError>
         eprintln!("nm-sstp-service: {w}");
     }
     Ok(Prepared {
-        pppd: find_pppd(a)?,
+        pppd,
         args: out.args,
         child_fds,
         ours,
