@@ -175,7 +175,7 @@ fn no_secret_in_logs_argv_or_environment() {
     assert_eq!(fact("crypto_binding_valid"), "1", "{diag}");
     assert!(log.contains("via proxy 192.0.2.2:3128"), "{diag}");
     assert!(
-        log.contains("HLAK from send[0..16] || recv[0..16]"),
+        log.contains("MS-CHAPv2, MPPE keys 16+16 bytes -> HLAK: MasterSendKey[0..16] || MasterReceiveKey[0..16]"),
         "{diag}"
     );
     assert!(log.contains("sstp-proxy-auth-file"), "dump ran: {diag}");
