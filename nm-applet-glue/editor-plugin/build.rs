@@ -10,7 +10,9 @@ fn main() {
         .probe("libnm")
         .expect("libnm (apt-get install libnm-dev) is needed to build the editor plugin");
     let mut b = cc::Build::new();
-    b.file("c/nm-sstp-editor-plugin.c").warnings(true).extra_warnings(true);
+    b.file("c/nm-sstp-editor-plugin.c")
+        .warnings(true)
+        .extra_warnings(true);
     nm.include_paths.iter().for_each(|p| {
         b.include(p);
     });

@@ -80,7 +80,13 @@ fn send_imported(got: &Imported, sink: Sink, ud: *mut c_void) {
         send(sink, ud, ITEM_DATA, k, v);
     }
     if let Some(nd) = got.profile.never_default {
-        send(sink, ud, ITEM_NEVER_DEFAULT, "", if nd { "yes" } else { "no" });
+        send(
+            sink,
+            ud,
+            ITEM_NEVER_DEFAULT,
+            "",
+            if nd { "yes" } else { "no" },
+        );
     }
     for n in &got.notes {
         send(sink, ud, ITEM_NOTE, "", n);
@@ -125,7 +131,11 @@ unsafe fn profile(
     never_default: c_int,
 ) -> Result<Profile, ImportError> {
     // SAFETY: per this function's contract.
-    let mut p = Profile { id: unsafe { text(id) }?.to_owned(), ..Profile::default() };
+    let id = unsafe { text(id) }?;
+    let mut p = Profile {
+        id: id.to_owned(),
+        ..Profile::default()
+    };
     for i in 0..n {
         // SAFETY: i < n, both arrays hold n valid pointers.
         let (k, v) = unsafe { (text(*keys.add(i))?, text(*values.add(i))?) };
@@ -157,7 +167,9 @@ pub unsafe extern "C" fn sstp_nm_export(
         let (path, p) = unsafe { (text(path)?, profile(id, keys, values, n, never_default)?) };
         let (out, notes) = import::export(&p, Format::for_path(path))?;
         fs::write(path, out).map_err(|e| ImportError(format!("cannot write {path:?}: {e}")))?;
-        notes.iter().for_each(|m| send(sink, user_data, ITEM_NOTE, "", m));
+        notes
+            .iter()
+            .for_each(|m| send(sink, user_data, ITEM_NOTE, "", m));
         Ok(())
     })
 }
