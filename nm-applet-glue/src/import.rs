@@ -100,6 +100,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, ImportError> {
     if let Some(rest) = bytes.strip_prefix(&[0xff, 0xfe]) {
         return utf16le(rest);
     }
+    if bytes.starts_with(&[0xfe, 0xff]) {
+        return Err(ImportError(
+            "the file is UTF-16 big-endian: save it as UTF-16LE (Windows' \"Unicode\") or UTF-8"
+                .into(),
+        ));
+    }
     let rest = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(bytes);
     String::from_utf8(rest.to_vec()).map_err(|e| {
         ImportError(format!(
@@ -227,6 +233,10 @@ mod tests {
         assert_eq!(decode(b"[a]").unwrap(), "[a]");
         assert!(decode(b"[a]\xff").unwrap_err().0.contains("not UTF-8"));
         assert!(decode(&[0xff, 0xfe, 0x41]).unwrap_err().0.contains("odd"));
+        assert!(decode(&[0xfe, 0xff, 0, 0x41])
+            .unwrap_err()
+            .0
+            .contains("big-endian"));
         assert!(decode(&vec![b'a'; MAX_FILE + 1])
             .unwrap_err()
             .0
