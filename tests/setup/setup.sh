@@ -23,7 +23,7 @@ packages=(
     libclang-dev clang build-essential pkg-config patch
     kmod iproute2 iputils-ping procps iperf3 squid openssl ca-certificates
     python3 python3-venv python3-dev
-    dbus-daemon dbus-bin util-linux
+    dbus-daemon dbus-bin util-linux libnm-dev
 )
 
 log() { printf 'setup: %s\n' "$*"; }
