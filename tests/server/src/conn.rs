@@ -482,6 +482,9 @@ fn pump(
         deliver(session, peer, Instant::now(), leftover);
     }
     let mut tls_dead = false;
+    // OpenSSL may hold input poll cannot see (read-ahead buffer, or a record left when the
+    // loop below stopped at HIGH_WATER): read before polling while this is set.
+    let mut tls_unread = true;
     let mut closed_at: Option<Instant> = None;
     let mut connected_at: Option<Instant> = None;
     loop {
@@ -609,8 +612,8 @@ fn pump(
             }
             nfds = 2;
         }
-        // Buffered TLS plaintext does not show up in poll.
-        let ssl_pending = read_tls && tls.ssl().pending() > 0;
+        // Buffered TLS input does not show up in poll.
+        let ssl_pending = read_tls && (tls_unread || tls.ssl().pending() > 0);
         let timeout_ms = if ssl_pending {
             0
         } else {
@@ -644,10 +647,14 @@ fn pump(
                             _ => 0,
                         };
                         if backlog >= HIGH_WATER || session.is_closed() {
+                            tls_unread = true;
                             break;
                         }
                     }
-                    Ok(TlsIo::Want) => break,
+                    Ok(TlsIo::Want) => {
+                        tls_unread = false;
+                        break;
+                    }
                     Ok(TlsIo::Eof) => {
                         tls_dead = true;
                         session.transport_closed(EndReason::TransportClosed);
@@ -664,9 +671,19 @@ fn pump(
         // PPP input.
         let mut ppp_closed = false;
         if let Peer::Stream(p) = peer {
-            if fds[1].revents != 0 && session.ppp_open() {
+            // Drain the pty (at most 4 KiB per read) into one TLS flush of up to CHUNK bytes:
+            // one read as before, more while the output stays below CHUNK.
+            let mut first = true;
+            while fds[1].revents != 0
+                && session.ppp_open()
+                && (first || session.pending_transmit().len() < CHUNK)
+            {
+                first = false;
                 match p.io.read(&mut rbuf) {
-                    Ok(0) => ppp_closed = true,
+                    Ok(0) => {
+                        ppp_closed = true;
+                        break;
+                    }
                     Ok(n) => {
                         p.bytes_in += n as u64;
                         let mut input = &rbuf[..n];
@@ -683,15 +700,16 @@ fn pump(
                             session.send_ppp_frame(frame);
                         }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     // EIO: the pty slave was closed (pppd exited).
-                    Err(_) => ppp_closed = true,
+                    Err(_) => {
+                        ppp_closed = true;
+                        break;
+                    }
                 }
-            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0
+            }
+            if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0
                 && fds[1].events & libc::POLLIN == 0
             {
                 ppp_closed = true;
