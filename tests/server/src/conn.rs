@@ -24,6 +24,8 @@ use crate::{connect_faults, mid_session, pty, Fault, Inner, Outcome, PppBackend,
 const HIGH_WATER: usize = 256 * 1024;
 /// Bytes per read.
 const CHUNK: usize = 64 * 1024;
+/// Most a pty master read returns (the kernel's N_TTY_BUF_SIZE).
+const PTY_READ_MAX: usize = 4096;
 
 pub(crate) struct Log {
     id: u64,
@@ -487,8 +489,9 @@ fn pump(
     let mut tls_unread = true;
     let mut closed_at: Option<Instant> = None;
     let mut connected_at: Option<Instant> = None;
+    // One clock read per iteration, after poll (each is a system call in the UML bed).
+    let mut now = Instant::now();
     loop {
-        let now = Instant::now();
         // Events.
         while let Some(ev) = session.poll_event() {
             log.line(ev.to_string());
@@ -634,7 +637,7 @@ fn pump(
             session.transport_closed(EndReason::Io(format!("poll: {e}")));
             continue;
         }
-        let now = Instant::now();
+        now = Instant::now();
 
         // TLS input.
         if read_tls && (ssl_pending || fds[0].revents != 0) {
@@ -699,6 +702,10 @@ fn pump(
                             }
                             session.send_ppp_frame(frame);
                         }
+                        // A short read emptied the pty's 4 KiB line buffer: no EAGAIN read.
+                        if n < PTY_READ_MAX {
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -721,8 +728,8 @@ fn pump(
             session.disconnect(now);
         }
         // Timers.
-        if session.poll_timeout().is_some_and(|t| t <= Instant::now()) {
-            session.handle_timeout(Instant::now());
+        if session.poll_timeout().is_some_and(|t| t <= now) {
+            session.handle_timeout(now);
         }
     }
 }
