@@ -41,10 +41,7 @@ link profiles:";
 
 /// A client the bench knows (its command is `client_cmd` in bench.sh).
 pub const CLIENTS: &[(&str, &str)] = &[
-    (
-        "sstp-rs",
-        "pppd 2.4.9 + sstp-rs.so (release), pty channel",
-    ),
+    ("sstp-rs", "pppd 2.4.9 + sstp-rs.so (release), pty channel"),
     ("sstpc", "sstp-client 1.0.18 sstpc + pppd 2.4.9"),
 ];
 
@@ -403,12 +400,7 @@ fn cell(v: &[f64], scale: f64, d: usize) -> String {
             let _ = (lo, hi);
             format!("{:.d$}", m / scale)
         }
-        Some((m, lo, hi)) => format!(
-            "{:.d$} ({:.d$}–{:.d$})",
-            m / scale,
-            lo / scale,
-            hi / scale
-        ),
+        Some((m, lo, hi)) => format!("{:.d$} ({:.d$}–{:.d$})", m / scale, lo / scale, hi / scale),
     }
 }
 
@@ -615,7 +607,8 @@ pub fn run_codec() -> Result<String, String> {
 
 /// The codec results as a Markdown table (ns per 1500-byte frame).
 pub fn codec_table(res: &[(String, f64)]) -> String {
-    let mut s = String::from("| benchmark (1500-byte frame) | ns per frame | MB/s |\n|---|---|---|\n");
+    let mut s =
+        String::from("| benchmark (1500-byte frame) | ns per frame | MB/s |\n|---|---|---|\n");
     for (name, ns) in res {
         let _ = writeln!(s, "| `{name}` | {ns:.0} | {:.0} |", 1500.0 / ns * 1e3);
     }
@@ -626,7 +619,10 @@ fn host_facts() -> String {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_else(|| "?".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = read("/proc/sys/kernel/osrelease");
@@ -784,10 +780,7 @@ mod tests {
         let r = Results::from_facts(&facts(out));
         let clients = vec!["sstp-rs".to_string(), "sstpc".to_string()];
         let t = table(&r, &clients);
-        let up = t
-            .lines()
-            .find(|l| l.contains("client→server"))
-            .unwrap();
+        let up = t.lines().find(|l| l.contains("client→server")).unwrap();
         assert_eq!(
             up,
             "| throughput client→server, Mbit/s | 50.0 (40.0–60.0) | 20.0 (20.0–20.0) | 2.50× \

@@ -46,7 +46,8 @@ measure() {
     m_cp=$(client_pids); m_sp=$(server_pids)
     g0=$(busy); c0=$(ticks $m_cp); s0=$(ticks $m_sp); t0=$(sc_now)
     # Pings from 1 s after the start (past slow start) to 1 s before the end.
-    ( sleep 1; ping -n -c $(((BENCH_SECS - 2) * 5)) -i 0.2 -W 2 -I "$SC_PPP_IF" "$SC_PPP_SERVER" \
+    m_n=$(((BENCH_SECS - 2) * 5)); [ "$m_n" -ge 2 ] || m_n=2
+    ( sleep 1; ping -n -c "$m_n" -i 0.2 -W 2 -I "$SC_PPP_IF" "$SC_PPP_SERVER" \
         >"$SC_WORK/ping-$m_d.txt" 2>&1 ) &
     m_ping=$!
     iperf3 -c "$SC_PPP_SERVER" -t "$BENCH_SECS" -J $m_rev >"$SC_WORK/iperf-$m_d.json" 2>&1
