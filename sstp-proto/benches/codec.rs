@@ -29,7 +29,9 @@ fn hdlc_benches(c: &mut Criterion) {
     let f = frame();
     let mut g = c.benchmark_group("hdlc");
     g.throughput(Throughput::Bytes(FRAME_LEN as u64));
-    g.bench_function("fcs16_1500", |b| b.iter(|| hdlc::fcs16(FCS_INIT, black_box(&f))));
+    g.bench_function("fcs16_1500", |b| {
+        b.iter(|| hdlc::fcs16(FCS_INIT, black_box(&f)))
+    });
     let enc = Encoder::new(0);
     let mut out = Vec::with_capacity(2 * FRAME_LEN + 8);
     g.bench_function("encode_1500_accm0", |b| {
