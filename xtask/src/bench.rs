@@ -396,10 +396,7 @@ const ROWS: &[Row] = &[
 fn cell(v: &[f64], scale: f64, d: usize) -> String {
     match stats(v) {
         None => "—".into(),
-        Some((m, lo, hi)) if v.len() == 1 => {
-            let _ = (lo, hi);
-            format!("{:.d$}", m / scale)
-        }
+        Some((m, _, _)) if v.len() == 1 => format!("{:.d$}", m / scale),
         Some((m, lo, hi)) => format!("{:.d$} ({:.d$}–{:.d$})", m / scale, lo / scale, hi / scale),
     }
 }
