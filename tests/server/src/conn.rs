@@ -541,8 +541,15 @@ fn pump(
                         break;
                     }
                     Ok(n) => {
+                        let short = n < p.out.len() - p.out_pos;
                         p.out_pos += n;
                         p.bytes_out += n as u64;
+                        // The pty took what it had room for: wait for POLLOUT (the kernel
+                        // signals it once the line discipline has consumed most of it) instead
+                        // of a train of small writes.
+                        if short {
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
