@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's one entry point for everything that is not a plain cargo
 //! command. Each command lives in its own module.
 
+mod bench;
 mod demo;
 mod fuzz;
 mod pppd25;
@@ -13,6 +14,10 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command> [args]
 
 commands:
+  bench [--rounds N] [--seconds S] [--client LIST] [--link PROFILE] [--codec]
+                     sstp-rs vs sstpc in one test-bed boot (throughput, CPU/GB, RTT under
+                     load, connect, RSS, TLS/TCP ceilings) + codec micro-benchmarks;
+                     updates BENCHMARKS.md
   demo               set up everything and run the main job in the test bed
   test               run everything CI runs (the README's test command)
   testbed [-- CMD]   boot the User-Mode Linux test bed and run CMD inside it
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
+        "bench" => bench::run(rest),
         "demo" => demo::run(rest),
         "test" => test::run(rest),
         "testbed" => testbed::run(rest),

@@ -24,6 +24,8 @@ use crate::{connect_faults, mid_session, pty, Fault, Inner, Outcome, PppBackend,
 const HIGH_WATER: usize = 256 * 1024;
 /// Bytes per read.
 const CHUNK: usize = 64 * 1024;
+/// Most a pty master read returns (the kernel's N_TTY_BUF_SIZE).
+const PTY_READ_MAX: usize = 4096;
 
 pub(crate) struct Log {
     id: u64,
@@ -483,10 +485,14 @@ fn pump(
         deliver(session, peer, Instant::now(), leftover);
     }
     let mut tls_dead = false;
+    // OpenSSL may hold input poll cannot see (read-ahead buffer, or a record left when the
+    // loop below stopped at HIGH_WATER): read before polling while this is set.
+    let mut tls_unread = true;
     let mut closed_at: Option<Instant> = None;
     let mut connected_at: Option<Instant> = None;
+    // One clock read per iteration, after poll (each is a system call in the UML bed).
+    let mut now = Instant::now();
     loop {
-        let now = Instant::now();
         // Events.
         while let Some(ev) = session.poll_event() {
             log.line(ev.to_string());
@@ -536,8 +542,15 @@ fn pump(
                         break;
                     }
                     Ok(n) => {
+                        let short = n < p.out.len() - p.out_pos;
                         p.out_pos += n;
                         p.bytes_out += n as u64;
+                        // The pty took what it had room for: wait for POLLOUT (the kernel
+                        // signals it once the line discipline has consumed most of it) instead
+                        // of a train of small writes.
+                        if short {
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -610,8 +623,8 @@ fn pump(
             }
             nfds = 2;
         }
-        // Buffered TLS plaintext does not show up in poll.
-        let ssl_pending = read_tls && tls.ssl().pending() > 0;
+        // Buffered TLS input does not show up in poll.
+        let ssl_pending = read_tls && (tls_unread || tls.ssl().pending() > 0);
         let timeout_ms = if ssl_pending {
             0
         } else {
@@ -632,7 +645,7 @@ fn pump(
             session.transport_closed(EndReason::Io(format!("poll: {e}")));
             continue;
         }
-        let now = Instant::now();
+        now = Instant::now();
 
         // TLS input.
         if read_tls && (ssl_pending || fds[0].revents != 0) {
@@ -645,10 +658,14 @@ fn pump(
                             _ => 0,
                         };
                         if backlog >= HIGH_WATER || session.is_closed() {
+                            tls_unread = true;
                             break;
                         }
                     }
-                    Ok(TlsIo::Want) => break,
+                    Ok(TlsIo::Want) => {
+                        tls_unread = false;
+                        break;
+                    }
                     Ok(TlsIo::Eof) => {
                         tls_dead = true;
                         session.transport_closed(EndReason::TransportClosed);
@@ -665,9 +682,19 @@ fn pump(
         // PPP input.
         let mut ppp_closed = false;
         if let Peer::Stream(p) = peer {
-            if fds[1].revents != 0 && session.ppp_open() {
+            // Drain the pty (at most 4 KiB per read) into one TLS flush of up to CHUNK bytes:
+            // one read as before, more while the output stays below CHUNK.
+            let mut first = true;
+            while fds[1].revents != 0
+                && session.ppp_open()
+                && (first || session.pending_transmit().len() < CHUNK)
+            {
+                first = false;
                 match p.io.read(&mut rbuf) {
-                    Ok(0) => ppp_closed = true,
+                    Ok(0) => {
+                        ppp_closed = true;
+                        break;
+                    }
                     Ok(n) => {
                         p.bytes_in += n as u64;
                         let mut input = &rbuf[..n];
@@ -683,16 +710,21 @@ fn pump(
                             }
                             session.send_ppp_frame(frame);
                         }
+                        // A short read emptied the pty's 4 KiB line buffer: no EAGAIN read.
+                        if n < PTY_READ_MAX {
+                            break;
+                        }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     // EIO: the pty slave was closed (pppd exited).
-                    Err(_) => ppp_closed = true,
+                    Err(_) => {
+                        ppp_closed = true;
+                        break;
+                    }
                 }
-            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0
+            }
+            if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0
                 && fds[1].events & libc::POLLIN == 0
             {
                 ppp_closed = true;
@@ -704,8 +736,8 @@ fn pump(
             session.disconnect(now);
         }
         // Timers.
-        if session.poll_timeout().is_some_and(|t| t <= Instant::now()) {
-            session.handle_timeout(Instant::now());
+        if session.poll_timeout().is_some_and(|t| t <= now) {
+            session.handle_timeout(now);
         }
     }
 }

@@ -555,6 +555,9 @@ impl Server {
         }
         b.set_private_key(&cfg.key)?;
         b.check_private_key()?;
+        // One read(2) for many TLS records instead of two per record (the pump tracks what
+        // OpenSSL holds, see `conn::pump`).
+        b.set_read_ahead(true);
         if cfg.min_tls.is_some() {
             b.set_min_proto_version(cfg.min_tls)?;
         }
