@@ -367,6 +367,16 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The fact `k` of [`parse_facts`]'s map, empty when absent.
+pub fn fact(facts: &BTreeMap<String, String>, k: &str) -> String {
+    facts.get(k).cloned().unwrap_or_default()
+}
+
+/// The fact `k` as a number (NaN when absent or not a number, so any comparison fails).
+pub fn num(facts: &BTreeMap<String, String>, k: &str) -> f64 {
+    fact(facts, k).parse().unwrap_or(f64::NAN)
+}
+
 /// Parses `@@ key=value` lines (later lines win).
 pub fn parse_facts(output: &str) -> BTreeMap<String, String> {
     output

@@ -12,12 +12,11 @@
 //! --peer-dns` sets the server's DNS in resolv.conf and restores it and the routes after SIGTERM.
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use integration_tests::plugin::{self, Pppd};
-use integration_tests::scenario::{self, parse_facts};
+use integration_tests::scenario::{self, fact, num, parse_facts};
 use integration_tests::testbed;
 
 fn skip() -> bool {
@@ -165,14 +164,6 @@ exit 0
         pppd25 = testbed::shell_quote(&Pppd::V252.binary().to_string_lossy()),
         server = testbed::shell_quote(&server.to_string_lossy()),
     )
-}
-
-fn fact(facts: &BTreeMap<String, String>, k: &str) -> String {
-    facts.get(k).cloned().unwrap_or_default()
-}
-
-fn num(facts: &BTreeMap<String, String>, k: &str) -> f64 {
-    fact(facts, k).parse().unwrap_or(f64::NAN)
 }
 
 #[test]
