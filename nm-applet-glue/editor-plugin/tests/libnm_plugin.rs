@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn plugin_so() -> PathBuf {
-    // target/<profile>/deps/<test> → target/<profile>/libnm_vpn_plugin_sstp.so
+    // The test runs from target/<profile>/deps/, where `cargo test` leaves the cdylib; only
+    // `cargo build` also copies it up to target/<profile>/.
     let exe = std::env::current_exe().unwrap();
-    let so = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libnm_vpn_plugin_sstp.so");
-    assert!(so.exists(), "{} not built", so.display());
-    so
+    let deps = exe.parent().unwrap();
+    let candidates = [deps.to_path_buf(), deps.parent().unwrap().to_path_buf()];
+    candidates
+        .iter()
+        .map(|d| d.join("libnm_vpn_plugin_sstp.so"))
+        .find(|so| so.exists())
+        .unwrap_or_else(|| panic!("libnm_vpn_plugin_sstp.so not built in {candidates:?}"))
 }
 
 fn scratch(name: &str) -> PathBuf {
