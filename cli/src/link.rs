@@ -28,11 +28,18 @@ pub struct LinkInfo {
     pub ip6_peer_id: Option<String>,
     /// The TCP peer connected to, with its family (`IPv4 192.0.2.2:443`).
     pub peer: Option<String>,
+    /// The TCP peer's socket address (the server, or the proxy when [`Self::via_proxy`]).
+    pub peer_addr: Option<std::net::SocketAddr>,
+    /// The plugin's error sentences (`event=error`), the last [`MAX_ERRORS`].
+    pub errors: Vec<String>,
     /// The TCP peer is an HTTP proxy.
     pub via_proxy: bool,
     /// The server certificate's SHA-256 and SHA-1 (uppercase hex, as the administrator sees it).
     pub cert_hashes: Option<(String, String)>,
 }
+
+/// How many of the plugin's error sentences [`LinkInfo::errors`] keeps.
+pub const MAX_ERRORS: usize = 16;
 
 /// What a message or log line meant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +94,7 @@ impl LinkInfo {
             }
         }
         if let Some(a) = addr {
+            self.peer_addr = a.parse().ok();
             self.peer = Some(
                 format!("{} {a}", family.unwrap_or_default())
                     .trim()
@@ -104,6 +112,15 @@ impl LinkInfo {
             "ipv6-up" => Change::Ip6Up,
             "ip-down" => Change::Ip4Down,
             "ipv6-down" => Change::Ip6Down,
+            "error" => {
+                // One entry per line (a certificate failure is one message of many lines).
+                let msgs = records.iter().filter(|(k, _)| k == "message");
+                let lines = msgs.flat_map(|(_, m)| m.lines().map(clean).collect::<Vec<_>>());
+                self.errors.extend(lines.filter(|l| !l.trim().is_empty()));
+                let extra = self.errors.len().saturating_sub(MAX_ERRORS);
+                self.errors.drain(..extra);
+                Change::Detail
+            }
             _ => Change::Detail,
         }
     }
@@ -234,6 +251,27 @@ mod tests {
         assert_eq!(li.apply_ipc(&recs), Change::Ip4Up);
         assert_eq!(li.ifname.as_deref(), Some("ppp0"));
         assert_eq!(li.dns, ["10.0.0.53", "10.0.0.54"]);
+        assert_eq!(li.peer_addr, Some("[2001:db8::1]:443".parse().unwrap()));
+        for i in 0..20 {
+            let m = format!("sstp-rs: failure {i}\x1b[2J");
+            li.apply_ipc(&[("event".into(), "error".into()), ("message".into(), m)]);
+        }
+        assert_eq!(li.errors.len(), MAX_ERRORS);
+        assert_eq!(li.errors.last().unwrap(), "sstp-rs: failure 19[2J");
+        let multi = "sstp-rs: not trusted\n  subject: CN=x\n\n  pin: sstp-cert-pin sha256:ab";
+        li.errors.clear();
+        li.apply_ipc(&[
+            ("event".into(), "error".into()),
+            ("message".into(), multi.into()),
+        ]);
+        assert_eq!(
+            li.errors,
+            [
+                "sstp-rs: not trusted",
+                "  subject: CN=x",
+                "  pin: sstp-cert-pin sha256:ab"
+            ]
+        );
         let (recs, _) = decode(&two[used..]).unwrap();
         assert_eq!(li.apply_ipc(&recs), Change::Ip4Down);
         let v6down = encode(&[("event", "ipv6-down")]);

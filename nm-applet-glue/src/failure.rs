@@ -56,6 +56,48 @@ pub fn outcome(exit: Option<i32>, disconnect_requested: bool) -> Outcome {
     }
 }
 
+/// The name NetworkManager logs for a failure reason.
+pub fn reason_name(f: NmFailure) -> &'static str {
+    match f {
+        NmFailure::LoginFailed => "login-failed",
+        NmFailure::ConnectFailed => "connect-failed",
+        NmFailure::BadIpConfig => "bad-ip-config",
+    }
+}
+
+/// The plugin's own sentence for a failure: its first error line (later lines are details
+/// such as the certificate's issuer and the pin), or `fallback`.
+pub fn sentence<'a>(errors: &'a [String], fallback: &'a str) -> &'a str {
+    errors.first().map_or(fallback, String::as_str)
+}
+
+/// The service's one log line for a failed connection, e.g.
+/// `connect-failed: sstp-rs: the server certificate ... is not trusted: ...`.
+pub fn log_line(f: NmFailure, errors: &[String]) -> String {
+    let why = sentence(errors, "pppd ended without a message from sstp-rs");
+    format!("{}: {why}", reason_name(f))
+}
+
+/// For an untrusted certificate the plugin names its pin option; under NetworkManager the same
+/// pin is a `vpn.data` key. The command that sets it for connection `id`, if a pin was named.
+pub fn pin_hint(errors: &[String], id: &str) -> Option<String> {
+    let rest = errors
+        .iter()
+        .find_map(|l| l.split("sstp-cert-pin ").nth(1))?;
+    let pin = rest.split_whitespace().next()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-+@".contains(c);
+    let id: String = id.chars().filter(|c| !c.is_control()).collect();
+    let quoted = if !id.is_empty() && id.chars().all(plain) {
+        id
+    } else {
+        format!("'{}'", id.replace('\'', r"'\''"))
+    };
+    Some(format!(
+        "to trust exactly this certificate: nmcli connection modify {quoted} +vpn.data \
+         sstp-cert-pin={pin}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +134,36 @@ mod tests {
         assert_eq!(outcome(Some(HANGUP), true), Outcome::Stopped);
         assert_eq!(NmFailure::LoginFailed as u32, 0);
         assert_eq!(NmFailure::BadIpConfig as u32, 2);
+    }
+
+    #[test]
+    fn the_plugins_first_sentence_is_the_message() {
+        let errs = vec![
+            "sstp-rs: the server certificate from 192.0.2.2:443 is not trusted".to_string(),
+            "  issuer:   CN=test CA".to_string(),
+        ];
+        assert_eq!(
+            log_line(NmFailure::ConnectFailed, &errs),
+            "connect-failed: sstp-rs: the server certificate from 192.0.2.2:443 is not trusted"
+        );
+        assert_eq!(sentence(&[], "fallback"), "fallback");
+        assert!(log_line(NmFailure::LoginFailed, &[]).starts_with("login-failed: pppd ended"));
+    }
+
+    #[test]
+    fn the_pin_becomes_a_vpn_data_key() {
+        let errs = vec![
+            "sstp-rs: the server certificate is not trusted".to_string(),
+            "  to trust exactly this certificate add the option: sstp-cert-pin sha256:ab12".into(),
+        ];
+        assert_eq!(
+            pin_hint(&errs, "Work").unwrap(),
+            "to trust exactly this certificate: nmcli connection modify Work +vpn.data \
+             sstp-cert-pin=sha256:ab12"
+        );
+        assert!(pin_hint(&errs, "it's \x1b[1m")
+            .unwrap()
+            .contains(r"'it'\''s [1m'"));
+        assert_eq!(pin_hint(&errs[..1], "Work"), None);
     }
 }

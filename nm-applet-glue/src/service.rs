@@ -4,7 +4,7 @@
 //! `sstp-ipc-fd`, turns the plugin's records into `Config`/`Ip4Config`/`Ip6Config`
 //! ([`crate::nm_config`]) and pppd's exit status into `Failure` ([`crate::failure`]).
 
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -14,8 +14,8 @@ use std::time::Instant;
 use sstp_cli::link::{Change, LinkInfo};
 use zbus::zvariant::Value;
 
-use crate::failure::{outcome, Outcome};
-use crate::nm_config;
+use crate::failure::{self, outcome, NmFailure, Outcome};
+use crate::nm_config::{self, Report};
 use crate::nm_connection::{Connection, ConnectionDict};
 use crate::pppd_args::{self, Fds, Launch};
 use crate::settings::{needed_secrets, ConnectionType, NmSettings};
@@ -116,6 +116,10 @@ pub struct Shared {
     interactive: bool,
     /// Waiting for NewSecrets after SecretsRequired.
     awaiting_secrets: bool,
+    /// The plugin's error sentences for the running connection (`event=error` records).
+    errors: Vec<String>,
+    /// `connection.id` of the running connection (for hints in the log).
+    id: String,
     /// Last change to STOPPED or INIT (the idle timer).
     pub idle_since: Option<Instant>,
 }
@@ -137,6 +141,8 @@ impl Plugin {
                 disconnecting: false,
                 interactive: false,
                 awaiting_secrets: false,
+                errors: Vec::new(),
+                id: String::new(),
                 idle_since: Some(Instant::now()),
             })),
         }
@@ -211,74 +217,112 @@ fn to_variant(d: nm_config::Dict) -> std::collections::HashMap<&'static str, Val
         .collect()
 }
 
-/// Reads the plugin's records and reports the configuration.
-fn watch_ipc(mut sock: UnixStream, conn: zbus::blocking::Connection, shared: Arc<Mutex<Shared>>) {
+/// Reads the plugin's records and reports the configuration, in the order
+/// [`nm_config::Reporter`] decides.
+fn watch_ipc(
+    mut sock: UnixStream,
+    conn: zbus::blocking::Connection,
+    shared: Arc<Mutex<Shared>>,
+    mut reporter: nm_config::Reporter,
+    _done: std::sync::mpsc::Sender<()>,
+) {
     let mut link = LinkInfo::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    while let Ok(n) = sock.read(&mut chunk) {
-        if n == 0 {
+    loop {
+        let wait = reporter
+            .deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()).max(MIN_WAIT));
+        if sock.set_read_timeout(wait).is_err() {
             return;
         }
+        let n = match sock.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                report(
+                    &conn,
+                    &shared,
+                    reporter.poll(&link, Change::None, Instant::now()),
+                );
+                continue;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
         buf.extend_from_slice(&chunk[..n]);
         while let Ok((records, used)) = sstp_cli::link::decode(&buf) {
             buf.drain(..used);
-            match link.apply_ipc(&records) {
-                Change::Ip4Up => {
-                    let gw = link
-                        .server
-                        .as_deref()
-                        .and_then(nm_config::gateway_from_server);
-                    emit(
-                        &conn,
-                        "Config",
-                        &(to_variant(nm_config::generic(&link, gw, None)),),
-                    );
-                    if let Some(d) = nm_config::ip4(&link) {
-                        emit(&conn, "Ip4Config", &(to_variant(d),));
-                    }
-                    set_state(&conn, &shared, state::STARTED);
-                }
-                Change::Ip6Up => {
-                    if let Some(d) = nm_config::ip6(&link) {
-                        emit(&conn, "Ip6Config", &(to_variant(d),));
-                    }
-                }
-                _ => {}
+            let change = link.apply_ipc(&records);
+            if records.iter().any(|(k, v)| k == "event" && v == "error") {
+                lock(&shared).errors.clone_from(&link.errors);
             }
+            report(&conn, &shared, reporter.poll(&link, change, Instant::now()));
         }
     }
 }
 
-/// Waits for pppd and reports how it ended.
+/// The shortest read timeout (a zero timeout means none to the socket).
+const MIN_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Emits the reports; STARTED follows the first configuration (as libnm's service plugin does
+/// once the announced configurations are in).
+fn report(conn: &zbus::blocking::Connection, shared: &Mutex<Shared>, reports: Vec<Report>) {
+    let any = !reports.is_empty();
+    for r in reports {
+        match r {
+            Report::Config(d) => emit(conn, "Config", &(to_variant(d),)),
+            Report::Ip4(d) => emit(conn, "Ip4Config", &(to_variant(d),)),
+            Report::Ip6(d) => emit(conn, "Ip6Config", &(to_variant(d),)),
+        }
+    }
+    if any && lock(shared).state != state::STARTED {
+        set_state(conn, shared, state::STARTED);
+    }
+}
+
+/// Waits for pppd and reports how it ended: the plugin's sentence goes to the service's log
+/// (NetworkManager's) with the reason, and for a wrong password into `SecretsRequired`, which
+/// the secret agent shows when it asks again.
 fn watch_pppd(
     mut child: std::process::Child,
     conn: zbus::blocking::Connection,
     shared: Arc<Mutex<Shared>>,
+    ipc_done: std::sync::mpsc::Receiver<()>,
 ) {
     let status = child.wait().ok().and_then(|s| s.code());
-    let (asked, interactive) = {
+    // The plugin's last records (its error sentences) are read before pppd's end is judged.
+    let _ = ipc_done.recv_timeout(std::time::Duration::from_secs(1));
+    let (asked, interactive, errors, id) = {
         let mut s = lock(&shared);
         s.pppd = None;
-        (s.disconnecting, s.interactive)
+        (
+            s.disconnecting,
+            s.interactive,
+            s.errors.clone(),
+            s.id.clone(),
+        )
     };
     eprintln!("nm-sstp-service: pppd exited with status {status:?}");
+    let fail = |f: NmFailure| {
+        eprintln!("nm-sstp-service: {}", failure::log_line(f, &errors));
+        if let Some(hint) = failure::pin_hint(&errors, &id) {
+            eprintln!("nm-sstp-service: {hint}");
+        }
+        emit(&conn, "Failure", &(f as u32,));
+    };
     match outcome(status, asked) {
-        Outcome::Fail(f) => emit(&conn, "Failure", &(f as u32,)),
+        Outcome::Fail(f) => fail(f),
         Outcome::Reauth if interactive => {
+            // NetworkManager records the reason and asks its agents again; with none, it
+            // ends the attempt ("no valid secrets") after logging login-failed.
+            fail(NmFailure::LoginFailed);
             lock(&shared).awaiting_secrets = true;
-            emit(
-                &conn,
-                "SecretsRequired",
-                &(REAUTH_MESSAGE, vec!["password"]),
-            );
+            let msg = failure::sentence(&errors, REAUTH_MESSAGE);
+            emit(&conn, "SecretsRequired", &(msg, vec!["password"]));
             return;
         }
-        Outcome::Reauth => emit(
-            &conn,
-            "Failure",
-            &(crate::failure::NmFailure::LoginFailed as u32,),
-        ),
+        Outcome::Reauth => fail(NmFailure::LoginFailed),
         Outcome::Stopped => {}
     }
     set_state(&conn, &shared, state::STOPPED);
@@ -340,6 +384,10 @@ struct Prepared {
     child_fds: Vec<OwnedFd>,
     /// Our end of the `sstp-ipc-fd` socket.
     ours: UnixStream,
+    /// Which address families NetworkManager is to be told about.
+    reporter: nm_config::Reporter,
+    /// `connection.id`.
+    id: String,
 }
 
 fn first_bytes(p: &std::path::Path) -> Vec<u8> {
@@ -400,11 +448,18 @@ fn prepare(a: &ServiceArgs, dict: &ConnectionDict) -> Result<Prepared, VpnError>
     for w in &out.warnings {
         eprintln!("nm-sstp-service: {w}");
     }
+    let expect4 = !matches!(c.ip4, pppd_args::Ip4Method::Disabled);
+    let expect6 = matches!(
+        c.ip6,
+        pppd_args::Ip6Method::Auto | pppd_args::Ip6Method::Manual(..)
+    );
     Ok(Prepared {
         pppd,
         args: out.args,
         child_fds,
         ours,
+        reporter: nm_config::Reporter::new(expect4, expect6),
+        id: c.id.clone(),
     })
 }
 
@@ -421,6 +476,7 @@ impl Plugin {
         }
         sh.interactive = interactive;
         sh.awaiting_secrets = false;
+        sh.errors.clear();
         sh.disconnecting = false;
         Ok(std::mem::replace(&mut sh.state, state::STARTING))
     }
@@ -434,6 +490,7 @@ impl Plugin {
         let before = self.claim(interactive)?;
         let p = prepare(&self.args, dict).inspect_err(|_| lock(&self.shared).state = before)?;
         set_state(&conn, &self.shared, state::STARTING);
+        lock(&self.shared).id = p.id;
         let child = sstp_cli::child::command(&p.pppd)
             .args(&p.args)
             .env("NM_DBUS_SERVICE_SSTP", &self.args.bus_name)
@@ -445,10 +502,11 @@ impl Plugin {
             })?;
         drop(p.child_fds);
         lock(&self.shared).pppd = Some(nix::unistd::Pid::from_raw(child.id() as i32));
-        let (c1, s1, ours) = (conn.clone(), self.shared.clone(), p.ours);
-        std::thread::spawn(move || watch_ipc(ours, c1, s1));
+        let (c1, s1, ours, rep) = (conn.clone(), self.shared.clone(), p.ours, p.reporter);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || watch_ipc(ours, c1, s1, rep, done_tx));
         let s2 = self.shared.clone();
-        std::thread::spawn(move || watch_pppd(child, conn, s2));
+        std::thread::spawn(move || watch_pppd(child, conn, s2, done_rx));
         Ok(())
     }
 }

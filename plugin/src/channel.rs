@@ -526,6 +526,23 @@ pub fn ip_down(event: &'static str) {
     );
 }
 
+/// An error-level log line also goes to `sstp-ipc-fd` (`event=error`, `message=`), so the
+/// NetworkManager service can put the plugin's own sentence where the user sees it. Skipped
+/// when the settings are locked (a line logged while they are in use).
+pub fn forward_error(msg: &str) {
+    let fd = match SETTINGS.try_lock() {
+        Ok(g) => g.as_ref().and_then(|s| s.ipc_fd),
+        Err(std::sync::TryLockError::Poisoned(g)) => g.into_inner().as_ref().and_then(|s| s.ipc_fd),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    };
+    if let Some(fd) = fd {
+        write_ipc(
+            fd,
+            &[("event", "error".into()), ("message", msg.to_owned())],
+        );
+    }
+}
+
 fn write_ipc(fd: RawFd, recs: &[(&str, String)]) {
     let msg = crate::ipc::encode(recs);
     if let Err(e) = crate::ipc::write_bounded(fd, &msg, Duration::from_millis(500)) {

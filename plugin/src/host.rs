@@ -64,6 +64,9 @@ pub fn log(level: Level, msg: &str) {
     };
     // SAFETY: main thread (guard); `c` is a valid NUL-terminated string for the call.
     unsafe { sys::sstp_shim_log(l as c_int, c.as_ptr()) }
+    if level == Level::Error {
+        crate::channel::forward_error(msg);
+    }
 }
 
 /// Whether pppd's `debug` option is set.

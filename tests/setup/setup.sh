@@ -5,7 +5,8 @@
 #   Debian packages  user-mode-linux (the test bed kernel), kmod (insmod in the guest), ppp + ppp-dev (pppd 2.4.9 and its
 #                    headers), sstp-client (reference client + sstp-pppd-plugin.so that lets
 #                    sstp-server verify crypto binding), clang/libclang-dev (bindgen), iproute2,
-#                    iputils-ping, iperf3, squid, openssl, pkg-config, python3 + venv + dev headers.
+#                    iputils-ping, iperf3, squid, openssl, pkg-config, python3 + venv + dev headers,
+#                    network-manager (the real NetworkManager the NM bed test drives).
 #   PyPI             sstp-server 0.6.0 (the SSTP server peer) built from its sdist, with a small
 #                    patch to its C codec for Python >= 3.10 (PY_SSIZE_T_CLEAN), into a venv at
 #                    $SSTP_RS_TESTBED_PREFIX (default /opt/sstp-rs-testbed).
@@ -23,7 +24,7 @@ packages=(
     libclang-dev clang build-essential pkg-config patch
     kmod iproute2 iputils-ping procps iperf3 squid openssl ca-certificates
     python3 python3-venv python3-dev
-    dbus-daemon dbus-bin util-linux libnm-dev
+    dbus-daemon dbus-bin util-linux libnm-dev network-manager
 )
 
 log() { printf 'setup: %s\n' "$*"; }

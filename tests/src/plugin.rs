@@ -112,18 +112,41 @@ pub fn build_plugin(pppd: Pppd, release: bool, name: &str) -> Result<PathBuf, St
 /// Builds the release `sstp-test-server` binary (in pppd 2.4.9's target directory, where the
 /// plugin's dependencies are already built) and returns its path.
 pub fn build_test_server() -> Result<PathBuf, String> {
+    let dir = cargo_release(&["-p", "sstp-test-server", "--bin", "sstp-test-server"])?;
+    Ok(dir.join("sstp-test-server"))
+}
+
+/// NetworkManager's side of sstp-rs, built like [`build_test_server`].
+pub struct NmParts {
+    /// `nm-sstp-service` and `nm-sstp-auth-dialog` are in here.
+    pub libexec: PathBuf,
+    /// The libnm editor plugin (as cargo names it, `libnm_vpn_plugin_sstp.so`).
+    pub editor: PathBuf,
+}
+
+/// Builds `nm-sstp-service`, `nm-sstp-auth-dialog` and the libnm editor plugin.
+pub fn build_nm_parts() -> Result<NmParts, String> {
+    let dir = cargo_release(&["-p", "sstp-nm", "--bins", "-p", "sstp-nm-editor", "--lib"])?;
+    Ok(NmParts {
+        editor: dir.join("libnm_vpn_plugin_sstp.so"),
+        libexec: dir,
+    })
+}
+
+/// `cargo build --release ARGS` in pppd 2.4.9's target directory; its release directory.
+fn cargo_release(args: &[&str]) -> Result<PathBuf, String> {
     let dir = Pppd::V249.dir().join("cargo");
     let st = Command::new(cargo())
         .current_dir(workspace_root())
-        .args(["build", "--release", "-p", "sstp-test-server"])
-        .args(["--bin", "sstp-test-server"])
+        .args(["build", "--release"])
+        .args(args)
         .env("CARGO_TARGET_DIR", &dir)
         .status()
         .map_err(|e| format!("running cargo build: {e}"))?;
     if !st.success() {
-        return Err("building sstp-test-server failed".into());
+        return Err(format!("cargo build --release {} failed", args.join(" ")));
     }
-    Ok(dir.join("release/sstp-test-server"))
+    Ok(dir.join("release"))
 }
 
 /// The scenario client: pppd with the plugin, options as a user would write them, plus `extra`.

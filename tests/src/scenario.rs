@@ -420,12 +420,22 @@ pub fn measure_throughput(client: Client, seconds: u32) -> Result<(f64, Report),
 /// (bounded by `timeout`; `SSTP_RS_STREAM` streams its output). `None` when the test bed is
 /// unavailable outside CI (see [`testbed::skip_unavailable`]); any other test-bed error panics.
 pub fn run_script(script: &str, timeout: Duration) -> Option<GuestRun> {
+    run_script_with_files(script, timeout, Vec::new())
+}
+
+/// [`run_script`] with more files in `/run/bed` (name, contents).
+pub fn run_script_with_files(
+    script: &str,
+    timeout: Duration,
+    mut files: Vec<(String, Vec<u8>)>,
+) -> Option<GuestRun> {
+    files.push((
+        "sstp-scenario.sh".to_string(),
+        SCENARIO_LIB.as_bytes().to_vec(),
+    ));
     let opts = BootOptions {
         timeout,
-        files: vec![(
-            "sstp-scenario.sh".to_string(),
-            SCENARIO_LIB.as_bytes().to_vec(),
-        )],
+        files,
         stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
         ..BootOptions::default()
     };
