@@ -1,12 +1,14 @@
 //! The configuration records the plugin hands to another process (`sstp-ipc-fd N`): written by
-//! the plugin at ip-up/ip-down, read by `sstp connect` and, later, the NetworkManager service.
+//! the plugin at ip-up/ip-down and for each error it logs, read by `sstp connect` and the
+//! NetworkManager service.
 //! One definition of the wire format for every side.
 //!
 //! A message is a sequence of records, each a `u32` big-endian length followed by that many
 //! bytes of UTF-8 `key=value`; an empty record (length 0) ends the message. Keys: `event` (first
-//! record: `ip-up`, `ip-down`, `ipv6-up`, `ipv6-down`), `ifname`, `server` (`host:port` of the
-//! SSTP server), `ip4.local`, `ip4.peer`, `ip4.dns` (repeated), `ip6.local-id`, `ip6.peer-id`
-//! (interface identifiers `xxxx:xxxx:xxxx:xxxx`).
+//! record: `ip-up`, `ip-down`, `ipv6-up`, `ipv6-down`, `error`), `ifname`, `server` (`host:port`
+//! of the SSTP server), `ip4.local`, `ip4.peer`, `ip4.dns` (repeated), `ip6.local-id`,
+//! `ip6.peer-id` (interface identifiers `xxxx:xxxx:xxxx:xxxx`), `message` (with `error`); the
+//! full table is in plugin/OPTIONS.md.
 
 /// Largest record: the writer truncates to it, the reader refuses longer ones.
 pub const MAX_RECORD: usize = 4096;
