@@ -30,6 +30,9 @@ pub struct LinkInfo {
     pub peer: Option<String>,
     /// The TCP peer's socket address (the server, or the proxy when [`Self::via_proxy`]).
     pub peer_addr: Option<std::net::SocketAddr>,
+    /// Why the server certificate was not trusted, when it was accepted anyway
+    /// (`sstp-cert-accept-untrusted`).
+    pub cert_untrusted: Option<String>,
     /// The plugin's error sentences (`event=error`), the last [`MAX_ERRORS`].
     pub errors: Vec<String>,
     /// The TCP peer is an HTTP proxy.
@@ -90,6 +93,7 @@ impl LinkInfo {
                 "peer.proxy" => self.via_proxy = v == "1",
                 "cert.sha256" => sha256 = Some(v),
                 "cert.sha1" => sha1 = Some(v),
+                "cert.untrusted" => self.cert_untrusted = Some(v),
                 _ => {}
             }
         }

@@ -85,6 +85,14 @@ pub fn pin_hint(errors: &[String], id: &str) -> Option<String> {
         .iter()
         .find_map(|l| l.split("sstp-cert-pin ").nth(1))?;
     let pin = rest.split_whitespace().next()?;
+    Some(format!(
+        "to trust exactly this certificate: {}",
+        pin_command(id, pin)
+    ))
+}
+
+/// `nmcli connection modify ID +vpn.data sstp-cert-pin=PIN`, the id quoted for a shell.
+pub fn pin_command(id: &str, pin: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "._-+@".contains(c);
     let id: String = id.chars().filter(|c| !c.is_control()).collect();
     let quoted = if !id.is_empty() && id.chars().all(plain) {
@@ -92,10 +100,7 @@ pub fn pin_hint(errors: &[String], id: &str) -> Option<String> {
     } else {
         format!("'{}'", id.replace('\'', r"'\''"))
     };
-    Some(format!(
-        "to trust exactly this certificate: nmcli connection modify {quoted} +vpn.data \
-         sstp-cert-pin={pin}"
-    ))
+    format!("nmcli connection modify {quoted} +vpn.data sstp-cert-pin={pin}")
 }
 
 #[cfg(test)]

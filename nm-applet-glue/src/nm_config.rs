@@ -32,9 +32,9 @@ pub fn ip4_u32(a: Ipv4Addr) -> u32 {
 }
 
 /// `Config`: `tundev`, the external `gateway` (the address the tunnel's TLS connection goes
-/// to, so that NetworkManager keeps a host route to it), `mtu` when known, `has-ip4`,
-/// `has-ip6`.
-pub fn generic(l: &LinkInfo, gateway: Option<IpAddr>, mtu: Option<u32>) -> Dict {
+/// to, so that NetworkManager keeps a host route to it), `mtu` when known, the `banner` of an
+/// accepted untrusted certificate ([`untrusted_banner`]), `has-ip4`, `has-ip6`.
+pub fn generic(l: &LinkInfo, gateway: Option<IpAddr>, mtu: Option<u32>, id: &str) -> Dict {
     let mut d = Dict::new();
     if let Some(i) = &l.ifname {
         d.push(("tundev", Value::Str(i.clone())));
@@ -47,9 +47,31 @@ pub fn generic(l: &LinkInfo, gateway: Option<IpAddr>, mtu: Option<u32>) -> Dict 
     if let Some(m) = mtu {
         d.push(("mtu", Value::U32(m)));
     }
+    if let Some(b) = untrusted_banner(l, id) {
+        d.push(("banner", Value::Str(b)));
+    }
     d.push(("has-ip4", Value::Bool(ip4(l).is_some())));
     d.push(("has-ip6", Value::Bool(ip6(l).is_some())));
     d
+}
+
+/// The login banner (NetworkManager shows it: `nmcli -g VPN.BANNER`, GNOME's "VPN Login
+/// Message") when the server certificate was accepted only because of `ignore-cert-warn=yes`:
+/// what failed, its SHA-256 and the command that pins it for connection `id`.
+pub fn untrusted_banner(l: &LinkInfo, id: &str) -> Option<String> {
+    let why = l.cert_untrusted.as_deref()?;
+    let sha = l.cert_hashes.as_ref().map(|(s, _)| s.to_ascii_lowercase());
+    let pin = sha.map_or_else(String::new, |h| {
+        format!(
+            " Its SHA-256 is {h}. After checking it with the server's administrator, trust \
+             exactly this certificate: {} (and remove ignore-cert-warn).",
+            crate::failure::pin_command(id, &format!("sha256:{h}"))
+        )
+    });
+    Some(format!(
+        "WARNING: the server certificate is not trusted ({why}); it was accepted only because \
+         of ignore-cert-warn=yes.{pin}"
+    ))
 }
 
 /// The external gateway NetworkManager keeps a host route to: the address the plugin's TCP
@@ -135,6 +157,7 @@ pub enum Report {
 /// [`Reporter::deadline`].
 #[derive(Clone, Debug)]
 pub struct Reporter {
+    id: String,
     expect4: bool,
     expect6: bool,
     first_up: Option<Instant>,
@@ -143,9 +166,10 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// For a connection with IPv4 and/or IPv6 enabled.
-    pub fn new(expect4: bool, expect6: bool) -> Reporter {
+    /// For connection `id` with IPv4 and/or IPv6 enabled.
+    pub fn new(id: &str, expect4: bool, expect6: bool) -> Reporter {
         Reporter {
+            id: id.to_owned(),
             expect4,
             expect6,
             first_up: None,
@@ -172,7 +196,7 @@ impl Reporter {
             return Vec::new();
         }
         self.announced = Some((up4.is_some(), up6.is_some()));
-        let mut out = vec![Report::Config(generic(l, gateway(l), None))];
+        let mut out = vec![Report::Config(generic(l, gateway(l), None, &self.id))];
         out.extend(up4.map(Report::Ip4));
         out.extend(up6.map(Report::Ip6));
         out
@@ -216,7 +240,7 @@ mod tests {
         let l = link();
         let gw = gateway(&l);
         assert_eq!(gw, Some(IpAddr::V4([192, 0, 2, 10].into())));
-        let g = generic(&l, gw, Some(1400));
+        let g = generic(&l, gw, Some(1400), "Work");
         assert_eq!(
             g,
             vec![
@@ -248,7 +272,7 @@ mod tests {
     fn partial_and_bad_records() {
         let l = LinkInfo::default();
         assert!(ip4(&l).is_none() && ip6(&l).is_none());
-        let g = generic(&l, None, None);
+        let g = generic(&l, None, None, "Work");
         assert_eq!(
             g,
             vec![
@@ -266,7 +290,7 @@ mod tests {
             ..LinkInfo::default()
         };
         assert_eq!(gateway(&literal), Some("2001:db8::1".parse().unwrap()));
-        let v6 = generic(&l, gateway(&literal), None);
+        let v6 = generic(&l, gateway(&literal), None, "Work");
         let want: Ipv6Addr = "2001:db8::1".parse().unwrap();
         assert_eq!(v6[0], ("gateway", Value::Bytes(want.octets().to_vec())));
         assert_eq!(link_local("1:2:3"), None);
@@ -315,7 +339,7 @@ mod tests {
     #[test]
     fn config_goes_first_and_waits_for_both_families() {
         let t0 = Instant::now();
-        let (mut r, mut l) = (Reporter::new(true, true), LinkInfo::default());
+        let (mut r, mut l) = (Reporter::new("Work", true, true), LinkInfo::default());
         let c = ip6_up(&mut l);
         assert!(r.poll(&l, c, t0).is_empty());
         assert_eq!(r.deadline(), Some(t0 + OTHER_FAMILY_GRACE));
@@ -339,7 +363,7 @@ mod tests {
     #[test]
     fn a_missing_family_is_given_up_after_the_grace() {
         let t0 = Instant::now();
-        let (mut r, mut l) = (Reporter::new(true, true), LinkInfo::default());
+        let (mut r, mut l) = (Reporter::new("Work", true, true), LinkInfo::default());
         let c = ip4_up(&mut l);
         assert!(r.poll(&l, c, t0).is_empty());
         let almost = t0 + OTHER_FAMILY_GRACE - Duration::from_millis(1);
@@ -356,8 +380,36 @@ mod tests {
     /// IPv6 disabled in the profile: Config as soon as IPv4 is up.
     #[test]
     fn only_the_enabled_families_are_awaited() {
-        let (mut r, mut l) = (Reporter::new(true, false), LinkInfo::default());
+        let (mut r, mut l) = (Reporter::new("Work", true, false), LinkInfo::default());
         let c = ip4_up(&mut l);
         assert_eq!(kinds(&r.poll(&l, c, Instant::now())), ["config", "ip4"]);
+    }
+
+    /// ignore-cert-warn: the accepted certificate is named in the banner with its pin command.
+    #[test]
+    fn an_accepted_untrusted_certificate_is_in_the_banner() {
+        let mut l = link();
+        assert_eq!(untrusted_banner(&l, "Work"), None);
+        l.apply_ipc(&[
+            (
+                "cert.untrusted".into(),
+                "its chain does not lead to a trusted CA".into(),
+            ),
+            ("cert.sha256".into(), "AB12".into()),
+            ("cert.sha1".into(), "CD34".into()),
+        ]);
+        let b = untrusted_banner(&l, "Old VPN").unwrap();
+        assert!(
+            b.contains("not trusted (its chain does not lead to a trusted CA)"),
+            "{b}"
+        );
+        assert!(
+            b.contains("nmcli connection modify 'Old VPN' +vpn.data sstp-cert-pin=sha256:ab12"),
+            "{b}"
+        );
+        let g = generic(&l, None, None, "Old VPN");
+        assert!(g
+            .iter()
+            .any(|(k, v)| *k == "banner" && *v == Value::Str(b.clone())));
     }
 }

@@ -25,10 +25,10 @@ pub const IPPARAM_PREFIX: &str = "nm-pptp-service-";
 /// network-manager-sstp's default for EAP-TLS `capath` when `tls-ca-cert` is not set.
 pub const SYSTEM_CA_PATH: &str = "/etc/ssl/certs";
 
-/// The plugin option that would keep an `ignore-cert-warn=yes` profile connecting while
-/// logging the certificate and its pin. The plugin has none yet (see README.md, "Needed from
-/// the plugin"), so `ignore-cert-warn=yes` keeps full verification and says so.
-pub const ACCEPT_UNTRUSTED_OPTION: Option<&str> = None;
+/// The plugin option that keeps an `ignore-cert-warn=yes` profile connecting: a certificate
+/// that fails verification is accepted for the session, never silently (the plugin logs what
+/// failed, the certificate and its pin; the service repeats it as the login banner).
+pub const ACCEPT_UNTRUSTED_OPTION: &str = "sstp-cert-accept-untrusted";
 
 /// `ipv4.method` and friends that shape pppd's IPv4 options.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -199,6 +199,10 @@ fn trust_args(a: &mut Vec<String>, s: &NmSettings) {
     if s.sstp.no_eku_check {
         push(a, "sstp-no-eku-check", None);
     }
+    // A pin is exact: with one, ignore-cert-warn has nothing left to loosen.
+    if s.ignore_cert_warn && s.sstp.cert_pin.is_none() {
+        push(a, ACCEPT_UNTRUSTED_OPTION, None);
+    }
 }
 
 fn tuning_args(a: &mut Vec<String>, s: &NmSettings, l: &Launch, fds: Fds) {
@@ -346,14 +350,15 @@ fn ppp_tail(a: &mut Vec<String>, s: &NmSettings) {
 /// Sentences for settings sstp-rs treats differently from network-manager-sstp.
 pub fn translation_warnings(s: &NmSettings, fds: Fds) -> Vec<String> {
     let mut w = Vec::new();
-    if s.ignore_cert_warn && s.sstp.cert_pin.is_none() && ACCEPT_UNTRUSTED_OPTION.is_none() {
+    if s.ignore_cert_warn && s.sstp.cert_pin.is_none() {
         w.push(format!(
-            "vpn.data {}=yes: sstp-rs still verifies the server certificate. If the check \
-             fails, the log names the certificate and its pin; after checking it with the \
-             server's administrator, trust exactly that certificate with: nmcli connection \
-             modify NAME +vpn.data {}=sha256:...",
+            "vpn.data {}=yes: a server certificate that fails verification is accepted, with a \
+             warning naming it and its pin; after checking the pin with the server's \
+             administrator, trust exactly that certificate instead: nmcli connection modify \
+             NAME +vpn.data {}=sha256:... (and remove {})",
             data::IGNORE_CERT_WARN,
-            ours::CERT_PIN
+            ours::CERT_PIN,
+            data::IGNORE_CERT_WARN
         ));
     }
     if s.tls_ext == Some(false) {

@@ -127,7 +127,11 @@ fn every_data_key() {
             "sstp-ca-file /etc/ssl/corp ca.pem",
             "",
         ),
-        (&[("ignore-cert-warn", "yes")], "", ""),
+        (
+            &[("ignore-cert-warn", "yes")],
+            "sstp-cert-accept-untrusted",
+            "",
+        ),
         (&[("ignore-cert-warn", "no")], "", ""),
         (&[("tls-ext", "yes")], "", ""),
         (&[("mtu", "1300")], "1300", "1400"),
@@ -482,17 +486,21 @@ fn secrets_go_to_pipes_never_to_argv() {
 
 #[test]
 fn ignore_cert_warn_is_never_silent() {
-    let w = args_with(&[("ignore-cert-warn", "yes")]).warnings;
+    let out = args_with(&[("ignore-cert-warn", "yes")]);
+    let w = out.warnings;
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].contains("still verifies") && w[0].contains("+vpn.data sstp-cert-pin=sha256:"),
+        w[0].contains("is accepted, with a warning")
+            && w[0].contains("+vpn.data sstp-cert-pin=sha256:"),
         "{w:?}"
     );
-    // With a pin the pin is what is trusted; nothing to warn about.
+    assert!(out.args.contains(&"sstp-cert-accept-untrusted".to_string()));
+    // With a pin the pin is what is trusted: nothing loosened, nothing to warn about.
     let pin = format!("sha256:{}", "00".repeat(32));
     let out = args_with(&[("ignore-cert-warn", "yes"), ("sstp-cert-pin", &pin)]);
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     assert!(out.args.join(" ").contains(&pin));
+    assert!(!out.args.contains(&"sstp-cert-accept-untrusted".to_string()));
     let w = args_with(&[("tls-ext", "no")]).warnings;
     assert!(w[0].contains("SNI"), "{w:?}");
 }

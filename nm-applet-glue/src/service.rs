@@ -458,7 +458,7 @@ fn prepare(a: &ServiceArgs, dict: &ConnectionDict) -> Result<Prepared, VpnError>
         args: out.args,
         child_fds,
         ours,
-        reporter: nm_config::Reporter::new(expect4, expect6),
+        reporter: nm_config::Reporter::new(&c.id, expect4, expect6),
         id: c.id.clone(),
     })
 }

@@ -166,6 +166,12 @@ pub fn connect() -> c_int {
             est.cert.sha256_hex()
         ),
     );
+    if let Some(t) = &est.accepted_untrusted {
+        host::log(
+            Level::Warn,
+            &format!("sstp-rs: WARNING: accepted only because of sstp-cert-accept-untrusted: {t}"),
+        );
+    }
     // Before the tunnel can take the default route: pin the way to the TCP peer (events 14/15).
     if let Err(e) = crate::route::pin(est.stream.get_ref(), est.via_proxy) {
         host::log(Level::Error, &format!("sstp-rs: {e}"));
@@ -229,7 +235,12 @@ pub fn connect() -> c_int {
         FDS[i].store(fd, Ordering::SeqCst);
     }
 
-    let seen = crate::ipc::seen_records(&est.cert, est.peer_addr, est.via_proxy);
+    let seen = crate::ipc::seen_records(
+        &est.cert,
+        est.peer_addr,
+        est.via_proxy,
+        est.accepted_untrusted.as_deref(),
+    );
     let shared = Arc::new(Shared::new());
     let io = IoThread {
         est,

@@ -45,12 +45,15 @@ pub fn ip4_records(
 /// What the client connected to (sent with ip-up for `sstp connect`'s summary): the TCP peer,
 /// its address family, whether it is a proxy, and the server certificate's SHA-256 and SHA-1 as
 /// the server's administrator sees them (uppercase hex).
+/// With `cert.untrusted` (the first line of the accepted trust failure) when the certificate
+/// was accepted under `sstp-cert-accept-untrusted`.
 pub fn seen_records(
     cert: &sstp_tunnel::CertificateInfo,
     peer: std::net::SocketAddr,
     via_proxy: bool,
+    untrusted: Option<&sstp_tunnel::TrustError>,
 ) -> Vec<(&'static str, String)> {
-    vec![
+    let mut v = vec![
         ("peer.address", peer.to_string()),
         (
             "peer.family",
@@ -59,7 +62,12 @@ pub fn seen_records(
         ("peer.proxy", u8::from(via_proxy).to_string()),
         ("cert.sha256", cert.sha256_admin()),
         ("cert.sha1", cert.sha1_admin()),
-    ]
+    ];
+    if let Some(t) = untrusted {
+        let first = t.to_string().lines().next().unwrap_or_default().to_owned();
+        v.push(("cert.untrusted", first));
+    }
+    v
 }
 
 /// Formats an 8-byte interface identifier as `xxxx:xxxx:xxxx:xxxx`.

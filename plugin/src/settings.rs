@@ -54,6 +54,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// `sstp-no-eku-check`
     pub no_eku_check: bool,
+    /// `sstp-cert-accept-untrusted`
+    pub accept_untrusted: bool,
     /// `sstp-echo-interval` (seconds): SSTP hello timer; `None` = the 60 s of [MS-SSTP].
     pub echo_interval: Option<Duration>,
     /// `sstp-proxy-auth-file` / `sstp-proxy-auth-fd`: where the proxy credentials came from and
@@ -81,6 +83,7 @@ impl Default for Settings {
             ip_family: IpFamily::Any,
             connect_timeout: Duration::from_secs(15),
             no_eku_check: false,
+            accept_untrusted: false,
             echo_interval: None,
             proxy_auth: None,
             http_timeout: sstp_proto::http::RESPONSE_TIMEOUT,
@@ -329,6 +332,16 @@ pub static OPTIONS: &[OptionSpec] = &[
         Root,
         |s, _, _| {
             s.no_eku_check = true;
+            Ok(())
+        }
+    ),
+    opt!(
+        "sstp-cert-accept-untrusted",
+        "Accept a server certificate that fails verification, with a warning (never a pin)",
+        true,
+        Root,
+        |s, _, _| {
+            s.accept_untrusted = true;
             Ok(())
         }
     ),
@@ -636,6 +649,7 @@ impl Settings {
         c.min_tls = self.tls_min;
         c.max_tls = self.tls_max;
         c.check_eku = !self.no_eku_check;
+        c.accept_untrusted = self.accept_untrusted;
         c.proxy = self.proxy.clone();
         if let (Some(p), Some((_, creds))) = (c.proxy.as_mut(), &self.proxy_auth) {
             // The file wins over credentials in the URL.
@@ -737,7 +751,14 @@ mod tests {
             .collect();
         assert_eq!(secret, ["sstp-proxy"]);
         let noarg: Vec<&str> = OPTIONS.iter().filter(|o| o.noarg).map(|o| o.name).collect();
-        assert_eq!(noarg, ["sstp-no-eku-check", "sstp-proxy-no-basic"]);
+        assert_eq!(
+            noarg,
+            [
+                "sstp-no-eku-check",
+                "sstp-cert-accept-untrusted",
+                "sstp-proxy-no-basic"
+            ]
+        );
     }
 
     /// The privilege model documented in plugin/OPTIONS.md: everything that decides where the
@@ -764,6 +785,7 @@ mod tests {
                 "sstp-tls-max",
                 "sstp-ipc-fd",
                 "sstp-no-eku-check",
+                "sstp-cert-accept-untrusted",
                 "sstp-proxy-auth-fd",
             ]
         );

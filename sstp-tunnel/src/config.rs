@@ -401,6 +401,12 @@ pub struct TunnelConfig {
     /// Refuse server certificates whose EKU has neither Server Authentication nor Any Purpose
     /// (as Windows does). On by default; ignored for pinned certificates.
     pub check_eku: bool,
+    /// Accept a server certificate whose chain, validity, name or purpose check fails, for this
+    /// session only, instead of failing with [`crate::TunnelError::Trust`]: what failed is
+    /// reported in [`crate::Established::accepted_untrusted`] for the caller to log with the
+    /// certificate and its pin (NetworkManager's `ignore-cert-warn=yes`). Off by default; a
+    /// pin ([`Self::pin`]) is never overridden.
+    pub accept_untrusted: bool,
     /// Optional HTTP proxy.
     pub proxy: Option<ProxyConfig>,
     /// Address family preference.
@@ -426,6 +432,7 @@ impl TunnelConfig {
             min_tls: TlsVersion::Tls12,
             max_tls: None,
             check_eku: true,
+            accept_untrusted: false,
             proxy: None,
             ip_family: IpFamily::Any,
             connect_timeout: Duration::from_secs(15),

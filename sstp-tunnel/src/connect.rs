@@ -61,6 +61,8 @@ pub struct Established {
     pub failed_attempts: Vec<ConnectAttempt>,
     /// Per-phase durations.
     pub timings: PhaseTimings,
+    /// The trust failure accepted under [`crate::TunnelConfig::accept_untrusted`], if any.
+    pub accepted_untrusted: Option<Box<crate::TrustError>>,
 }
 
 impl std::fmt::Debug for Established {
@@ -242,6 +244,7 @@ pub fn connect_cancellable(
         correlation_id,
         failed_attempts,
         timings,
+        accepted_untrusted: session.accepted,
     })
 }
 

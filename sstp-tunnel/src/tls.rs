@@ -44,6 +44,8 @@ struct VerifyLog {
     leaf_der: Option<Vec<u8>>,
     /// First failure: (depth, kind, reason).
     failure: Option<(u32, TrustFailureKind, String)>,
+    /// First failure accepted under `accept_untrusted`.
+    accepted: Option<(u32, TrustFailureKind, String)>,
 }
 
 /// The TLS layer's result.
@@ -53,6 +55,8 @@ pub(crate) struct TlsSession {
     pub cert: CertificateInfo,
     pub version: String,
     pub cipher: String,
+    /// The trust failure accepted under `accept_untrusted`.
+    pub accepted: Option<Box<TrustError>>,
 }
 
 fn classify(code: i32, expected_name: &str) -> TrustFailureKind {
@@ -105,6 +109,7 @@ struct VerifyPolicy {
     pin: Option<[u8; 32]>,
     check_eku: bool,
     expected_name: String,
+    accept_untrusted: bool,
 }
 
 /// The verify callback: pure function of its inputs plus the shared log. Every fallible call
@@ -159,6 +164,12 @@ fn verify(
             }
             Some(Purpose::Eku) | None => {}
         }
+    }
+    if policy.accept_untrusted {
+        if guard.accepted.is_none() {
+            guard.accepted = Some((depth, kind, reason));
+        }
+        return true;
     }
     if guard.failure.is_none() {
         guard.failure = Some((depth, kind, reason));
@@ -340,6 +351,7 @@ pub(crate) fn handshake(
         pin: cfg.pin.map(|p| p.0),
         check_eku: cfg.check_eku,
         expected_name: name.clone(),
+        accept_untrusted: cfg.accept_untrusted,
     };
     ssl.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
         verify_guarded(ok, ctx, &policy, &cb_log)
@@ -436,11 +448,18 @@ pub(crate) fn handshake(
                 "the certificate's SHA-256 does not match the pin",
             ));
         }
-    } else if cfg.check_eku && !info.eku.allows_server_auth() {
-        return Err(trust_err(
-            TrustFailureKind::Eku,
-            "unsupported certificate purpose",
-        ));
+    }
+    let mut accepted = accepted_failure(cfg, &log, &info, peer);
+    if cfg.pin.is_none() && cfg.check_eku && !info.eku.allows_server_auth() {
+        let eku = || trust_err(TrustFailureKind::Eku, "unsupported certificate purpose");
+        if !cfg.accept_untrusted {
+            return Err(eku());
+        }
+        if accepted.is_none() {
+            if let TunnelError::Trust(t) = eku() {
+                accepted = Some(t);
+            }
+        }
     }
     let leaf_der = leaf_to_der(&leaf)?;
     let version = stream.ssl().version_str().to_owned();
@@ -455,7 +474,32 @@ pub(crate) fn handshake(
         cert: info,
         version,
         cipher,
+        accepted,
     })
+}
+
+/// The failure the verify callback accepted under `accept_untrusted`, with the certificate.
+fn accepted_failure(
+    cfg: &TunnelConfig,
+    log: &Mutex<VerifyLog>,
+    info: &CertificateInfo,
+    peer: SocketAddr,
+) -> Option<Box<TrustError>> {
+    if !cfg.accept_untrusted {
+        return None;
+    }
+    let guard = match log.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    let (depth, kind, reason) = guard.accepted.clone()?;
+    Some(Box::new(TrustError {
+        kind,
+        reason,
+        depth,
+        cert: Some(info.clone()),
+        peer,
+    }))
 }
 
 fn leaf_to_der(leaf: &X509) -> Result<Vec<u8>, TunnelError> {

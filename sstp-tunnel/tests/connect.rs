@@ -334,6 +334,74 @@ fn pin_accepts_self_signed_and_rejects_mismatch() {
     let _ = srv.join();
 }
 
+/// `accept_untrusted` (NetworkManager's ignore-cert-warn): a self-signed certificate for
+/// another name and only clientAuth connects, with every failure kind reported; the default
+/// still refuses; a pin is never overridden.
+#[test]
+fn accept_untrusted_connects_and_reports_what_failed() {
+    let ca = Ca::new("Trusted CA");
+    let mut spec = LeafSpec::server("other.invalid");
+    spec.eku = vec!["clientAuth"];
+    let (cert, key) = self_signed(&spec);
+    let serve = || {
+        tls_server(ServerOpts::new(
+            cert.clone(),
+            key.clone(),
+            Reply::Bytes(RRAS_OK.to_vec()),
+        ))
+    };
+    let srv = serve();
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.accept_untrusted = true;
+    let est = connect(&cfg).expect("accepted although untrusted");
+    let t = est
+        .accepted_untrusted
+        .as_deref()
+        .expect("the failure is reported");
+    assert_eq!(t.kind, TrustFailureKind::UntrustedChain);
+    let text = t.to_string();
+    assert!(
+        text.contains(&format!("sstp-cert-pin sha256:{}", sha256_hex(&cert))),
+        "{text}"
+    );
+    assert_eq!(est.cert.sha256_hex(), sha256_hex(&cert));
+    drop(est);
+    let _ = srv.join();
+
+    let srv = serve();
+    let strict = cfg_for("localhost", srv.addr.port(), &ca);
+    assert_eq!(
+        trust_err(connect(&strict).unwrap_err()).kind,
+        TrustFailureKind::UntrustedChain
+    );
+    let _ = srv.join();
+
+    let srv = serve();
+    let mut pinned = cfg_for("localhost", srv.addr.port(), &ca);
+    pinned.accept_untrusted = true;
+    pinned.pin = Some(format!("sha256:{}", "00".repeat(32)).parse().unwrap());
+    let t = trust_err(connect(&pinned).unwrap_err());
+    assert!(
+        matches!(t.kind, TrustFailureKind::PinMismatch { .. }),
+        "{t}"
+    );
+    let _ = srv.join();
+}
+
+/// A trusted certificate under `accept_untrusted` reports nothing accepted.
+#[test]
+fn accept_untrusted_with_a_trusted_certificate_reports_nothing() {
+    let ca = Ca::new("Trusted CA");
+    let (cert, key) = ca.issue(&LeafSpec::server("localhost"));
+    let srv = tls_server(ServerOpts::new(cert, key, Reply::Bytes(RRAS_OK.to_vec())));
+    let mut cfg = cfg_for("localhost", srv.addr.port(), &ca);
+    cfg.accept_untrusted = true;
+    let est = connect(&cfg).expect("trusted");
+    assert!(est.accepted_untrusted.is_none());
+    drop(est);
+    let _ = srv.join();
+}
+
 fn http_err(e: TunnelError) -> HttpError {
     match e {
         TunnelError::Http { source, .. } => source,

@@ -10,6 +10,8 @@
 //! - `nmcli --ask`: the auth dialog (external UI mode) asks for the password at nmcli's prompt; a
 //!   wrong one is asked again with sstp-rs's sentence, and the right one connects;
 //! - keyfiles as network-manager-sstp's GNOME editor and KDE's older editor write them connect;
+//!   `ignore-cert-warn=yes` without a CA connects, with the certificate and the pin to set in
+//!   the log and in the banner NetworkManager shows;
 //! - a wrong password is a login failure, an untrusted certificate a connect failure, each with
 //!   sstp-rs's sentence in NetworkManager's log (and the pin as a `vpn.data` key);
 //! - `nmcli connection import type sstp file X.pbk` makes a working profile; export then import
@@ -145,6 +147,16 @@ sc_nm_vpn untrusted "gateway=$SC_SERVER_NAME, user=$SC_USER, password-flags=0" \
     vpn.secrets "password=$SC_PASSWORD"
 sc_nm_up untrusted
 
+echo "== ignore-cert-warn=yes without a CA: connects, never silently"
+sc_nm_vpn legacy "gateway=$SC_SERVER_NAME, user=$SC_USER, ignore-cert-warn=yes, password-flags=0" \
+    vpn.secrets "password=$SC_PASSWORD"
+sc_nm_up legacy
+sc_nm_show legacy
+nmcli -t con show legacy >"$SC_OUT/legacy-show.txt" 2>&1
+sc_fact legacy_banner "$(sed -n 's/^VPN.BANNER://p' "$SC_OUT/legacy-show.txt")"
+sc_nm_down legacy
+sc_wait 15 sc_no_client_pppd
+
 echo "== import a Windows phonebook, connect, export, import again"
 printf '[Corp]\r\nEncoding=1\r\nType=2\r\nVpnStrategy=5\r\nDEVICE=vpn\r\nPhoneNumber=%s\r\n' \
     "$SC_SERVER_NAME" >"$SC_WORK/rasphone.pbk"
@@ -243,7 +255,7 @@ fn network_manager_drives_sstp_rs() {
     if fact(&f, "nm_started") != "1" {
         panic!("NetworkManager did not start\n{diag}");
     }
-    for name in ["work", "ask", "gnome", "kde", "Corp"] {
+    for name in ["work", "ask", "gnome", "kde", "legacy", "Corp"] {
         connected(&f, name, &mut errs);
     }
     let mut check = |ok: bool, what: &str| {
@@ -277,8 +289,8 @@ fn network_manager_drives_sstp_rs() {
         !nm_log.contains("no VPN gateway address received") && nm_log.contains("config4: reply"),
         "the VPN gateway in Config",
     );
-    // Every connect verified by the server: work, second, ask, gnome, kde, Corp.
-    check(num(&f, "bindings_valid") >= 6.0, "6 crypto bindings valid");
+    // Every connect verified by the server: work, second, ask, gnome, kde, legacy, Corp.
+    check(num(&f, "bindings_valid") >= 7.0, "7 crypto bindings valid");
     // --ask: prompted, re-asked with the plugin's sentence after the wrong password.
     let ask = get("nm-up-ask.txt");
     check(ask.matches("Password").count() >= 2, "nmcli asked twice");
@@ -310,6 +322,20 @@ fn network_manager_drives_sstp_rs() {
                 "nmcli connection modify untrusted +vpn.data sstp-cert-pin={pin}"
             )),
         "untrusted: connect-failed, the certificate and the pin key in NetworkManager's log",
+    );
+    // ignore-cert-warn=yes: connected, and the certificate and its pin are in the log and the
+    // banner NetworkManager shows.
+    let banner = fact(&f, "legacy_banner").replace("\\:", ":");
+    check(
+        banner.contains("not trusted (")
+            && banner.contains(&format!(
+                "nmcli connection modify legacy +vpn.data sstp-cert-pin={pin}"
+            )),
+        "ignore-cert-warn: the banner names the certificate and the pin",
+    );
+    check(
+        nm_log.contains("WARNING: accepted only because of sstp-cert-accept-untrusted"),
+        "ignore-cert-warn: the plugin's warning in NetworkManager's log",
     );
     // Import and export.
     check(fact(&f, "import") == "0", "pbk import");

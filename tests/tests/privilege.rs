@@ -28,6 +28,7 @@ const ROOT_ONLY: &[(&str, &str)] = &[
     ("sstp-tls-min", "1.0"),
     ("sstp-tls-max", "1.2"),
     ("sstp-no-eku-check", ""),
+    ("sstp-cert-accept-untrusted", ""),
     ("sstp-ipc-fd", "5"),
     ("sstp-proxy-auth-fd", "5"),
 ];
