@@ -33,6 +33,8 @@ pub struct LinkInfo {
     /// Why the server certificate was not trusted, when it was accepted anyway
     /// (`sstp-cert-accept-untrusted`).
     pub cert_untrusted: Option<String>,
+    /// The interface's MTU (`mtu`, at ip-up).
+    pub mtu: Option<u32>,
     /// The plugin's error sentences (`event=error`), the last [`MAX_ERRORS`].
     pub errors: Vec<String>,
     /// The TCP peer is an HTTP proxy.
@@ -94,6 +96,7 @@ impl LinkInfo {
                 "cert.sha256" => sha256 = Some(v),
                 "cert.sha1" => sha1 = Some(v),
                 "cert.untrusted" => self.cert_untrusted = Some(v),
+                "mtu" => self.mtu = v.parse().ok(),
                 _ => {}
             }
         }
@@ -256,6 +259,8 @@ mod tests {
         assert_eq!(li.ifname.as_deref(), Some("ppp0"));
         assert_eq!(li.dns, ["10.0.0.53", "10.0.0.54"]);
         assert_eq!(li.peer_addr, Some("[2001:db8::1]:443".parse().unwrap()));
+        li.apply_ipc(&[("mtu".into(), "1400".into())]);
+        assert_eq!(li.mtu, Some(1400));
         for i in 0..20 {
             let m = format!("sstp-rs: failure {i}\x1b[2J");
             li.apply_ipc(&[("event".into(), "error".into()), ("message".into(), m)]);

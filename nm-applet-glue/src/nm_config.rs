@@ -196,7 +196,7 @@ impl Reporter {
             return Vec::new();
         }
         self.announced = Some((up4.is_some(), up6.is_some()));
-        let mut out = vec![Report::Config(generic(l, gateway(l), None, &self.id))];
+        let mut out = vec![Report::Config(generic(l, gateway(l), l.mtu, &self.id))];
         out.extend(up4.map(Report::Ip4));
         out.extend(up6.map(Report::Ip6));
         out

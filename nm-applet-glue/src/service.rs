@@ -116,8 +116,11 @@ pub struct Shared {
     interactive: bool,
     /// Waiting for NewSecrets after SecretsRequired.
     awaiting_secrets: bool,
-    /// The plugin's error sentences for the running connection (`event=error` records).
-    errors: Vec<String>,
+    /// What the plugin reported for the running connection (its records, error sentences
+    /// included).
+    link: LinkInfo,
+    /// pppd's arguments for the running connection (no secret is ever among them).
+    args: Vec<String>,
     /// `connection.id` of the running connection (for hints in the log).
     id: String,
     /// Last change to STOPPED or INIT (the idle timer).
@@ -141,7 +144,8 @@ impl Plugin {
                 disconnecting: false,
                 interactive: false,
                 awaiting_secrets: false,
-                errors: Vec::new(),
+                link: LinkInfo::default(),
+                args: Vec::new(),
                 id: String::new(),
                 idle_since: Some(Instant::now()),
             })),
@@ -254,9 +258,7 @@ fn watch_ipc(
         while let Ok((records, used)) = sstp_cli::link::decode(&buf) {
             buf.drain(..used);
             let change = link.apply_ipc(&records);
-            if records.iter().any(|(k, v)| k == "event" && v == "error") {
-                lock(&shared).errors.clone_from(&link.errors);
-            }
+            lock(&shared).link.clone_from(&link);
             report(&conn, &shared, reporter.poll(&link, change, Instant::now()));
         }
     }
@@ -299,7 +301,7 @@ fn watch_pppd(
         (
             s.disconnecting,
             s.interactive,
-            s.errors.clone(),
+            s.link.errors.clone(),
             s.id.clone(),
         )
     };
@@ -476,7 +478,8 @@ impl Plugin {
         }
         sh.interactive = interactive;
         sh.awaiting_secrets = false;
-        sh.errors.clear();
+        sh.link = LinkInfo::default();
+        sh.args.clear();
         sh.disconnecting = false;
         Ok(std::mem::replace(&mut sh.state, state::STARTING))
     }
@@ -490,7 +493,11 @@ impl Plugin {
         let before = self.claim(interactive)?;
         let p = prepare(&self.args, dict).inspect_err(|_| lock(&self.shared).state = before)?;
         set_state(&conn, &self.shared, state::STARTING);
-        lock(&self.shared).id = p.id;
+        {
+            let mut sh = lock(&self.shared);
+            sh.id = p.id;
+            sh.args.clone_from(&p.args);
+        }
         let child = sstp_cli::child::command(&p.pppd)
             .args(&p.args)
             .env("NM_DBUS_SERVICE_SSTP", &self.args.bus_name)
@@ -508,6 +515,68 @@ impl Plugin {
         let s2 = self.shared.clone();
         std::thread::spawn(move || watch_pppd(child, conn, s2, done_rx));
         Ok(())
+    }
+}
+
+/// Interface name of [`Status`].
+pub const STATUS_IFACE: &str = "org.freedesktop.NetworkManager.sstp.Status";
+
+/// sstp-rs's own interface beside `VPN.Plugin` at the same path: what the running connection
+/// is doing, for `busctl call … GetStatus` while it runs (root only, as the D-Bus policy
+/// allows). Read on demand; no change signals.
+pub struct Status {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Status {
+    /// The view of the state `plugin` shares with its threads.
+    pub fn new(plugin: &Plugin) -> Status {
+        Status {
+            shared: plugin.shared(),
+        }
+    }
+}
+
+/// The name of an `NMVpnServiceState`.
+pub fn state_name(st: u32) -> &'static str {
+    match st {
+        state::INIT => "init",
+        state::STARTING => "starting",
+        state::STARTED => "started",
+        state::STOPPING => "stopping",
+        state::STOPPED => "stopped",
+        _ => "unknown",
+    }
+}
+
+#[allow(missing_docs)]
+#[zbus::interface(name = "org.freedesktop.NetworkManager.sstp.Status")]
+impl Status {
+    /// One dictionary (a method, not properties: the D-Bus policy can then allow exactly this
+    /// interface, as NetworkManager's allows `VPN.Plugin`, on every dbus version):
+    /// `State` (`init`, `starting`, `started`, `stopping`, `stopped`), `Server` (as configured,
+    /// `host:port`), `Peer` (the TCP peer with its family; a proxy's through one), `Interface`,
+    /// `CertificateSha256` (uppercase hex, as the server's administrator sees it),
+    /// `CertificateUntrusted` (why, when `ignore-cert-warn=yes` accepted it), `Errors` (the
+    /// plugin's sentences: the diagnosis of a failure), `PppdArguments` (the settings in force;
+    /// never a secret).
+    fn get_status(&self) -> std::collections::HashMap<&'static str, Value<'static>> {
+        let sh = lock(&self.shared);
+        let l = &sh.link;
+        let text = |v: &Option<String>| Value::from(v.clone().unwrap_or_default());
+        let sha = l.cert_hashes.as_ref().map(|h| h.0.clone());
+        [
+            ("State", Value::from(state_name(sh.state).to_owned())),
+            ("Server", text(&l.server)),
+            ("Peer", text(&l.peer)),
+            ("Interface", text(&l.ifname)),
+            ("CertificateSha256", text(&sha)),
+            ("CertificateUntrusted", text(&l.cert_untrusted)),
+            ("Errors", Value::from(l.errors.clone())),
+            ("PppdArguments", Value::from(sh.args.clone())),
+        ]
+        .into_iter()
+        .collect()
     }
 }
 

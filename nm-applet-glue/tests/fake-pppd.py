@@ -23,8 +23,6 @@ with open(os.environ["FAKE_PPPD_OUT"], "w") as f:
 status = int(os.environ.get("FAKE_PPPD_EXIT", "-1"))
 if password == b"wrong":
     status = 19  # pppd's EXIT_AUTH_TOPEER_FAILED
-if status >= 0:
-    sys.exit(status)
 
 
 def record(text):
@@ -32,8 +30,16 @@ def record(text):
     return struct.pack(">I", len(b)) + b
 
 
+if status >= 0:
+    # As the plugin forwards an error-level line before pppd ends.
+    err = ["event=error", "message=sstp-rs: fake failure, exit %d\n  detail line" % status]
+    os.write(int(value("sstp-ipc-fd")), b"".join(record(r) for r in err) + struct.pack(">I", 0))
+    sys.exit(status)
+
+
 records = ["event=ip-up", "ifname=ppp7", "server=192.0.2.10:443", "ip4.local=10.0.0.2",
-           "ip4.peer=10.0.0.1", "ip4.dns=10.0.0.53"]
+           "ip4.peer=10.0.0.1", "ip4.dns=10.0.0.53", "mtu=1400", "peer.address=192.0.2.10:443",
+           "peer.family=IPv4", "cert.sha256=AB12", "cert.sha1=CD34"]
 os.write(int(value("sstp-ipc-fd")), b"".join(record(r) for r in records) + struct.pack(">I", 0))
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(5))
 while True:

@@ -81,6 +81,41 @@ fn wait_for(rx: &mpsc::Receiver<zbus::Message>, member: &str) -> zbus::Message {
     }
 }
 
+/// Waits until the service owns `name` (it is ready then).
+fn wait_owner(c: &zbus::blocking::Connection, name: &str) {
+    let dbus = zbus::blocking::fdo::DBusProxy::new(c).unwrap();
+    for _ in 0..100 {
+        if dbus
+            .name_has_owner(name.try_into().unwrap())
+            .unwrap_or(false)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// sstp-rs's status interface: GetStatus.
+fn status(
+    c: &zbus::blocking::Connection,
+    name: &str,
+) -> HashMap<String, zbus::zvariant::OwnedValue> {
+    let m = c
+        .call_method(
+            Some(name),
+            PATH,
+            Some("org.freedesktop.NetworkManager.sstp.Status"),
+            "GetStatus",
+            &(),
+        )
+        .unwrap();
+    m.body().deserialize().unwrap()
+}
+
+fn strings(v: &zbus::zvariant::OwnedValue) -> Vec<String> {
+    v.try_clone().unwrap().try_into().unwrap()
+}
+
 fn connection() -> HashMap<&'static str, HashMap<&'static str, Value<'static>>> {
     connection_with(PASSWORD)
 }
@@ -146,17 +181,7 @@ fn connect_reports_config_and_disconnect_stops_pppd() {
     let _svc = start_service(&bus.address, name, &out, None);
     let c = client(&bus.address);
     let rx = signals(&c);
-    // The service owns its name once it is ready.
-    let dbus = zbus::blocking::fdo::DBusProxy::new(&c).unwrap();
-    for _ in 0..100 {
-        if dbus
-            .name_has_owner(name.try_into().unwrap())
-            .unwrap_or(false)
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_owner(&c, name);
     // A profile without gateway: BadArguments naming the key, nothing started.
     let mut bad = connection();
     bad.get_mut("vpn").unwrap().insert(
@@ -196,6 +221,25 @@ fn connect_reports_config_and_disconnect_stops_pppd() {
             break;
         }
     }
+    // The status interface while connected: what the plugin reported and the settings.
+    let st = status(&c, name);
+    assert_eq!(<&str>::try_from(&st["State"]).unwrap(), "started");
+    assert_eq!(<&str>::try_from(&st["Server"]).unwrap(), "192.0.2.10:443");
+    assert_eq!(
+        <&str>::try_from(&st["Peer"]).unwrap(),
+        "IPv4 192.0.2.10:443"
+    );
+    assert_eq!(<&str>::try_from(&st["Interface"]).unwrap(), "ppp7");
+    assert_eq!(<&str>::try_from(&st["CertificateSha256"]).unwrap(), "AB12");
+    assert!(strings(&st["Errors"]).is_empty());
+    let args = strings(&st["PppdArguments"]);
+    assert!(
+        args.windows(2)
+            .any(|w| w == ["sstp-server", "192.0.2.10:443"]),
+        "{args:?}"
+    );
+    assert!(!args.iter().any(|a| a.contains(PASSWORD)), "{args:?}");
+    assert_eq!(u32::try_from(&cfg["mtu"]).unwrap(), 1400);
     let text = std::fs::read_to_string(&out).unwrap();
     let (argv, read) = text.split_once('\n').unwrap();
     assert!(
@@ -229,22 +273,22 @@ fn pppd_failures_map_to_network_manager_reasons() {
         let _svc = start_service(&bus.address, &name, &out, Some(code));
         let c = client(&bus.address);
         let rx = signals(&c);
-        let dbus = zbus::blocking::fdo::DBusProxy::new(&c).unwrap();
-        for _ in 0..100 {
-            if dbus
-                .name_has_owner(name.as_str().try_into().unwrap())
-                .unwrap_or(false)
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_owner(&c, &name);
         call(&c, &name, "Connect", &(connection(),)).unwrap();
         let f = wait_for(&rx, "Failure");
         assert_eq!(
             f.body().deserialize::<u32>().unwrap(),
             reason,
             "exit {code}"
+        );
+        // The plugin's sentence stays readable after the failure.
+        let errors = strings(&status(&c, &name)["Errors"]);
+        assert_eq!(
+            errors,
+            [
+                format!("sstp-rs: fake failure, exit {code}"),
+                "  detail line".into()
+            ]
         );
     }
 }
@@ -260,16 +304,7 @@ fn a_wrong_password_asks_for_new_secrets_when_interactive() {
     let _svc = start_service(&bus.address, name, &out, None);
     let c = client(&bus.address);
     let rx = signals(&c);
-    let dbus = zbus::blocking::fdo::DBusProxy::new(&c).unwrap();
-    for _ in 0..100 {
-        if dbus
-            .name_has_owner(name.try_into().unwrap())
-            .unwrap_or(false)
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_owner(&c, name);
     // NewSecrets before anything asked for them: refused.
     assert!(call(&c, name, "NewSecrets", &(connection(),)).is_err());
     let interactive = |password: &'static str| {
@@ -296,7 +331,8 @@ fn a_wrong_password_asks_for_new_secrets_when_interactive() {
     interactive("wrong");
     let m = wait_for(&rx, "SecretsRequired");
     let (msg, hints): (String, Vec<String>) = m.body().deserialize().unwrap();
-    assert!(msg.contains("authentication failed"), "{msg}");
+    // The plugin's own sentence is the message the secret agent shows.
+    assert_eq!(msg, "sstp-rs: fake failure, exit 19");
     assert_eq!(hints, ["password"]);
     call(&c, name, "NewSecrets", &(connection(),)).unwrap();
     wait_for(&rx, "Ip4Config");

@@ -505,10 +505,26 @@ pub fn ip_up() {
         .map(|s| (s.server.clone(), s.seen.clone()))
         .unwrap_or_default();
     let c = host::ip4_config();
-    let mut recs =
-        crate::ipc::ip4_records(&host::ifname(), &server, c.local, c.peer, [c.dns1, c.dns2]);
+    let ifname = host::ifname();
+    let mut recs = crate::ipc::ip4_records(&ifname, &server, c.local, c.peer, [c.dns1, c.dns2]);
     recs.extend(seen);
+    if let Some(mtu) = link_mtu(&ifname) {
+        recs.push(("mtu", mtu.to_string()));
+    }
     write_ipc(fd, &recs);
+}
+
+/// The interface's MTU as the kernel has it after LCP (`/sys/class/net/IF/mtu`).
+fn link_mtu(ifname: &str) -> Option<u32> {
+    let plain = !ifname.is_empty()
+        && ifname
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/mtu")).ok()?;
+    text.trim().parse().ok()
 }
 
 /// ipv6-up: interface identifiers to `sstp-ipc-fd`.

@@ -5,7 +5,8 @@
 //! starts `nm-sstp-service` itself. Proven here:
 //! - `nmcli connection add type vpn vpn-type sstp` + `nmcli connection up` with the password as a
 //!   secret: address and DNS in `nmcli`, the default route through the tunnel, the VPN gateway
-//!   (the server's address) handed to NetworkManager, pings through ppp0 (counters on both ends),
+//!   (the server's address) handed to NetworkManager, sstp-rs's status interface readable with
+//!   `busctl` while connected, pings through ppp0 (counters on both ends),
 //!   `nmcli connection down` ends pppd and the server's session; two connections up at once;
 //! - `nmcli --ask`: the auth dialog (external UI mode) asks for the password at nmcli's prompt; a
 //!   wrong one is asked again with sstp-rs's sentence, and the right one connects;
@@ -109,6 +110,12 @@ ping -n -c 5 -i 0.2 -W 3 "$SC_PPP_SERVER" >"$SC_OUT/ping-work.txt" 2>&1
 sc_fact work_ping_rx "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-work.txt")"
 sc_fact work_ppp_tx "$(( $(sc_if_stat - "$PPP" tx_packets) - tx0 ))"
 sc_fact work_srv_ppp_rx "$(( $(sc_if_stat srv "$SPPP" rx_packets) - srx0 ))"
+
+# sstp-rs's status interface on the service NetworkManager started, read with busctl.
+SVC=$(busctl --system list --no-legend | awk '$1 ~ /^org[.]freedesktop[.]NetworkManager[.]sstp/ {{ print $1; exit }}')
+busctl --system call "$SVC" /org/freedesktop/NetworkManager/VPN/Plugin \
+    org.freedesktop.NetworkManager.sstp.Status GetStatus >"$SC_OUT/status.txt" 2>&1
+sc_fact work_status "$(cat "$SC_OUT/status.txt")"
 
 echo "== a second connection at the same time"
 sc_nm_vpn second "$DATA, password-flags=0" vpn.secrets "password=$SC_PASSWORD"
@@ -263,6 +270,18 @@ fn network_manager_drives_sstp_rs() {
             errs.push(what.to_string());
         }
     };
+    // The status interface while connected.
+    let status = fact(&f, "work_status");
+    for want in [
+        "\"State\" s \"started\"",
+        "\"Peer\" s \"IPv4 192.0.2.2:443\"",
+        "\"sstp-server\" \"sstp-server.test:443\"",
+    ] {
+        check(
+            status.contains(want),
+            &format!("status: {want} in {status:?}"),
+        );
+    }
     // Traffic through the tunnel; two at once; a clean end.
     check(num(&f, "work_ping_rx") == 5.0, "5 pings through work");
     check(num(&f, "work_ppp_tx") >= 5.0, "ppp0 tx counter");

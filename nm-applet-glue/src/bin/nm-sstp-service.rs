@@ -31,9 +31,11 @@ fn run() -> Result<(), String> {
     let bus_name = args.bus_name.clone();
     let plugin = Plugin::new(args);
     let shared = plugin.shared();
+    let status = service::Status::new(&plugin);
     let _conn = zbus::blocking::connection::Builder::system()
         .and_then(|b| b.name(bus_name.as_str()))
         .and_then(|b| b.serve_at(service::PATH, plugin))
+        .and_then(|b| b.serve_at(service::PATH, status))
         .and_then(|b| b.build())
         .map_err(|e| format!("cannot own {bus_name} on the system bus: {e}"))?;
     let sh = shared.clone();
