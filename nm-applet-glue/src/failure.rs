@@ -91,15 +91,11 @@ pub fn pin_hint(errors: &[String], id: &str) -> Option<String> {
     ))
 }
 
-/// `nmcli connection modify ID +vpn.data sstp-cert-pin=PIN`, the id quoted for a shell.
+/// `nmcli connection modify ID +vpn.data sstp-cert-pin=PIN`, the id without control
+/// characters and quoted for a shell (as `sstp connect` quotes).
 pub fn pin_command(id: &str, pin: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "._-+@".contains(c);
     let id: String = id.chars().filter(|c| !c.is_control()).collect();
-    let quoted = if !id.is_empty() && id.chars().all(plain) {
-        id
-    } else {
-        format!("'{}'", id.replace('\'', r"'\''"))
-    };
+    let quoted = sstp_cli::pppd::shell_quote(&id);
     format!("nmcli connection modify {quoted} +vpn.data sstp-cert-pin={pin}")
 }
 

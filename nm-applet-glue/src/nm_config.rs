@@ -31,20 +31,20 @@ pub fn ip4_u32(a: Ipv4Addr) -> u32 {
     u32::from_ne_bytes(a.octets())
 }
 
-/// `Config`: `tundev`, the external `gateway` (the address the tunnel's TLS connection goes
-/// to, so that NetworkManager keeps a host route to it), `mtu` when known, the `banner` of an
-/// accepted untrusted certificate ([`untrusted_banner`]), `has-ip4`, `has-ip6`.
-pub fn generic(l: &LinkInfo, gateway: Option<IpAddr>, mtu: Option<u32>, id: &str) -> Dict {
+/// `Config`: `tundev`, the external `gateway` ([`gateway`]: the address the tunnel's TLS
+/// connection goes to, so that NetworkManager keeps a host route to it), `mtu` when known, the
+/// `banner` of an accepted untrusted certificate ([`untrusted_banner`]), `has-ip4`, `has-ip6`.
+pub fn generic(l: &LinkInfo, id: &str) -> Dict {
     let mut d = Dict::new();
     if let Some(i) = &l.ifname {
         d.push(("tundev", Value::Str(i.clone())));
     }
-    match gateway {
+    match gateway(l) {
         Some(IpAddr::V4(a)) => d.push(("gateway", Value::U32(ip4_u32(a)))),
         Some(IpAddr::V6(a)) => d.push(("gateway", Value::Bytes(a.octets().to_vec()))),
         None => {}
     }
-    if let Some(m) = mtu {
+    if let Some(m) = l.mtu {
         d.push(("mtu", Value::U32(m)));
     }
     if let Some(b) = untrusted_banner(l, id) {
@@ -196,7 +196,7 @@ impl Reporter {
             return Vec::new();
         }
         self.announced = Some((up4.is_some(), up6.is_some()));
-        let mut out = vec![Report::Config(generic(l, gateway(l), l.mtu, &self.id))];
+        let mut out = vec![Report::Config(generic(l, &self.id))];
         out.extend(up4.map(Report::Ip4));
         out.extend(up6.map(Report::Ip6));
         out
@@ -227,6 +227,7 @@ mod tests {
             ("ip4.dns", "bogus"),
             ("ip6.local-id", "0211:22ff:fe33:4455"),
             ("ip6.peer-id", "0000:0000:0000:0001"),
+            ("mtu", "1400"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -240,7 +241,7 @@ mod tests {
         let l = link();
         let gw = gateway(&l);
         assert_eq!(gw, Some(IpAddr::V4([192, 0, 2, 10].into())));
-        let g = generic(&l, gw, Some(1400), "Work");
+        let g = generic(&l, "Work");
         assert_eq!(
             g,
             vec![
@@ -272,7 +273,7 @@ mod tests {
     fn partial_and_bad_records() {
         let l = LinkInfo::default();
         assert!(ip4(&l).is_none() && ip6(&l).is_none());
-        let g = generic(&l, None, None, "Work");
+        let g = generic(&l, "Work");
         assert_eq!(
             g,
             vec![
@@ -290,7 +291,7 @@ mod tests {
             ..LinkInfo::default()
         };
         assert_eq!(gateway(&literal), Some("2001:db8::1".parse().unwrap()));
-        let v6 = generic(&l, gateway(&literal), None, "Work");
+        let v6 = generic(&literal, "Work");
         let want: Ipv6Addr = "2001:db8::1".parse().unwrap();
         assert_eq!(v6[0], ("gateway", Value::Bytes(want.octets().to_vec())));
         assert_eq!(link_local("1:2:3"), None);
@@ -407,7 +408,7 @@ mod tests {
             b.contains("nmcli connection modify 'Old VPN' +vpn.data sstp-cert-pin=sha256:ab12"),
             "{b}"
         );
-        let g = generic(&l, None, None, "Old VPN");
+        let g = generic(&l, "Old VPN");
         assert!(g
             .iter()
             .any(|(k, v)| *k == "banner" && *v == Value::Str(b.clone())));

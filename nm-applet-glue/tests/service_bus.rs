@@ -104,7 +104,7 @@ fn status(
         .call_method(
             Some(name),
             PATH,
-            Some("org.freedesktop.NetworkManager.sstp.Status"),
+            Some(sstp_nm::service::STATUS_IFACE),
             "GetStatus",
             &(),
         )

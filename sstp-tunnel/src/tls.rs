@@ -430,36 +430,32 @@ pub(crate) fn handshake(
         })));
     };
     let info = CertificateInfo::from_x509(&leaf);
-    let trust_err = |kind, reason: &str| {
-        TunnelError::Trust(Box::new(TrustError {
+    let trust = |kind, reason: &str| {
+        Box::new(TrustError {
             kind,
             reason: reason.to_owned(),
             depth: 0,
             cert: Some(info.clone()),
             peer,
-        }))
+        })
     };
     if let Some(p) = cfg.pin {
         if !p.matches(&info.sha256) {
-            return Err(trust_err(
+            return Err(TunnelError::Trust(trust(
                 TrustFailureKind::PinMismatch {
                     expected: p.to_option_value(),
                 },
                 "the certificate's SHA-256 does not match the pin",
-            ));
+            )));
         }
     }
     let mut accepted = accepted_failure(cfg, &log, &info, peer);
     if cfg.pin.is_none() && cfg.check_eku && !info.eku.allows_server_auth() {
-        let eku = || trust_err(TrustFailureKind::Eku, "unsupported certificate purpose");
+        let eku = trust(TrustFailureKind::Eku, "unsupported certificate purpose");
         if !cfg.accept_untrusted {
-            return Err(eku());
+            return Err(TunnelError::Trust(eku));
         }
-        if accepted.is_none() {
-            if let TunnelError::Trust(t) = eku() {
-                accepted = Some(t);
-            }
-        }
+        accepted.get_or_insert(eku);
     }
     let leaf_der = leaf_to_der(&leaf)?;
     let version = stream.ssl().version_str().to_owned();
