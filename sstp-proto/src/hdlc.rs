@@ -51,9 +51,23 @@ const fn make_fcs_tables() -> [[u16; 256]; 8] {
 /// RFC 1662 FCS-16 lookup tables (reflected polynomial 0x8408), sliced by 8.
 static FCS_TABLES: [[u16; 256]; 8] = make_fcs_tables();
 
-/// Updates an FCS-16 over `data` (start with [`FCS_INIT`]). Processes 8 bytes per step.
+/// Shortest input worth the carry-less multiplication's set-up.
+#[cfg(target_arch = "x86_64")]
+const CLMUL_MIN_LEN: usize = 64;
+
+/// Updates an FCS-16 over `data` (start with [`FCS_INIT`]): with carry-less multiplication
+/// where the CPU has it (x86-64 PCLMULQDQ), else with tables sliced by 8.
 #[inline]
-pub fn fcs16(mut fcs: u16, data: &[u8]) -> u16 {
+pub fn fcs16(fcs: u16, data: &[u8]) -> u16 {
+    #[cfg(target_arch = "x86_64")]
+    if data.len() >= CLMUL_MIN_LEN && crate::fcs_clmul::available() {
+        return crate::fcs_clmul::fcs16(fcs, data);
+    }
+    fcs16_sliced(fcs, data)
+}
+
+/// [`fcs16`] with tables only, 8 bytes per step.
+pub fn fcs16_sliced(mut fcs: u16, data: &[u8]) -> u16 {
     let t = &FCS_TABLES;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
@@ -86,14 +100,22 @@ fn zero_bytes(x: u64) -> u64 {
 /// Index of the first byte that is 0x7E or 0x7D, or (if `controls`) below 0x20.
 #[inline]
 fn find_special(data: &[u8], controls: bool) -> Option<usize> {
+    if controls {
+        find_special_or_control(data)
+    } else {
+        // SIMD where the CPU has it: most frames hold only a few bytes to escape.
+        memchr::memchr2(FLAG, ESCAPE, data)
+    }
+}
+
+/// [`find_special`] with controls, 8 bytes per step.
+fn find_special_or_control(data: &[u8]) -> Option<usize> {
     let mut chunks = data.chunks_exact(8);
     let mut base = 0;
     for c in &mut chunks {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let mut m = zero_bytes(x ^ (LO * 0x7E)) | zero_bytes(x ^ (LO * 0x7D));
-        if controls {
-            m |= zero_bytes(x & (LO * 0xE0));
-        }
+        let m =
+            zero_bytes(x ^ (LO * 0x7E)) | zero_bytes(x ^ (LO * 0x7D)) | zero_bytes(x & (LO * 0xE0));
         if m != 0 {
             return Some(base + (m.trailing_zeros() / 8) as usize);
         }
@@ -102,7 +124,7 @@ fn find_special(data: &[u8], controls: bool) -> Option<usize> {
     chunks
         .remainder()
         .iter()
-        .position(|&b| b == FLAG || b == ESCAPE || (controls && b < 0x20))
+        .position(|&b| b == FLAG || b == ESCAPE || b < 0x20)
         .map(|i| base + i)
 }
 
@@ -218,49 +240,8 @@ impl Decoder {
             }
             // Fast path over the chunk: copy runs of ordinary bytes, unescape escape pairs in
             // place, stop at a flag (or at the end of the chunk).
-            let data = *input;
-            let mut i = 0;
-            let mut at_flag = false;
-            while i < data.len() {
-                let run = find_special(&data[i..], false).unwrap_or(data.len() - i);
-                if run > 0 {
-                    if run > self.max_frame - self.buf.len() {
-                        self.overflow();
-                        i += run;
-                        break;
-                    }
-                    self.buf.extend_from_slice(&data[i..i + run]);
-                    i += run;
-                    continue;
-                }
-                if data[i] == FLAG {
-                    i += 1;
-                    at_flag = true;
-                    break;
-                }
-                // An escape.
-                match data.get(i + 1) {
-                    None => {
-                        self.escaped = true;
-                        i += 1;
-                    }
-                    Some(&FLAG) => {
-                        // 7D 7E: abort sequence; the flag starts the next frame.
-                        self.stats.aborted += 1;
-                        self.buf.clear();
-                        i += 2;
-                    }
-                    Some(&b) => {
-                        i += 2;
-                        if self.buf.len() >= self.max_frame {
-                            self.overflow();
-                            break;
-                        }
-                        self.buf.push(b ^ 0x20);
-                    }
-                }
-            }
-            *input = &data[i..];
+            let (i, at_flag) = self.scan(input);
+            *input = &input[i..];
             if !at_flag {
                 continue;
             }
@@ -299,6 +280,56 @@ impl Decoder {
         } else {
             self.buf.push(b);
         }
+    }
+
+    /// Takes the ordinary bytes and escape pairs of `data` up to and including the first flag:
+    /// returns how many bytes were used and whether a flag ended them. Stops early (the
+    /// decoder discarding) when the frame outgrows the bound.
+    fn scan(&mut self, data: &[u8]) -> (usize, bool) {
+        let mut i = 0;
+        for pos in memchr::memchr2_iter(FLAG, ESCAPE, data) {
+            if pos < i {
+                // The byte after an escape, taken already.
+                continue;
+            }
+            if !self.take_run(&data[i..pos]) {
+                return (pos, false);
+            }
+            if data[pos] == FLAG {
+                return (pos + 1, true);
+            }
+            match data.get(pos + 1) {
+                None => {
+                    self.escaped = true;
+                    return (pos + 1, false);
+                }
+                Some(&FLAG) => {
+                    // 7D 7E: abort sequence; the flag starts the next frame.
+                    self.stats.aborted += 1;
+                    self.buf.clear();
+                }
+                Some(&b) => {
+                    if self.buf.len() >= self.max_frame {
+                        self.overflow();
+                        return (pos + 2, false);
+                    }
+                    self.buf.push(b ^ 0x20);
+                }
+            }
+            i = pos + 2;
+        }
+        self.take_run(&data[i..]);
+        (data.len(), false)
+    }
+
+    /// Appends a run of ordinary bytes; false (and discarding) if the frame outgrows the bound.
+    fn take_run(&mut self, run: &[u8]) -> bool {
+        if run.len() > self.max_frame - self.buf.len() {
+            self.overflow();
+            return false;
+        }
+        self.buf.extend_from_slice(run);
+        true
     }
 
     fn overflow(&mut self) {
@@ -402,6 +433,17 @@ impl Encoder {
 
 /// Appends `data` escaped per `table`; `controls`: whether any byte below 0x20 is in the table.
 fn escape_into(table: &[bool; 256], controls: bool, mut data: &[u8], out: &mut Vec<u8>) {
+    if !controls {
+        // Only the flag and the escape itself: one SIMD scan over the whole frame.
+        let mut start = 0;
+        for pos in memchr::memchr2_iter(FLAG, ESCAPE, data) {
+            out.extend_from_slice(&data[start..pos]);
+            out.extend_from_slice(&[ESCAPE, data[pos] ^ 0x20]);
+            start = pos + 1;
+        }
+        out.extend_from_slice(&data[start..]);
+        return;
+    }
     let mut scanned = 0;
     while scanned < data.len() {
         let Some(i) = find_special(&data[scanned..], controls).map(|i| scanned + i) else {

@@ -7,11 +7,13 @@
 //! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
 //! - [`hdlc`]: async-HDLC codec for the pppd pty side.
 //! - [`http`]: the HTTPS handshake request/response.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod client;
 pub mod crypto_binding;
+#[cfg(target_arch = "x86_64")]
+mod fcs_clmul;
 pub mod hdlc;
 pub mod http;
 pub mod wire;
