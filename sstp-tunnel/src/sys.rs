@@ -157,3 +157,23 @@ pub(crate) fn if_name(index: u32) -> String {
         Err(_) => format!("#{index}"),
     }
 }
+
+/// TCP_NOTSENT_LOWAT: the socket reports writable (and accepts writes) only while fewer than
+/// `bytes` written bytes are not sent yet, so queueing happens where the bridge can pace it.
+pub(crate) fn set_notsent_lowat(fd: BorrowedFd<'_>, bytes: u32) -> io::Result<()> {
+    let v = bytes as libc::c_int;
+    // SAFETY: `fd` is open for the borrow; `v` is a c_int valid for reads of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
