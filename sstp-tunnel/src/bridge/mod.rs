@@ -232,9 +232,10 @@ pub fn run_with_clock(
 ) -> BridgeReport {
     let leftover = std::mem::take(&mut est.leftover);
     let cert_der = est.peer_cert_der.clone();
-    let (end, client, counters) = match open_line(line, opts) {
+    let (end, client, counters) = match pump::open_line(line, opts) {
         Ok(line) => {
-            let mut pump = Pump::new(&mut est.stream, client, line, control, cert_der, sink, opts);
+            let mut pump =
+                Pump::with_line(&mut est.stream, client, line, control, cert_der, sink, opts);
             pump.start(clock.now(), &leftover);
             let end = drive(&mut pump, opts, clock);
             let (client, counters) = pump.finish();
@@ -248,26 +249,6 @@ pub fn run_with_clock(
     let _ = est.stream.get_ref().shutdown(Shutdown::Both);
     drop(est);
     finish(end, &client, counters, sink)
-}
-
-fn open_line<'a>(
-    line: Line,
-    opts: &BridgeOptions,
-) -> Result<Box<dyn line::PppLine + 'a>, BridgeEnd> {
-    let nonblocking = |fd: &OwnedFd, what| {
-        sys::set_nonblocking(fd.as_fd(), true)
-            .map_err(|e| BridgeEnd::Error(TunnelError::io(what, e)))
-    };
-    Ok(match line {
-        Line::Pty(fd) => {
-            nonblocking(&fd, "making the pty non-blocking")?;
-            Box::new(line::PtyLine::new(fd, opts))
-        }
-        Line::L2tp(l) => {
-            nonblocking(&l.sock, "making the L2TP socket non-blocking")?;
-            Box::new(line::L2tpIo::new(l))
-        }
-    })
 }
 
 /// The poll loop: one clock reading per iteration.

@@ -6,14 +6,17 @@ use std::time::Instant;
 
 use sstp_proto::client::{Client, CloseReason, State};
 
-use super::line::{Hangup, PppLine, Refusals};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::line::{Hangup, L2tpIo, PppLine, PtyLine, Refusals};
 use super::pacing::Pacer;
 use super::transport::{TlsRead, TlsWrite, Transport};
 use super::{
     BridgeEnd, BridgeEvent, BridgeOptions, Command, ControlReceiver, Counters, EventSink, Level,
-    CLOSE_FLUSH_LIMIT,
+    Line, CLOSE_FLUSH_LIMIT,
 };
 use crate::error::TunnelError;
+use crate::sys;
 use sstp_proto::client::SendError;
 
 /// TLS reads per wake-up, so the line is served too.
@@ -83,7 +86,25 @@ pub struct Pump<'a, T: Transport> {
 }
 
 impl<'a, T: Transport> Pump<'a, T> {
-    pub(super) fn new(
+    /// A pump over `tls` and `line` (set non-blocking here). `cert_der`: the server
+    /// certificate the crypto binding hashes. [`super::run`] uses it over TLS; a test driver
+    /// may use it over memory with [`Pump::step`].
+    pub fn new(
+        tls: T,
+        client: Client,
+        line: Line,
+        control: ControlReceiver,
+        cert_der: Vec<u8>,
+        sink: &'a mut dyn EventSink,
+        opts: &BridgeOptions,
+    ) -> Result<Self, BridgeEnd> {
+        let line = open_line(line, opts)?;
+        Ok(Self::with_line(
+            tls, client, line, control, cert_der, sink, opts,
+        ))
+    }
+
+    pub(super) fn with_line(
         tls: T,
         client: Client,
         line: Box<dyn PppLine + 'a>,
@@ -424,4 +445,25 @@ impl<'a, T: Transport> Pump<'a, T> {
             self.hang_up(now, h);
         }
     }
+}
+
+/// The line's implementation, set non-blocking.
+pub(super) fn open_line<'a>(
+    line: Line,
+    opts: &BridgeOptions,
+) -> Result<Box<dyn PppLine + 'a>, BridgeEnd> {
+    let nonblocking = |fd: &OwnedFd, what| {
+        sys::set_nonblocking(fd.as_fd(), true)
+            .map_err(|e| BridgeEnd::Error(TunnelError::io(what, e)))
+    };
+    Ok(match line {
+        Line::Pty(fd) => {
+            nonblocking(&fd, "making the pty non-blocking")?;
+            Box::new(PtyLine::new(fd, opts))
+        }
+        Line::L2tp(l) => {
+            nonblocking(&l.sock, "making the L2TP socket non-blocking")?;
+            Box::new(L2tpIo::new(l))
+        }
+    })
 }
