@@ -110,6 +110,9 @@ struct Pair {
     server_mute: bool,
     /// When the client reported its call closed (virtual time).
     closed_at: Option<Instant>,
+    /// A link of this many bytes per virtual millisecond between the wire and the server
+    /// (`None`: infinitely fast), and the time it last carried bytes up to.
+    link: Option<(usize, Instant)>,
     end: Option<(BridgeEnd, Instant)>,
 }
 
@@ -117,6 +120,16 @@ impl Pair {
     /// A pair over `line`, negotiated (CALL_CONNECT_REQUEST/ACK) and authenticated
     /// (CALL_CONNECTED with the zero HLAK, checked by the server).
     fn connected(line: Line, ccfg: ClientConfig, scfg: SessionConfig) -> Pair {
+        Pair::connected_with(line, ccfg, scfg, &BridgeOptions::default())
+    }
+
+    /// [`Pair::connected`] with bridge options.
+    fn connected_with(
+        line: Line,
+        ccfg: ClientConfig,
+        scfg: SessionConfig,
+        opts: &BridgeOptions,
+    ) -> Pair {
         let now = Instant::now();
         let wire = Rc::new(RefCell::new(Wire {
             up: Vec::new(),
@@ -130,9 +143,8 @@ impl Pair {
         let sink: &'static mut Recorder = Box::leak(Box::new(Recorder(Rc::clone(&events))));
         let (ctl, rx) = control_channel().unwrap();
         let client = Client::new(ccfg, now);
-        let opts = BridgeOptions::default();
         let tls = MemTls(Rc::clone(&wire));
-        let Ok(pump) = Pump::new(tls, client, line, rx, CERT.to_vec(), sink, &opts) else {
+        let Ok(pump) = Pump::new(tls, client, line, rx, CERT.to_vec(), sink, opts) else {
             panic!("the line cannot be used");
         };
         let scfg = SessionConfig {
@@ -150,6 +162,7 @@ impl Pair {
             server_frames: Vec::new(),
             server_mute: false,
             closed_at: None,
+            link: None,
             end: None,
         };
         pair.settle();
@@ -200,8 +213,16 @@ impl Pair {
     fn shuttle(&mut self) -> bool {
         let mut moved = false;
         let mut w = self.wire.borrow_mut();
-        if !w.up.is_empty() {
-            let bytes = std::mem::take(&mut w.up);
+        let n = match &mut self.link {
+            None => w.up.len(),
+            Some((per_ms, last)) => {
+                let ms = (self.now - *last).as_millis() as usize;
+                *last += Duration::from_millis(ms as u64);
+                w.up.len().min(ms * *per_ms)
+            }
+        };
+        if n > 0 {
+            let bytes: Vec<u8> = w.up.drain(..n).collect();
             w.acked += bytes.len() as u64;
             let frames = &mut self.server_frames;
             self.server
@@ -226,7 +247,9 @@ impl Pair {
 
     /// Jumps to the next timer of either side, up to `until`; false if there is none before.
     fn advance(&mut self, until: Instant) -> bool {
-        let next = [self.pump.deadline(), self.server.poll_timeout()]
+        let link = self.link.is_some() && !self.wire.borrow().up.is_empty();
+        let link = link.then(|| self.now + Duration::from_millis(1));
+        let next = [self.pump.deadline(), self.server.poll_timeout(), link]
             .into_iter()
             .flatten()
             .min();
@@ -515,4 +538,69 @@ fn stalled_pppd_holds_the_server_back() {
     }
     assert_eq!(p.pump.counters().frames_from_server, frames as u64);
     assert!(p.wire.borrow().down.is_empty());
+}
+
+/// Latency under load: pppd sends bulk as fast as the bridge takes it over a slow link (8 Mbit/s
+/// into a socket with 32 KiB of room, as TCP_NOTSENT_LOWAT leaves it), then one interactive
+/// frame. Returns how long that frame takes to reach the server (virtual time).
+fn interactive_delay_behind_bulk(opts: &BridgeOptions) -> Duration {
+    let (line, mut pppd) = pty_pair();
+    let scfg = SessionConfig::default();
+    let mut p = Pair::connected_with(line, ClientConfig::default(), scfg, opts);
+    p.wire.borrow_mut().up_room = 32 * 1024;
+    p.link = Some((1000, p.now));
+    let bulk = ip_frame(1400, 1);
+    let mark = lcp(99);
+    // pppd's side holds at most this much unread (a tty buffer), so the queue measured is ours.
+    let pty_buffer = 8 * 1024u64;
+    let mut encoded = Vec::new();
+    hdlc::Encoder::default().encode(&bulk, &mut encoded);
+    // A full socket fails the test instead of hanging it.
+    pppd.stream.set_nonblocking(true).unwrap();
+    let mut written = 0u64;
+    let mut feed = |p: &mut Pair, pppd: &mut HdlcPort| {
+        while written < p.pump.counters().pty_bytes_in + pty_buffer {
+            pppd.send(&bulk);
+            written += encoded.len() as u64;
+        }
+    };
+    let start = p.now;
+    let acked = p.wire.borrow().acked;
+    while p.now - start < 2 * SECOND {
+        feed(&mut p, &mut pppd);
+        assert!(!p.run_for(Duration::from_millis(1)));
+    }
+    // Pacing costs no throughput: the link stayed busy.
+    let carried = p.wire.borrow().acked - acked;
+    assert!(
+        carried >= 1_950_000,
+        "{carried} bytes in 2 s at 1000 bytes/ms"
+    );
+    pppd.send(&mark);
+    let sent = p.now;
+    while !p.server_frames.contains(&mark) {
+        feed(&mut p, &mut pppd);
+        assert!(!p.run_for(Duration::from_millis(1)));
+        assert!(
+            p.now - sent < 10 * SECOND,
+            "the interactive frame never arrives"
+        );
+        p.server_frames.retain(|f| *f == mark);
+    }
+    p.now - sent
+}
+
+#[test]
+fn pacing_keeps_an_interactive_frame_ahead_of_a_bulk_backlog() {
+    let paced = interactive_delay_behind_bulk(&BridgeOptions::default());
+    let unpaced = interactive_delay_behind_bulk(&BridgeOptions {
+        pacing_floor: 256 * 1024,
+        ..BridgeOptions::default()
+    });
+    eprintln!(
+        "interactive frame behind bulk at 8 Mbit/s: paced {paced:?}, byte-bounded {unpaced:?}"
+    );
+    // Ours (32 KiB floor) + the socket's 32 KiB + the pty's 8 KiB, at 1000 bytes/ms.
+    assert!(paced <= Duration::from_millis(120), "{paced:?}");
+    assert!(unpaced >= Duration::from_millis(250), "{unpaced:?}");
 }
