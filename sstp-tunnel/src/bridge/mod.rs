@@ -27,9 +27,10 @@ mod pacing;
 mod pump;
 mod transport;
 
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sstp_proto::client::{Client, CloseReason, Event, State, Stats};
 use sstp_proto::hdlc::{self, DecoderStats};
@@ -37,6 +38,7 @@ use sstp_proto::hdlc::{self, DecoderStats};
 use crate::connect::Established;
 use crate::error::TunnelError;
 use crate::sys::{self, PollFd};
+use pump::Interest;
 
 pub use clock::{Clock, SystemClock};
 pub use control::{control_channel, Command, ControlReceiver, ControlSender};
@@ -251,12 +253,10 @@ pub fn run_with_clock(
     finish(end, &client, counters, sink)
 }
 
+type TlsPump<'a, 's> = Pump<'a, &'s mut openssl::ssl::SslStream<std::net::TcpStream>>;
+
 /// The poll loop: one clock reading per iteration.
-fn drive(
-    pump: &mut Pump<'_, &mut openssl::ssl::SslStream<std::net::TcpStream>>,
-    opts: &BridgeOptions,
-    clock: &dyn Clock,
-) -> BridgeEnd {
+fn drive(pump: &mut TlsPump<'_, '_>, opts: &BridgeOptions, clock: &dyn Clock) -> BridgeEnd {
     let sock = pump.tls().get_ref();
     if let Err(e) = sock.set_nonblocking(true) {
         return BridgeEnd::Error(TunnelError::io("making the TLS socket non-blocking", e));
@@ -276,32 +276,34 @@ fn drive(
             return end;
         }
         interest = pump.interest(now);
-        let timeout = if interest.immediate {
-            Some(Duration::ZERO)
-        } else {
-            interest.deadline.map(|t| t.saturating_duration_since(now))
-        };
-        pump.counters_mut().polls += 1;
-        let set = [
-            PollFd::new(
-                pump.tls().get_ref().as_fd(),
-                interest.tls_read,
-                interest.tls_write,
-            ),
-            PollFd::new(pump.line_fd(), interest.line_read, interest.line_write),
-            PollFd::new(pump.control_fd(), true, false),
-        ];
-        let fds = match sys::poll(&set, timeout) {
+        ready = match wait(pump, &interest, now) {
             Ok(r) => r,
             Err(e) => return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e)),
         };
-        ready = Ready {
-            tls_read: fds[0].readable,
-            tls_write: fds[0].writable,
-            line_read: fds[1].readable,
-            control: fds[2].readable,
-        };
     }
+}
+
+/// poll(2) over the TLS socket, the line and the control socket, as `interest` asks.
+fn wait(pump: &mut TlsPump<'_, '_>, interest: &Interest, now: Instant) -> io::Result<Ready> {
+    let timeout = if interest.immediate {
+        Some(Duration::ZERO)
+    } else {
+        interest.deadline.map(|t| t.saturating_duration_since(now))
+    };
+    pump.counters_mut().polls += 1;
+    let tls = pump.tls().get_ref().as_fd();
+    let set = [
+        PollFd::new(tls, interest.tls_read, interest.tls_write),
+        PollFd::new(pump.line_fd(), interest.line_read, interest.line_write),
+        PollFd::new(pump.control_fd(), true, false),
+    ];
+    let fds = sys::poll(&set, timeout)?;
+    Ok(Ready {
+        tls_read: fds[0].readable,
+        tls_write: fds[0].writable,
+        line_read: fds[1].readable,
+        control: fds[2].readable,
+    })
 }
 
 /// The final log line and the report.
