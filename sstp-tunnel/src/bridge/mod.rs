@@ -266,7 +266,7 @@ fn drive(pump: &mut TlsPump<'_, '_>, opts: &BridgeOptions, clock: &dyn Clock) ->
         let _ = sys::set_notsent_lowat(sock.as_fd(), opts.notsent_lowat);
     }
     let mut ready = Ready::default();
-    let mut interest = pump.interest(clock.now());
+    let mut interest = pump.interest();
     loop {
         let now = clock.now();
         if let Some(end) = pump.input(now, &interest, ready) {
@@ -275,7 +275,7 @@ fn drive(pump: &mut TlsPump<'_, '_>, opts: &BridgeOptions, clock: &dyn Clock) ->
         if let Some(end) = pump.service(now) {
             return end;
         }
-        interest = pump.interest(now);
+        interest = pump.interest();
         ready = match wait(pump, &interest, now) {
             Ok(r) => r,
             Err(e) => return BridgeEnd::Error(TunnelError::io("waiting in poll(2)", e)),

@@ -163,7 +163,7 @@ impl<'a, T: Transport> Pump<'a, T> {
     /// One iteration without poll(2), as if everything were ready: for a caller that drives
     /// the pump on virtual time. `Some` once the bridge has ended.
     pub fn step(&mut self, now: Instant) -> Option<BridgeEnd> {
-        let interest = self.interest(now);
+        let interest = self.interest();
         if let Some(end) = self.input(now, &interest, Ready::ALL) {
             return Some(end);
         }
@@ -201,7 +201,7 @@ impl<'a, T: Transport> Pump<'a, T> {
     }
 
     /// What to poll for after [`Pump::service`].
-    pub(super) fn interest(&self, _now: Instant) -> Interest {
+    pub(super) fn interest(&self) -> Interest {
         let hw = self.opts.high_water;
         let backlog = self.line.backlog();
         let queued = self.client.pending_transmit().len();
