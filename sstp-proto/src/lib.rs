@@ -7,6 +7,10 @@
 //! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
 //! - [`hdlc`]: async-HDLC codec for the pppd pty side.
 //! - [`http`]: the HTTPS handshake request/response.
+//! - [`l2tp`]: L2TPv2 data message framing for the kernel PPPoL2TP line.
+//!
+//! `unsafe` is denied everywhere but in the x86-64 FCS module (one call into a function that
+//! needs the PCLMULQDQ CPU feature, after checking it, and one unaligned SIMD load).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -16,6 +20,7 @@ pub mod crypto_binding;
 mod fcs_clmul;
 pub mod hdlc;
 pub mod http;
+pub mod l2tp;
 pub mod wire;
 
 pub use client::{
