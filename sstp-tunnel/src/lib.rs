@@ -37,3 +37,4 @@ pub use error::{
     TrustFailureKind, TunnelError,
 };
 pub use proxy_auth::StandardProxyAuth;
+pub use sys::set_notsent_lowat;

@@ -165,7 +165,7 @@ pub(crate) fn if_name(index: u32) -> String {
 
 /// TCP_NOTSENT_LOWAT: the socket reports writable (and accepts writes) only while fewer than
 /// `bytes` written bytes are not sent yet, so queueing happens where the bridge can pace it.
-pub(crate) fn set_notsent_lowat(fd: BorrowedFd<'_>, bytes: u32) -> io::Result<()> {
+pub fn set_notsent_lowat(fd: BorrowedFd<'_>, bytes: u32) -> io::Result<()> {
     let v = bytes as libc::c_int;
     // SAFETY: `fd` is open for the borrow; `v` is a c_int valid for reads of its size.
     let rc = unsafe {

@@ -9,12 +9,13 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use openssl::ssl::{ErrorCode, SslStream};
 use sstp_proto::hdlc;
+use sstp_tunnel::bridge::{BridgeOptions, Pacer};
 
 use crate::request::{self, RequestError};
 use crate::session::{EndReason, Session, SessionConfig, SessionEvent};
@@ -480,6 +481,11 @@ fn pump(
     if let Err(e) = tcp.set_nonblocking(true) {
         return EndReason::Io(e.to_string());
     }
+    // The client's pacing policy for what the server queues towards it, so that a download's
+    // latency is the client's and the link's, not a 256 KiB server queue's.
+    let o = BridgeOptions::default();
+    let _ = sstp_tunnel::set_notsent_lowat(tcp.as_fd(), o.notsent_lowat);
+    let mut pacer = Pacer::new(o.pacing_target, o.pacing_floor, o.high_water);
     let mut rbuf = vec![0u8; CHUNK];
     if !leftover.is_empty() {
         deliver(session, peer, Instant::now(), leftover);
@@ -524,7 +530,10 @@ fn pump(
             let pending = session.pending_transmit();
             let n = pending.len().min(16 * 1024);
             match tls_write(tls, &pending[..n]) {
-                Ok(Some(w)) => session.consume_transmit(w),
+                Ok(Some(w)) => {
+                    session.consume_transmit(w);
+                    pacer.on_drained(now, w, !session.pending_transmit().is_empty());
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tls_dead = true;
@@ -615,7 +624,7 @@ fn pump(
         let mut nfds = 1;
         if let Peer::Stream(p) = peer {
             fds[1].fd = p.io.as_raw_fd();
-            if tls_backlog < HIGH_WATER && session.ppp_open() {
+            if tls_backlog < pacer.limit() && session.ppp_open() {
                 fds[1].events |= libc::POLLIN;
             }
             if ppp_backlog > 0 {
@@ -687,7 +696,7 @@ fn pump(
             let mut first = true;
             while fds[1].revents != 0
                 && session.ppp_open()
-                && (first || session.pending_transmit().len() < CHUNK)
+                && (first || session.pending_transmit().len() < CHUNK.min(pacer.limit()))
             {
                 first = false;
                 match p.io.read(&mut rbuf) {
