@@ -28,8 +28,9 @@ const SCRIPT: &str = include_str!("bench.sh");
 const USAGE: &str = "usage: cargo xtask bench [options]
   --rounds N         rounds per client, alternating (default 3)
   --seconds S        iperf3 seconds per direction (default 10)
-  --client LIST      comma-separated clients, compared in this order (default sstp-rs,sstpc;
-                     known: sstp-rs, sstp-rs-pty, sstpc); the ratios are against sstpc
+  --client LIST      comma-separated clients, compared in this order (default sstp-rs,sstpc,
+                     plus sstp-rs-pty when the plugin has `sstp-channel`; known: sstp-rs,
+                     sstp-rs-pty, sstpc); the ratios are against sstpc
   --only CLIENT      same as --client CLIENT
   --link PROFILE     outer link profile (default lan-2ms; see below)
   --mtu N            PPP MTU/MRU of both clients (default 1500)
@@ -53,6 +54,26 @@ pub const CLIENTS: &[(&str, &str)] = &[
     ),
     ("sstpc", "sstp-client 1.0.18 sstpc + pppd 2.4.9"),
 ];
+
+/// The clients of a run without `--client`.
+pub const DEFAULT_CLIENTS: &[&str] = &["sstp-rs", "sstpc"];
+
+/// The plan with `sstp-rs-pty` after `sstp-rs` when the clients were not given and the built
+/// plugin knows `sstp-channel` (before branch l2tp merges it does not, and pppd would refuse
+/// the unknown option).
+pub fn with_pty_variant(plan: &Plan, so: &Path) -> Plan {
+    let mut p = plan.clone();
+    let knows = std::fs::read(so).is_ok_and(|b| b.windows(12).any(|w| w == b"sstp-channel"));
+    if !plan.clients_given && knows && !p.clients.iter().any(|c| c == "sstp-rs-pty") {
+        let at = p
+            .clients
+            .iter()
+            .position(|c| c == "sstp-rs")
+            .map_or(0, |i| i + 1);
+        p.clients.insert(at, "sstp-rs-pty".into());
+    }
+    p
+}
 
 /// The reference client of the ratio columns.
 pub const BASELINE: &str = "sstpc";
@@ -170,6 +191,9 @@ pub struct Plan {
     pub rounds: u32,
     pub seconds: u32,
     pub clients: Vec<String>,
+    /// `--client`/`--only` was given (else [`DEFAULT_CLIENTS`], plus `sstp-rs-pty` when the
+    /// plugin has `sstp-channel`: see [`with_pty_variant`]).
+    pub clients_given: bool,
     pub link: Link,
     pub mtu: u32,
     pub ceilings: bool,
@@ -185,7 +209,8 @@ impl Default for Plan {
         Plan {
             rounds: 3,
             seconds: 10,
-            clients: CLIENTS.iter().map(|c| c.0.to_string()).collect(),
+            clients: DEFAULT_CLIENTS.iter().map(|c| c.to_string()).collect(),
+            clients_given: false,
             link: LINKS[0],
             mtu: 1500,
             ceilings: true,
@@ -227,6 +252,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Plan>, String> {
             "--client" | "--only" => {
                 let v = val("client names")?;
                 plan.clients = v.split(',').map(str::trim).map(String::from).collect();
+                plan.clients_given = true;
                 for c in &plan.clients {
                     if !CLIENTS.iter().any(|k| k.0 == c) {
                         return Err(format!("unknown client {c:?}\n{}", usage()));
@@ -650,7 +676,7 @@ fn verdict(res: &Results, who: &str, dir: &str, bound: Option<f64>) -> String {
 pub fn conditions(res: &Results, plan: &Plan) -> String {
     let mut s = String::new();
     for c in &plan.clients {
-        let attempts: f64 = res.get(c, "attempts").iter().sum();
+        let attempts = res.get(c, "attempts").iter().sum::<f64>() + 0.0; // not -0 when none
         let mtu = stats(res.get(c, "mtu")).map_or("?".into(), |m| format!("{:.0}", m.0));
         let cipher = (1..=plan.rounds)
             .filter_map(|r| res.strings.get(&format!("{c}.{r}.cipher")))
@@ -940,6 +966,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// The test-bed part of `run`: prints the tables and writes the link's marked section.
 fn run_bed_and_write(plan: &Plan, cmdline: &str) -> Result<(), String> {
+    let so = plugin::build_plugin(Pppd::V249, true, "sstp-rs-bench.so")?;
+    let plan = &with_pty_variant(plan, &so);
     eprintln!(
         "xtask bench: {} rounds × {:?}, {} s each way, link {}, guest limit {:?}",
         plan.rounds,
@@ -1063,6 +1091,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p3.clients, vec!["sstp-rs", "sstp-rs-pty", "sstpc"]);
+        let dir = std::env::temp_dir().join(format!("bench-so-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (old, new) = (dir.join("old.so"), dir.join("new.so"));
+        std::fs::write(&old, b"\0sstp-server\0").unwrap();
+        std::fs::write(&new, b"\0sstp-server\0sstp-channel\0").unwrap();
+        let d = Plan::default();
+        assert_eq!(with_pty_variant(&d, &old).clients, vec!["sstp-rs", "sstpc"]);
+        let v = with_pty_variant(&d, &new).clients;
+        assert_eq!(v, vec!["sstp-rs", "sstp-rs-pty", "sstpc"]);
+        assert_eq!(with_pty_variant(&p, &new).clients, vec!["sstpc"]);
+        std::fs::remove_dir_all(&dir).unwrap();
         assert!(a(&["--link", "moon"]).is_err());
         assert!(a(&["--rounds", "0"]).is_err());
         let s = script(&p, Path::new("/x/so"), Path::new("/x/srv"));
