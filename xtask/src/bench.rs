@@ -990,7 +990,7 @@ fn run_bed_and_write(plan: &Plan, cmdline: &str) -> Result<(), String> {
         let body = format!(
             "Run {} — `{cmdline}` — link `{}` ({}), {} rounds × {} s each way, one test-bed \
              boot (one guest CPU shared by client, server, iperf3).\n\nMachine: {host_before}\n\
-             (host load at the end: {})\n\n{}\n{cond}",
+             (host load at the end: {})\n\n{}\n\n{cond}",
             date_utc(),
             plan.link.name,
             plan.link.about,
