@@ -980,7 +980,10 @@ fn run_bed_and_write(plan: &Plan, cmdline: &str) -> Result<(), String> {
     let Some((res, run)) = run_bed(plan)? else {
         return Err("the test bed is unavailable".into());
     };
-    let tbl = format!("{}\n{}", table(&res, plan), bound_table(&res, plan));
+    let tbl = match bound_table(&res, plan) {
+        b if b.is_empty() => table(&res, plan),
+        b => format!("{}\n{b}", table(&res, plan)),
+    };
     let cond = conditions(&res, plan);
     println!("\n{tbl}\n{cond}");
     if !run.success() {
@@ -990,7 +993,7 @@ fn run_bed_and_write(plan: &Plan, cmdline: &str) -> Result<(), String> {
         let body = format!(
             "Run {} — `{cmdline}` — link `{}` ({}), {} rounds × {} s each way, one test-bed \
              boot (one guest CPU shared by client, server, iperf3).\n\nMachine: {host_before}\n\
-             (host load at the end: {})\n\n{}\n\n{cond}",
+             (host load at the end: {})\n\n{tbl}\n{cond}",
             date_utc(),
             plan.link.name,
             plan.link.about,
@@ -1000,7 +1003,6 @@ fn run_bed_and_write(plan: &Plan, cmdline: &str) -> Result<(), String> {
                 .rsplit("host load average ")
                 .next()
                 .unwrap_or("?"),
-            tbl.trim_end(),
         );
         let p = write_doc(&section(&plan.link), &body)?;
         eprintln!("xtask bench: wrote {}", p.display());
