@@ -10,9 +10,12 @@
 //! cipher (`openssl s_server`/`s_client`). The table gives medians, min–max and ratios; the
 //! run is written between the markers of `BENCHMARKS.md`.
 //!
-//! Extension points (issue 10 items 2–3): a client is a name in [`CLIENTS`] plus its command
-//! in `bench.sh` (`client_cmd`), a link profile is an entry of [`LINKS`] (netem delay and a tc
-//! snippet run after the veth is up). Rows and ratio columns follow the client list.
+//! Clients are names in [`CLIENTS`] with their command in `bench.sh` (`client_cmd`): `sstp-rs`
+//! (plugin defaults), `sstp-rs-pty` (`sstp-channel pty`), `sstpc`; rows and ratio columns follow
+//! the client list. Link profiles are entries of [`LINKS`]: the LAN ones delay client -> server
+//! only; the WAN ones (issue 10 item 3) shape both directions ([`shape_tc`]) and add the % of
+//! the link rate, plain TCP's RTT under load and the `2 × idle + 10 ms` table ([`bound_table`]).
+//! Each profile has its own marked section in `BENCHMARKS.md` ([`section`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
