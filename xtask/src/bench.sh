@@ -30,9 +30,26 @@ iperf_result() {
     /usr/bin/python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["end"]["sum_received"]; print(int(e["bits_per_second"]), int(e["bytes"]))' "$1" 2>/dev/null || echo "0 0"
 }
 
+# Pings in the background (PID in $!) from 1 s after the start of a BENCH_SECS transfer (past slow
+# start) to 1 s before its end. pings_during <out file> <ping args (interface, address)>...
+pings_during() {
+    p_out=$1; shift
+    p_n=$(((BENCH_SECS - 2) * 5)); [ "$p_n" -ge 2 ] || p_n=2
+    ( sleep 1; ping -n -c "$p_n" -i 0.2 -W 2 "$@" >"$p_out" 2>&1 ) &
+}
+# 10 idle pings -> the average RTT. idle_rtt <out file> <ping args>...
+idle_rtt() {
+    i_out=$1; shift
+    ping -n -c 10 -i 0.2 -W 2 "$@" >"$i_out" 2>&1
+    ping_stats "$i_out" | cut -d' ' -f1
+}
+
+# sstp-rs: the plugin with its defaults (sstp-channel auto in a plugin that has the option);
+# sstp-rs-pty: forced onto the pty (an unknown option fails the connect in an older plugin).
 client_cmd() {
     case $1 in
     sstp-rs) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 1 password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
+    sstp-rs-pty) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 1 sstp-channel pty password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
     sstpc) echo 'exec sstpc --log-level 1 --log-stderr --tls-ext --ca-cert "$SSTP_CA" --user "$SSTP_USER" --password "$SSTP_PASSWORD" "$SSTP_HOST:$SSTP_PORT" $BENCH_PPPD_OPTS' ;;
     *) echo "exit 99" ;;
     esac
@@ -45,10 +62,7 @@ measure() {
     [ "$m_d" = down ] && m_rev=-R || m_rev=
     m_cp=$(client_pids); m_sp=$(server_pids)
     g0=$(busy); c0=$(ticks $m_cp); s0=$(ticks $m_sp); t0=$(sc_now)
-    # Pings from 1 s after the start (past slow start) to 1 s before the end.
-    m_n=$(((BENCH_SECS - 2) * 5)); [ "$m_n" -ge 2 ] || m_n=2
-    ( sleep 1; ping -n -c "$m_n" -i 0.2 -W 2 -I "$SC_PPP_IF" "$SC_PPP_SERVER" \
-        >"$SC_WORK/ping-$m_d.txt" 2>&1 ) &
+    pings_during "$SC_WORK/ping-$m_d.txt" -I "$SC_PPP_IF" "$SC_PPP_SERVER"
     m_ping=$!
     iperf3 -c "$SC_PPP_SERVER" -t "$BENCH_SECS" -J $m_rev >"$SC_WORK/iperf-$m_d.json" 2>&1
     c1=$(ticks $m_cp); s1=$(ticks $m_sp); g1=$(busy); t1=$(sc_now)
@@ -72,11 +86,25 @@ measure() {
     echo "   $m_c round $m_r $m_d: $(awk -v b="$m_bps" 'BEGIN { printf "%.1f", b / 1e6 }') Mbit/s, client CPU $cpu_pct %, server CPU $srv_pct %, ping avg $1 ms"
 }
 
+# The PPP channel the plugin says it used: the first line of this round's pppd log (from line
+# <n0> + 1) or client output that mentions the channel, else "pty" (a plugin without the frame
+# channel says nothing: it always uses the pty). channel_used <n0>
+channel_used() {
+    c_line=$( (tail -n +"$(($1 + 1))" "$SC_OUT/client-pppd.log"; cat "$SC_OUT/client.log") 2>/dev/null |
+        grep -i 'channel' | grep -i 'l2tp\|pty' | head -n 1)
+    case $c_line in
+    "") echo "pty (the plugin logs no channel line)" ;;
+    *[Ll]2[Tt][Pp]*) echo "l2tp: $c_line" ;;
+    *) echo "pty: $c_line" ;;
+    esac
+}
+
 # One connect + measurements + disconnect. round <client> <round>
 round() {
     r_c=$1; r_r=$2
     SC_CLIENT_CMD=$(client_cmd "$r_c")
     attempts=0
+    r_log0=$(cat "$SC_OUT/client-pppd.log" 2>/dev/null | wc -l)
     while :; do
         attempts=$((attempts + 1))
         sc_client_start >/dev/null
@@ -100,10 +128,9 @@ round() {
     bf "$r_c" "$r_r" connect_s "$(sc_elapsed "$SC_CLIENT_T0" "$t_up")"
     bf "$r_c" "$r_r" mtu "$(cat "/sys/class/net/$SC_PPP_IF/mtu")"
     bf "$r_c" "$r_r" cipher "$(sed -n 's/.*TLS up: \([^ ]*\) \([^,]*\),.*/\1 \2/p' "$SC_OUT/server.log" | tail -n 1)"
+    case $r_c in sstp-rs*) bf "$r_c" "$r_r" channel "$(channel_used "$r_log0")" ;; esac
     sleep 1
-    ping -n -c 10 -i 0.2 -W 2 -I "$SC_PPP_IF" "$SC_PPP_SERVER" >"$SC_WORK/ping-idle.txt" 2>&1
-    set -- $(ping_stats "$SC_WORK/ping-idle.txt")
-    bf "$r_c" "$r_r" idle_rtt_ms "$1"
+    bf "$r_c" "$r_r" idle_rtt_ms "$(idle_rtt "$SC_WORK/ping-idle.txt" -I "$SC_PPP_IF" "$SC_PPP_SERVER")"
     measure "$r_c" "$r_r" up
     measure "$r_c" "$r_r" down
     bf "$r_c" "$r_r" peak_rss_kb "$(hwm $(client_pids))"
@@ -113,12 +140,18 @@ round() {
 # Ceilings over the same veth, no PPP: plain TCP (iperf3) and TLS with the SSTP sessions'
 # version and cipher (openssl s_server / s_client, BENCH_TLS_BYTES each way).
 ceilings() {
-    sc_step "ceiling: plain TCP over the veth (iperf3 ${BENCH_SECS}s each way)"
+    sc_step "ceiling: plain TCP over the veth (iperf3 ${BENCH_SECS}s each way, pings alongside)"
+    sc_fact b.ceiling.tcp.idle_rtt_ms "$(idle_rtt "$SC_WORK/ping-tcp-idle.txt" "$SC_SERVER_V4")"
     for d in up down; do
         [ "$d" = down ] && rev=-R || rev=
+        pings_during "$SC_WORK/ping-tcp-$d.txt" "$SC_SERVER_V4"
+        t_ping=$!
         iperf3 -c "$SC_SERVER_V4" -t "$BENCH_SECS" -J $rev >"$SC_WORK/iperf-tcp-$d.json" 2>&1
+        wait $t_ping
         set -- $(iperf_result "$SC_WORK/iperf-tcp-$d.json")
         sc_fact "b.ceiling.tcp.${d}_bps" "$1"
+        set -- $(ping_stats "$SC_WORK/ping-tcp-$d.txt")
+        sc_fact "b.ceiling.tcp.${d}_rtt_ms" "$1"
     done
     set -- $(sed -n 's/.*TLS up: \([^ ]*\) \([^,]*\),.*/\1 \2/p' "$SC_OUT/server.log" | tail -n 1)
     ver=${1:-TLSv1.3}; cs=${2:-TLS_AES_256_GCM_SHA384}
@@ -157,7 +190,10 @@ tls_listening() { $1 ss -Htln "sport = :$2" | grep -q LISTEN; }
 HZ=$(getconf CLK_TCK)
 SC_LINK_DELAY_MS=$BENCH_DELAY_MS
 sc_net_up >/dev/null || exit 1
-if [ -n "$BENCH_LINK_TC" ]; then eval "$BENCH_LINK_TC" || exit 1; fi
+if [ -n "$BENCH_LINK_TC" ]; then
+    eval "$BENCH_LINK_TC" || { echo "link $BENCH_LINK: tc failed"; exit 1; }
+    for ns in "" "ip netns exec srv"; do $ns tc qdisc show | sed 's/^/   qdisc: /'; done
+fi
 sc_fact b.link "$BENCH_LINK"
 sc_pki >/dev/null || exit 1
 sc_test_server_setup
