@@ -600,7 +600,7 @@ fn pacing_keeps_an_interactive_frame_ahead_of_a_bulk_backlog() {
     eprintln!(
         "interactive frame behind bulk at 8 Mbit/s: paced {paced:?}, byte-bounded {unpaced:?}"
     );
-    // Ours (32 KiB floor) + the socket's 32 KiB + the pty's 8 KiB, at 1000 bytes/ms.
+    // Ours (16 KiB floor) + the socket's 32 KiB + the pty's 8 KiB, at 1000 bytes/ms.
     assert!(paced <= Duration::from_millis(120), "{paced:?}");
     assert!(unpaced >= Duration::from_millis(250), "{unpaced:?}");
 }
