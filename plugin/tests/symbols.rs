@@ -119,6 +119,13 @@ fn unversioned_undefined_symbols_are_pppd_symbols() {
         "set_up_tty",
         "lcp_close",
         "die",
+        // the frame channel (PPPoL2TP): 2.4.9 and 2.5.x names; LCP options it switches off
+        "generic_establish_ppp",
+        "generic_disestablish_ppp",
+        "ppp_generic_establish",
+        "ppp_generic_disestablish",
+        "lcp_wantoptions",
+        "lcp_allowoptions",
         "ipcp_gotoptions",
         "ipcp_hisoptions",
         "ipv6cp_gotoptions",
