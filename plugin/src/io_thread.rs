@@ -99,7 +99,7 @@ impl IoThread {
             bridge::run(
                 est,
                 client,
-                master,
+                bridge::Line::Pty(master),
                 control,
                 &mut sink,
                 &BridgeOptions::default(),

@@ -7,6 +7,7 @@
 //! - [`crypto_binding`]: HLAK, CMK, Compound MAC, the CALL_CONNECTED packet.
 //! - [`hdlc`]: async-HDLC codec for the pppd pty side.
 //! - [`http`]: the HTTPS handshake request/response.
+//! - [`l2tp`]: L2TPv2 data message framing for the kernel PPPoL2TP line.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod client;
 pub mod crypto_binding;
 pub mod hdlc;
 pub mod http;
+pub mod l2tp;
 pub mod wire;
 
 pub use client::{

@@ -20,7 +20,8 @@ mod tls;
 
 pub use bridge::{
     control_channel, negotiate, negotiate_cancellable, BridgeEnd, BridgeEvent, BridgeOptions,
-    BridgeReport, Command, ControlReceiver, ControlSender, Counters, EventSink, Level,
+    BridgeReport, Clock, Command, ControlReceiver, ControlSender, Counters, EventSink, L2tpLine,
+    Level, Line, SystemClock,
 };
 pub use cancel::Cancel;
 pub use cert::{CertificateInfo, Eku};

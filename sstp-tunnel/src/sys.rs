@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 
 /// Sets or clears O_NONBLOCK on `fd`.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
@@ -44,43 +44,48 @@ impl<'fd> PollFd<'fd> {
 }
 
 /// poll(2) over `fds`; `None` waits forever. EINTR is reported as zero ready descriptors.
-/// Entries that want neither direction are not polled.
+/// Entries that want neither direction are not polled. No allocation: the set lives on the
+/// stack.
 pub(crate) fn poll<const N: usize>(
     fds: &[PollFd<'_>; N],
     timeout: Option<Duration>,
 ) -> io::Result<[Ready; N]> {
-    let mut raw: Vec<nix::poll::PollFd<'_>> = Vec::with_capacity(N);
-    let mut index = [usize::MAX; N];
-    for (i, p) in fds.iter().enumerate() {
+    let mut raw = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; N];
+    for (r, p) in raw.iter_mut().zip(fds) {
         let mut ev = PollFlags::empty();
         ev.set(PollFlags::POLLIN, p.read);
         ev.set(PollFlags::POLLOUT, p.write);
         if !ev.is_empty() {
-            index[i] = raw.len();
-            raw.push(nix::poll::PollFd::new(p.fd, ev));
+            // A negative fd is skipped by the kernel (revents 0).
+            r.fd = p.fd.as_raw_fd();
+            r.events = ev.bits();
         }
     }
-    let ms = match timeout {
-        None => PollTimeout::NONE,
+    let ms: libc::c_int = match timeout {
+        None => -1,
         // Round up so a deadline is never polled too early (busy loop).
-        Some(d) => {
-            let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128);
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-        }
+        Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int,
     };
     let mut ready = [Ready::default(); N];
-    match nix::poll::poll(&mut raw, ms) {
-        Ok(_) => {}
-        Err(Errno::EINTR) => return Ok(ready),
-        Err(e) => return Err(e.into()),
+    // SAFETY: `raw` is a valid array of N pollfd; every non-negative fd in it is borrowed from
+    // `fds` and stays open for the call.
+    let rc = unsafe { libc::poll(raw.as_mut_ptr(), N as libc::nfds_t, ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(ready);
+        }
+        return Err(e);
     }
-    for (i, p) in fds.iter().enumerate() {
-        let Some(r) = raw.get(index[i]).and_then(|r| r.revents()) else {
-            continue;
-        };
+    for ((out, r), p) in ready.iter_mut().zip(&raw).zip(fds) {
+        let r = PollFlags::from_bits_truncate(r.revents);
         let hup = r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL);
-        ready[i].readable = r.contains(PollFlags::POLLIN) || (p.read && hup);
-        ready[i].writable = r.contains(PollFlags::POLLOUT) || (p.write && hup);
+        out.readable = r.contains(PollFlags::POLLIN) || (p.read && hup);
+        out.writable = r.contains(PollFlags::POLLOUT) || (p.write && hup);
     }
     Ok(ready)
 }
@@ -156,4 +161,24 @@ pub(crate) fn if_name(index: u32) -> String {
         Ok(n) => n.to_string_lossy().into_owned(),
         Err(_) => format!("#{index}"),
     }
+}
+
+/// TCP_NOTSENT_LOWAT: the socket reports writable (and accepts writes) only while fewer than
+/// `bytes` written bytes are not sent yet, so queueing happens where the bridge can pace it.
+pub(crate) fn set_notsent_lowat(fd: BorrowedFd<'_>, bytes: u32) -> io::Result<()> {
+    let v = bytes as libc::c_int;
+    // SAFETY: `fd` is open for the borrow; `v` is a c_int valid for reads of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -289,6 +289,11 @@ pub(crate) fn handshake(
     );
     // The data pump retries writes from a buffer that may grow (move) in between.
     ctx.set_mode(SslMode::ENABLE_PARTIAL_WRITE | SslMode::ACCEPT_MOVING_WRITE_BUFFER);
+    // Read-ahead: one read(2) fills OpenSSL's buffer with as many records as have arrived,
+    // instead of two reads (header, body) per record. Buffered records are not in SSL_pending:
+    // every reader here reads until WANT_READ before waiting on the socket (the bridge's pump
+    // polls with a zero timeout when a read batch stopped early).
+    ctx.set_read_ahead(true);
     if let Some(max) = cfg.max_tls {
         if max < cfg.min_tls {
             return Err(TunnelError::Config(format!(

@@ -236,7 +236,7 @@ fn start_with(addr: std::net::SocketAddr, ca: &Ca, client_cfg: &ClientConfig) ->
         bridge::run(
             est,
             client,
-            OwnedFd::from(theirs),
+            bridge::Line::Pty(OwnedFd::from(theirs)),
             rx,
             &mut sink,
             &BridgeOptions::default(),
@@ -585,7 +585,7 @@ fn real_pty_frames_and_hangup() {
         bridge::run(
             est,
             client,
-            master,
+            bridge::Line::Pty(master),
             rx,
             &mut sink,
             &BridgeOptions::default(),

@@ -161,7 +161,7 @@ pub fn run_bridge(est: Established, client: sstp_proto::Client) -> RunningClient
         bridge::run(
             est,
             client,
-            OwnedFd::from(theirs),
+            bridge::Line::Pty(OwnedFd::from(theirs)),
             rx,
             &mut sink,
             &BridgeOptions::default(),

@@ -1,0 +1,312 @@
+//! The PPP side of the pump: one interface ([`PppLine`]), two lines — pppd's pty carrying async
+//! HDLC ([`PtyLine`]) and the kernel's PPPoL2TP socket carrying one frame per datagram
+//! ([`L2tpIo`]).
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, MsgFlags};
+use sstp_proto::client::{Client, SendError};
+use sstp_proto::{hdlc, l2tp};
+
+use super::{BridgeOptions, Counters, L2tpLine};
+
+/// The line to pppd is gone; the text says how (logged by the pump).
+#[derive(Debug)]
+pub(super) enum Hangup {
+    /// Reading found the end (EOF, EIO, ECONNREFUSED).
+    Read,
+    /// Writing failed.
+    Write(io::Error),
+}
+
+/// Frames from pppd the client refused during one read batch.
+#[derive(Debug, Default)]
+pub(super) struct Refusals {
+    pub count: u64,
+    pub first: Option<SendError>,
+}
+
+/// Hands one frame from pppd to the client, counting the outcome.
+fn to_server(client: &mut Client, frame: &[u8], c: &mut Counters, r: &mut Refusals) {
+    match client.send_ppp_frame(frame) {
+        Ok(()) => c.frames_to_server += 1,
+        Err(e) => {
+            c.frames_refused += 1;
+            r.count += 1;
+            r.first.get_or_insert(e);
+        }
+    }
+}
+
+/// Read batch bound per wake-up, so the other side is served too.
+const READ_BATCH: usize = 16;
+/// Written bytes after which a partly sent output buffer is compacted.
+const COMPACT_AT: usize = 64 * 1024;
+
+/// The PPP channel to pppd (or the kernel).
+pub(super) trait PppLine {
+    /// The descriptor to poll.
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// Bytes queued for the line, not written yet.
+    fn backlog(&self) -> usize;
+    /// Moves frames from the client into the line's queue while the backlog is under `limit`.
+    fn fill(&mut self, client: &mut Client, limit: usize, c: &mut Counters);
+    /// Writes the queue; `Ok(true)` when the line would block.
+    fn flush(&mut self, c: &mut Counters) -> Result<bool, Hangup>;
+    /// Drops the queue (after a hang-up).
+    fn discard(&mut self);
+    /// Reads a bounded batch, handing complete frames to the client; stops once the client's
+    /// transmit queue reaches `limit`.
+    fn read(
+        &mut self,
+        client: &mut Client,
+        limit: usize,
+        buf: &mut [u8],
+        c: &mut Counters,
+        r: &mut Refusals,
+    ) -> Result<(), Hangup>;
+}
+
+/// pppd's pty master with async HDLC, following pppd's ACCM if asked.
+pub(super) struct PtyLine {
+    file: File,
+    decoder: hdlc::Decoder,
+    encoder: hdlc::Encoder,
+    tracker: Option<hdlc::AccmTracker>,
+    out: Vec<u8>,
+    off: usize,
+}
+
+impl PtyLine {
+    pub(super) fn new(fd: OwnedFd, opts: &BridgeOptions) -> PtyLine {
+        PtyLine {
+            file: File::from(fd),
+            decoder: hdlc::Decoder::new(opts.max_hdlc_frame),
+            encoder: hdlc::Encoder::new(opts.accm),
+            tracker: opts.track_accm.then(hdlc::AccmTracker::new),
+            out: Vec::with_capacity(64 * 1024),
+            off: 0,
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.off == self.out.len() {
+            self.out.clear();
+            self.off = 0;
+        } else if self.off > COMPACT_AT {
+            self.out.drain(..self.off);
+            self.off = 0;
+        }
+    }
+}
+
+impl PppLine for PtyLine {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    fn backlog(&self) -> usize {
+        self.out.len() - self.off
+    }
+
+    fn fill(&mut self, client: &mut Client, limit: usize, c: &mut Counters) {
+        while self.backlog() < limit {
+            let Some(frame) = client.next_ppp_frame() else {
+                break;
+            };
+            if let Some(accm) = self.tracker.as_mut().and_then(|t| t.to_pppd(frame)) {
+                self.encoder.set_accm(accm);
+            }
+            self.encoder.encode(frame, &mut self.out);
+            c.frames_from_server += 1;
+        }
+    }
+
+    fn flush(&mut self, c: &mut Counters) -> Result<bool, Hangup> {
+        let mut blocked = false;
+        while self.off < self.out.len() {
+            match self.file.write(&self.out[self.off..]) {
+                Ok(0) => {
+                    blocked = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.off += n;
+                    c.pty_bytes_out += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    blocked = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Hangup::Write(e)),
+            }
+        }
+        self.compact();
+        Ok(blocked)
+    }
+
+    fn discard(&mut self) {
+        self.out.clear();
+        self.off = 0;
+    }
+
+    fn read(
+        &mut self,
+        client: &mut Client,
+        limit: usize,
+        buf: &mut [u8],
+        c: &mut Counters,
+        r: &mut Refusals,
+    ) -> Result<(), Hangup> {
+        let result = (|| {
+            for _ in 0..READ_BATCH {
+                let n = match self.file.read(buf) {
+                    Ok(0) => return Err(Hangup::Read),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // EIO: the pty slave was closed (pppd exited or hung up).
+                    Err(_) => return Err(Hangup::Read),
+                };
+                c.pty_bytes_in += n as u64;
+                let (tracker, encoder) = (&mut self.tracker, &mut self.encoder);
+                self.decoder.push(&buf[..n], |frame| {
+                    if let Some(accm) = tracker.as_mut().and_then(|t| t.from_pppd(frame)) {
+                        encoder.set_accm(accm);
+                    }
+                    to_server(client, frame, c, r);
+                });
+                if client.pending_transmit().len() >= limit {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        c.hdlc = self.decoder.stats();
+        result
+    }
+}
+
+/// The kernel's PPPoL2TP tunnel behind a connected UDP socket: one PPP frame per datagram.
+pub(super) struct L2tpIo {
+    line: L2tpLine,
+    /// Queued datagrams, back to back; `lens` holds their lengths in order.
+    out: Vec<u8>,
+    lens: VecDeque<usize>,
+    off: usize,
+}
+
+impl L2tpIo {
+    pub(super) fn new(line: L2tpLine) -> L2tpIo {
+        L2tpIo {
+            line,
+            out: Vec::with_capacity(64 * 1024),
+            lens: VecDeque::new(),
+            off: 0,
+        }
+    }
+
+    fn raw(&self) -> i32 {
+        self.line.sock.as_raw_fd()
+    }
+}
+
+impl PppLine for L2tpIo {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.line.sock.as_fd()
+    }
+
+    fn backlog(&self) -> usize {
+        self.out.len() - self.off
+    }
+
+    fn fill(&mut self, client: &mut Client, limit: usize, c: &mut Counters) {
+        while self.backlog() < limit {
+            let Some(frame) = client.next_ppp_frame() else {
+                break;
+            };
+            let start = self.out.len();
+            l2tp::encode_data(
+                self.line.tunnel_id,
+                self.line.session_id,
+                frame,
+                &mut self.out,
+            );
+            self.lens.push_back(self.out.len() - start);
+            c.frames_from_server += 1;
+        }
+    }
+
+    fn flush(&mut self, c: &mut Counters) -> Result<bool, Hangup> {
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        let mut blocked = false;
+        while let Some(&len) = self.lens.front() {
+            let dgram = &self.out[self.off..self.off + len];
+            match socket::send(self.raw(), dgram, flags) {
+                Ok(_) => {
+                    c.pty_bytes_out += (len - l2tp::DATA_HEADER_LEN) as u64;
+                    self.off += len;
+                    self.lens.pop_front();
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN | Errno::ENOBUFS) => {
+                    blocked = true;
+                    break;
+                }
+                Err(e) => return Err(Hangup::Write(e.into())),
+            }
+        }
+        if self.lens.is_empty() {
+            self.out.clear();
+            self.off = 0;
+        } else if self.off > COMPACT_AT {
+            self.out.drain(..self.off);
+            self.off = 0;
+        }
+        Ok(blocked)
+    }
+
+    fn discard(&mut self) {
+        self.out.clear();
+        self.lens.clear();
+        self.off = 0;
+    }
+
+    fn read(
+        &mut self,
+        client: &mut Client,
+        limit: usize,
+        buf: &mut [u8],
+        c: &mut Counters,
+        r: &mut Refusals,
+    ) -> Result<(), Hangup> {
+        for _ in 0..READ_BATCH * 4 {
+            let n = match socket::recv(self.raw(), buf, MsgFlags::MSG_DONTWAIT) {
+                // The kernel never sends an empty data message; a datagram socket pair reads
+                // 0 once its peer is closed.
+                Ok(0) => return Err(Hangup::Read),
+                Ok(n) => n,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                // ECONNREFUSED: the kernel's tunnel socket is gone (pppd hung up).
+                Err(_) => return Err(Hangup::Read),
+            };
+            match l2tp::parse_data(&buf[..n]) {
+                Ok(m) => {
+                    c.pty_bytes_in += m.payload.len() as u64;
+                    to_server(client, m.payload, c, r);
+                }
+                Err(_) => c.l2tp_malformed += 1,
+            }
+            if client.pending_transmit().len() >= limit {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
