@@ -29,6 +29,8 @@ pub enum ExitStatus {
     FatalError = sys::SSTP_SHIM_EXIT_FATAL_ERROR as i32,
     /// EXIT_OPTION_ERROR
     OptionError = sys::SSTP_SHIM_EXIT_OPTION_ERROR as i32,
+    /// EXIT_NO_KERNEL_SUPPORT
+    NoKernelSupport = sys::SSTP_SHIM_EXIT_NO_KERNEL_SUPPORT as i32,
     /// EXIT_USER_REQUEST
     UserRequest = sys::SSTP_SHIM_EXIT_USER_REQUEST as i32,
     /// EXIT_OPEN_FAILED

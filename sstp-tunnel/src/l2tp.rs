@@ -40,35 +40,7 @@ const PPPIOCGCHAN: libc::c_ulong = 0x8004_7437;
 /// Attempts at finding free tunnel / session ids.
 const ID_ATTEMPTS: usize = 16;
 
-// ---------------------------------------------------------------------------------------------
-// TEMPORARY copy of branch `bridge`'s `sstp_tunnel::bridge::{Line, L2tpLine}` (just the type
-// definitions) until that branch is merged; removed at the merge.
-// ---------------------------------------------------------------------------------------------
-/// TEMPORARY (see above): what the I/O thread bridges the SSTP session to.
-pub mod line {
-    use std::os::fd::OwnedFd;
-
-    /// The channel to pppd.
-    #[derive(Debug)]
-    pub enum Line {
-        /// pty master: async HDLC.
-        Pty(OwnedFd),
-        /// L2TP data datagrams on a connected UDP socket.
-        L2tp(L2tpLine),
-    }
-
-    /// The plugin's end of the kernel L2TP line.
-    #[derive(Debug)]
-    pub struct L2tpLine {
-        /// UDP socket connected to the kernel's tunnel socket (non-blocking).
-        pub sock: OwnedFd,
-        /// The kernel's local tunnel id (what datagrams sent to the kernel carry).
-        pub tunnel_id: u16,
-        /// The kernel's local session id (what datagrams sent to the kernel carry).
-        pub session_id: u16,
-    }
-}
-pub use line::L2tpLine;
+pub use crate::bridge::L2tpLine;
 
 /// linux/if_pppol2tp.h `struct pppol2tp_addr` (L2TPv2 over IPv4). Not packed: 32 bytes.
 #[repr(C)]
