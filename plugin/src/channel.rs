@@ -123,6 +123,11 @@ pub fn connect() -> c_int {
             return -1;
         }
     };
+    // The kernel L2TP line first: `sstp-channel l2tp` without kernel support fails before any
+    // call to the server.
+    let Ok(mut kernel_line) = open_kernel_line(s.channel) else {
+        return -1;
+    };
     let server = match &s.server {
         Some((h, p)) if h.contains(':') => format!("[{h}]:{p}"),
         Some((h, p)) => format!("{h}:{p}"),
@@ -149,11 +154,6 @@ pub fn connect() -> c_int {
             ),
         );
     }
-    // The kernel L2TP line first: `sstp-channel l2tp` without kernel support fails before any
-    // call to the server.
-    let Ok(mut kernel_line) = open_kernel_line(s.channel) else {
-        return -1;
-    };
     let t0 = Instant::now();
     crate::exports::forget_hangup();
     let check = crate::exports::cancel_reason;

@@ -3,6 +3,12 @@
 //!
 //! - `kernel_line`: `sstp_tunnel::l2tp::open` in the guest's kernel (6.1, l2tp_ppp loaded):
 //!   frames both ways with the documented L2TPv2 headers; without l2tp_ppp: "unavailable".
+//! - `sessions`: pppd 2.4.9 (`sstp-channel l2tp`) and 2.5.2 (default `auto`) with the plugin
+//!   against the Rust test server (MS-CHAPv2, crypto binding verified by the server): the L2TP
+//!   channel is used (logged, LCP without ACFC/PFC/asyncmap, no L2TP network device), pings
+//!   both ways, an iperf3 bulk transfer, a clean disconnect (exit 5).
+//! - `fallback`: the guest without l2tp_ppp: `auto` logs one notice and uses the pty (session
+//!   works, async LCP options back), `sstp-channel l2tp` fails clearly with exit status 4.
 //!
 //! Set SSTP_RS_SKIP_TESTBED=1 to skip on a machine without the test bed (not under CI);
 //! SSTP_RS_STREAM=1 shows the guest's progress, SSTP_RS_DIAG=1 prints every log.
@@ -10,7 +16,8 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use integration_tests::scenario::parse_facts;
+use integration_tests::plugin::{build_plugin, build_test_server, Pppd};
+use integration_tests::scenario::{parse_facts, SCENARIO_LIB};
 use integration_tests::testbed::{self, shell_quote, BootOptions, TestbedError, DEFAULT_MODULES};
 
 fn skip() -> bool {
@@ -194,4 +201,306 @@ fn kernel_line() {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     assert_eq!(get("open"), "err", "{d}");
     assert_eq!(get("unavailable"), "1", "{d}");
+}
+
+/// The guest script: the Rust test server (MS-CHAPv2 pppd behind it) on 443, then one client
+/// pppd per `cases` entry `(tag, pppd binary, plugin, mode, extra options)` (a tag starting
+/// with `p` calls the PAP server on 444, whose binding check includes the MAC); mode `up` runs a
+/// session (pings both ways, iperf3 when `bulk`, SIGTERM), mode `fail` waits for pppd to end.
+fn session_script(
+    server: &std::path::Path,
+    cases: &[(&str, String, String, &str, &str)],
+    bulk: bool,
+) -> String {
+    let mut s = format!(
+        r#"
+. /run/bed/sstp-scenario.sh
+SERVER={server}
+sc_net_up || exit 1
+sc_pki || exit 1
+sc_test_server_setup
+sc_test_server 443 ts.log server
+SC_PORT=443 sc_wait 20 sc_server_listening || {{ echo "test server not listening"; exit 1; }}
+# 444: PAP with the zero HLAK, so the server verifies the whole binding including the MAC.
+printf '%s * %s *\n' "$SC_USER" "$SC_PASSWORD" >/etc/ppp/pap-secrets
+chmod 600 /etc/ppp/pap-secrets
+printf '%s\n' name sstp-rs-test-server noccp nobsdcomp nodeflate nodefaultroute noipdefault local \
+    nodetach nologfd debug require-pap refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap \
+    "logfile $SC_OUT/server-pppd-pap.log" "$SC_PPP_SERVER:198.51.100.2" >/etc/ppp/options.pap
+ip netns exec srv "$SERVER" --listen "[::]:444" --cert "$SC_WORK/pki/server.pem" \
+    --key "$SC_WORK/pki/server.key" --pppd-cmd /usr/sbin/pppd --hlak-zero --pppd-arg file \
+    --pppd-arg /etc/ppp/options.pap >"$SC_OUT/tsp.log" 2>&1 &
+echo $! >>"$SC_WORK/servers"
+SC_PORT=444 sc_wait 20 sc_server_listening || {{ echo "PAP test server not listening"; exit 1; }}
+sc_fact server_started 1
+CA="sstp-ca-file $SC_OUT/ca.pem"
+PORT=443
+client() {{ # tag pppd so extra...
+    tag=$1; pppd=$2; so=$3; shift 3
+    T0=$(sc_now)
+    "$pppd" plugin "$so" sstp-server "$SC_SERVER_NAME:$PORT" $CA sstp-log-level 3 user "$SC_USER" \
+        password "$SC_PASSWORD" noauth noccp nobsdcomp nodeflate refuse-eap nodefaultroute \
+        noipdefault lcp-echo-interval 0 debug nodetach logfile "$SC_OUT/c-$tag.log" "$@" \
+        >"$SC_OUT/c-$tag.out" 2>&1 &
+    PID=$!
+    SC_CLIENT_PID=$PID
+}}
+ends() {{ # tag seconds
+    if sc_wait "$2" sc_not_running "$PID"; then sc_fact "$1_ended" 1; else sc_fact "$1_ended" 0; kill -KILL "$PID"; fi
+    wait "$PID"; sc_fact "$1_exit" "$?"
+    sc_fact "$1_elapsed_s" "$(sc_elapsed "$T0" "$(sc_now)")"
+}}
+session() {{ # tag
+    if sc_wait 30 sc_ppp_up_or_client_gone && sc_ppp_up; then
+        sc_fact "$1_up" 1
+        IF=$(sc_ppp_if)
+        sc_fact "$1_if" "$IF"
+        sc_fact "$1_l2tp_links" "$(ip -o link show | grep -c -i l2tp)"
+        ping -n -c 20 -i 0.05 -W 3 -I "$IF" "$SC_PPP_SERVER" >"$SC_OUT/ping-$1.txt" 2>&1
+        sc_fact "$1_ping_rx" "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/ping-$1.txt")"
+        ip netns exec srv ping -n -c 20 -i 0.05 -W 3 198.51.100.2 >"$SC_OUT/rping-$1.txt" 2>&1
+        sc_fact "$1_rping_rx" "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/rping-$1.txt")"
+        # 1400-byte pings: full-size frames through the L2TP header.
+        ping -n -c 5 -i 0.1 -s 1400 -W 3 -I "$IF" "$SC_PPP_SERVER" >"$SC_OUT/bping-$1.txt" 2>&1
+        sc_fact "$1_bigping_rx" "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SC_OUT/bping-$1.txt")"
+        if [ "$BULK" = 1 ]; then
+            SC_PPP_IF=$IF sc_iperf 3 >"$SC_OUT/iperf-$1.txt" 2>&1
+            sc_fact "$1_iperf_bps" "$(sed -n 's/^@@ iperf_bps=//p' "$SC_OUT/iperf-$1.txt")"
+        fi
+    else
+        sc_fact "$1_up" 0
+    fi
+    kill -TERM "$PID"
+    ends "$1" 20
+    if sc_wait 15 sc_server_pppd_gone; then sc_fact "$1_server_pppd_exited" 1; else sc_fact "$1_server_pppd_exited" 0; fi
+}}
+BULK={bulk}
+"#,
+        server = shell_quote(&server.to_string_lossy()),
+        bulk = u8::from(bulk),
+    );
+    for (tag, pppd, so, mode, extra) in cases {
+        let port = if tag.starts_with('p') { 444 } else { 443 };
+        s.push_str(&format!(
+            "sc_step {tag}\nPORT={port}\nclient {tag} {} {} {extra}\n",
+            shell_quote(pppd),
+            shell_quote(so)
+        ));
+        match *mode {
+            "up" => s.push_str(&format!("session {tag}\n")),
+            _ => s.push_str(&format!("ends {tag} 40\n")),
+        }
+    }
+    s.push_str(
+        r#"
+sc_fact ts_connected "$(grep -c 'CALL_CONNECTED received: .* nonce ok, certificate hash ok' "$SC_OUT/ts.log")"
+sc_fact tsp_mac_ok "$(grep -c 'certificate hash ok, compound MAC ok' "$SC_OUT/tsp.log")"
+for p in $(cat "$SC_WORK/servers"); do kill -TERM "$p" 2>/dev/null; done
+for p in $(pgrep -x pppd); do kill -TERM "$p" 2>/dev/null; done
+sleep 0.5
+sc_leftovers
+exit 0
+"#,
+    );
+    s
+}
+
+struct Bed {
+    run: testbed::GuestRun,
+    facts: std::collections::BTreeMap<String, String>,
+    diag: String,
+}
+
+impl Bed {
+    fn fact(&self, k: &str) -> &str {
+        self.facts.get(k).map(String::as_str).unwrap_or("")
+    }
+    fn file(&self, n: &str) -> String {
+        self.run.read(n).unwrap_or_default()
+    }
+}
+
+fn boot(script: &str, modules: &[&str]) -> Option<Bed> {
+    let opts = BootOptions {
+        timeout: Duration::from_secs(240),
+        modules: modules.iter().map(|m| m.to_string()).collect(),
+        files: vec![(
+            "sstp-scenario.sh".to_string(),
+            SCENARIO_LIB.as_bytes().to_vec(),
+        )],
+        stream_output: std::env::var_os("SSTP_RS_STREAM").is_some(),
+        ..BootOptions::default()
+    };
+    let run = match testbed::run(script, &opts) {
+        Ok(r) => r,
+        Err(TestbedError::Unavailable(why)) => {
+            testbed::skip_unavailable(&why);
+            return None;
+        }
+        Err(e) => panic!("test bed: {e}"),
+    };
+    let facts = parse_facts(&run.output);
+    let mut diag = format!("{}\n--- facts ---\n{facts:#?}\n", run.diagnostics());
+    let mut names: Vec<String> = std::fs::read_dir(&run.scratch)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".log") || n.ends_with(".out") || n.ends_with(".txt"))
+                .filter(|n| !matches!(n.as_str(), "output.log" | "console.log" | "init.log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for n in names {
+        let text = run.read(&n).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        diag.push_str(&format!("--- {n} ---\n{tail}\n"));
+    }
+    if std::env::var_os("SSTP_RS_DIAG").is_some() {
+        eprintln!("{diag}");
+    }
+    Some(Bed { run, facts, diag })
+}
+
+/// The plugin (debug build) for both pppd versions and the test server.
+fn builds() -> [(Pppd, String); 2] {
+    [Pppd::V249, Pppd::V252].map(|p| {
+        let so = build_plugin(p, false, "sstp-rs-frames.so").expect("build the plugin");
+        (p, so.to_string_lossy().into_owned())
+    })
+}
+
+/// The LCP Configure-Requests pppd sent.
+fn lcp_confreqs(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("sent [LCP ConfReq"))
+        .collect()
+}
+
+#[test]
+fn sessions() {
+    if skip() {
+        return;
+    }
+    let [(_, so249), (_, so25)] = builds();
+    let server = build_test_server().expect("build sstp-test-server");
+    let p249 = Pppd::V249.binary().to_string_lossy().into_owned();
+    let p25 = Pppd::V252.binary().to_string_lossy().into_owned();
+    let cases = [
+        ("l249", p249, so249, "up", "sstp-channel l2tp"),
+        ("a25", p25.clone(), so25.clone(), "up", ""),
+        ("p25", p25, so25, "up", "sstp-channel l2tp"),
+    ];
+    let Some(b) = boot(&session_script(&server, &cases, true), DEFAULT_MODULES) else {
+        return;
+    };
+    let d = &b.diag;
+    assert!(b.run.success(), "{d}");
+    assert_eq!(b.fact("server_started"), "1", "{d}");
+    for tag in ["l249", "a25", "p25"] {
+        let log = b.file(&format!("c-{tag}.log"));
+        assert_eq!(b.fact(&format!("{tag}_up")), "1", "{tag}\n{d}");
+        assert!(
+            log.contains("sstp-rs: SSTP call connected (crypto binding"),
+            "{tag}\n{d}"
+        );
+        assert!(
+            log.contains("sstp-rs: channel to pppd: kernel L2TP (tunnel "),
+            "{tag}\n{d}"
+        );
+        assert!(!log.contains("unavailable"), "{tag}\n{d}");
+        // Frames mode: no async-only LCP options asked for.
+        let reqs = lcp_confreqs(&log);
+        assert!(!reqs.is_empty(), "{tag}\n{d}");
+        for r in &reqs {
+            for opt in ["asyncmap", "<pcomp>", "<accomp>"] {
+                assert!(!r.contains(opt), "{tag}: {r}\n{d}");
+            }
+        }
+        assert_eq!(b.fact(&format!("{tag}_l2tp_links")), "0", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_ping_rx")), "20", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_rping_rx")), "20", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_bigping_rx")), "5", "{tag}\n{d}");
+        let bps: f64 = b.fact(&format!("{tag}_iperf_bps")).parse().unwrap_or(0.0);
+        assert!(bps > 1e6, "{tag}: iperf3 {bps} bit/s\n{d}");
+        // SIGTERM: pppd's own status (5), the server's pppd ends too.
+        assert_eq!(b.fact(&format!("{tag}_exit")), "5", "{tag}\n{d}");
+        assert_eq!(
+            b.fact(&format!("{tag}_server_pppd_exited")),
+            "1",
+            "{tag}\n{d}"
+        );
+    }
+    // The MS-CHAPv2 calls' bindings (nonce, certificate hash) accepted by the server; the PAP
+    // call's verified including the Compound MAC.
+    assert_eq!(b.fact("ts_connected"), "2", "{d}");
+    assert_eq!(b.fact("tsp_mac_ok"), "1", "{d}");
+    assert_eq!(b.fact("leftovers"), "", "{d}");
+}
+
+#[test]
+fn fallback() {
+    if skip() {
+        return;
+    }
+    let [(_, so249), (_, so25)] = builds();
+    let server = build_test_server().expect("build sstp-test-server");
+    let p249 = Pppd::V249.binary().to_string_lossy().into_owned();
+    let p25 = Pppd::V252.binary().to_string_lossy().into_owned();
+    let cases = [
+        ("a249", p249.clone(), so249.clone(), "up", ""),
+        ("a25", p25.clone(), so25.clone(), "up", "sstp-channel auto"),
+        ("f249", p249, so249, "fail", "sstp-channel l2tp"),
+        ("f25", p25, so25, "fail", "sstp-channel l2tp"),
+    ];
+    let without: Vec<&str> = DEFAULT_MODULES
+        .iter()
+        .copied()
+        .filter(|m| *m != "l2tp_ppp")
+        .collect();
+    let Some(b) = boot(&session_script(&server, &cases, false), &without) else {
+        return;
+    };
+    let d = &b.diag;
+    assert!(b.run.success(), "{d}");
+    for tag in ["a249", "a25"] {
+        let log = b.file(&format!("c-{tag}.log"));
+        assert_eq!(b.fact(&format!("{tag}_up")), "1", "{tag}\n{d}");
+        assert_eq!(
+            log.matches("sstp-rs: kernel L2TP (l2tp_ppp) unavailable (")
+                .count(),
+            1,
+            "{tag}\n{d}"
+        );
+        assert!(log.contains("); using the pty channel"), "{tag}\n{d}");
+        assert!(
+            log.contains("sstp-rs: channel to pppd: pty /dev/pts/"),
+            "{tag}\n{d}"
+        );
+        // The pty keeps pppd's async LCP options.
+        assert!(
+            lcp_confreqs(&log)
+                .iter()
+                .any(|r| r.contains("<pcomp>") && r.contains("<accomp>")),
+            "{tag}\n{d}"
+        );
+        assert_eq!(b.fact(&format!("{tag}_ping_rx")), "20", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_rping_rx")), "20", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_exit")), "5", "{tag}\n{d}");
+    }
+    for tag in ["f249", "f25"] {
+        let log = b.file(&format!("c-{tag}.log"));
+        assert_eq!(b.fact(&format!("{tag}_ended")), "1", "{tag}\n{d}");
+        // EXIT_NO_KERNEL_SUPPORT, before any call to the server.
+        assert_eq!(b.fact(&format!("{tag}_exit")), "4", "{tag}\n{d}");
+        assert!(
+            log.contains("sstp-rs: kernel L2TP (l2tp_ppp) unavailable (")
+                && log.contains("sstp-channel l2tp needs it"),
+            "{tag}\n{d}"
+        );
+        assert!(!log.contains("connecting to"), "{tag}\n{d}");
+    }
+    assert_eq!(b.fact("ts_connected"), "2", "{d}");
+    assert_eq!(b.fact("leftovers"), "", "{d}");
 }
