@@ -43,6 +43,8 @@ pub struct Session {
     /// The address connected to and the certificate's hashes (`sstp-ipc-fd` records).
     pub seen: Vec<(&'static str, String)>,
     authenticated: bool,
+    /// pppd's device is the L2TP session socket: see [`drain`].
+    l2tp: bool,
 }
 
 static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
@@ -314,6 +316,7 @@ pub fn connect() -> c_int {
         server,
         seen,
         authenticated: false,
+        l2tp: extra_fds[0] >= 0,
     });
     host::timeout(crate::exports::drain_timer, DRAIN_MS);
     device
@@ -402,9 +405,13 @@ pub fn drain() -> bool {
         return false;
     };
     let (lines, dropped) = sess.shared.take_logs();
+    let hang_up = sess.l2tp && sess.shared.finished.load(Ordering::SeqCst);
     drop(g);
     for (level, line) in lines {
         host::log(level, &line);
+    }
+    if hang_up {
+        hang_up_l2tp();
     }
     if dropped > 0 {
         host::log(
@@ -413,6 +420,25 @@ pub fn drain() -> bool {
         );
     }
     true
+}
+
+/// The I/O thread has ended on an L2TP line: close pppd's device, the PPPoL2TP session socket.
+/// The kernel keeps the session's PPP channel registered as long as that socket is open, even
+/// with the tunnel deleted, so without this pppd would never see the hang-up that a pty's
+/// closed master gives it. Closing it unregisters the channel: pppd's read of its channel fd
+/// returns 0 ("Modem hangup"). Main thread only (pppd's timer), so pppd cannot be using the
+/// number meanwhile; in frames mode pppd never touches its `devfd` after establishing the link
+/// (`generic_disestablish_ppp` ignores it) and `disconnect` finds the slot empty.
+fn hang_up_l2tp() {
+    let device = FDS[FD_DEVICE].swap(-1, Ordering::SeqCst);
+    if device >= 0 {
+        log_at(
+            LogLevel::DEBUG,
+            Level::Debug,
+            "sstp-rs: SSTP session over; closing the L2TP session socket (hang-up for pppd)",
+        );
+        host::close_fd(device);
+    }
 }
 
 /// auth-up notifier: read pppd's MPPE keys, derive the HLAK, hand it to the I/O thread, which
