@@ -205,7 +205,8 @@ fn kernel_line() {
 
 /// The guest script: the Rust test server (MS-CHAPv2 pppd behind it) on 443, then one client
 /// pppd per `cases` entry `(tag, pppd binary, plugin, mode, extra options)` (a tag starting
-/// with `p` calls the PAP server on 444, whose binding check includes the MAC); mode `up` runs a
+/// with `p` calls the PAP server on 444, whose binding check includes the MAC, `m` the server
+/// that aborts 3 s into the session, on 447); mode `up` runs a
 /// session (pings both ways, iperf3 when `bulk`, SIGTERM), mode `fail` waits for pppd to end.
 fn session_script(
     server: &std::path::Path,
@@ -232,6 +233,9 @@ ip netns exec srv "$SERVER" --listen "[::]:444" --cert "$SC_WORK/pki/server.pem"
     --pppd-arg /etc/ppp/options.pap >"$SC_OUT/tsp.log" 2>&1 &
 echo $! >>"$SC_WORK/servers"
 SC_PORT=444 sc_wait 20 sc_server_listening || {{ echo "PAP test server not listening"; exit 1; }}
+# 447: the server aborts 3 s into the session (pppd must see the hang-up).
+sc_test_server 447 tsm.log server --fault abort-mid-session=3
+SC_PORT=447 sc_wait 20 sc_server_listening || {{ echo "abort test server not listening"; exit 1; }}
 sc_fact server_started 1
 CA="sstp-ca-file $SC_OUT/ca.pem"
 PORT=443
@@ -280,7 +284,11 @@ BULK={bulk}
         bulk = u8::from(bulk),
     );
     for (tag, pppd, so, mode, extra) in cases {
-        let port = if tag.starts_with('p') { 444 } else { 443 };
+        let port = match tag.as_bytes()[0] {
+            b'p' => 444,
+            b'm' => 447,
+            _ => 443,
+        };
         s.push_str(&format!(
             "sc_step {tag}\nPORT={port}\nclient {tag} {} {} {extra}\n",
             shell_quote(pppd),
@@ -288,6 +296,10 @@ BULK={bulk}
         ));
         match *mode {
             "up" => s.push_str(&format!("session {tag}\n")),
+            "hangup" => s.push_str(&format!(
+                "if sc_wait 30 sc_ppp_up_or_client_gone && sc_ppp_up; then sc_fact {tag}_up 1; \
+                 else sc_fact {tag}_up 0; fi\nends {tag} 30\n"
+            )),
             _ => s.push_str(&format!("ends {tag} 40\n")),
         }
     }
@@ -388,9 +400,17 @@ fn sessions() {
     let p249 = Pppd::V249.binary().to_string_lossy().into_owned();
     let p25 = Pppd::V252.binary().to_string_lossy().into_owned();
     let cases = [
-        ("l249", p249, so249, "up", "sstp-channel l2tp"),
+        (
+            "l249",
+            p249.clone(),
+            so249.clone(),
+            "up",
+            "sstp-channel l2tp",
+        ),
         ("a25", p25.clone(), so25.clone(), "up", ""),
-        ("p25", p25, so25, "up", "sstp-channel l2tp"),
+        ("p25", p25.clone(), so25.clone(), "up", "sstp-channel l2tp"),
+        ("m249", p249.clone(), so249.clone(), "hangup", ""),
+        ("m25", p25, so25, "hangup", ""),
     ];
     let Some(b) = boot(&session_script(&server, &cases, true), DEFAULT_MODULES) else {
         return;
@@ -431,6 +451,22 @@ fn sessions() {
             "1",
             "{tag}\n{d}"
         );
+    }
+    // The server aborts mid-session: the I/O thread ends, pppd sees the hang-up at once
+    // (the plugin closes the L2TP session socket) and exits with the call's status.
+    for tag in ["m249", "m25"] {
+        let log = b.file(&format!("c-{tag}.log"));
+        assert_eq!(b.fact(&format!("{tag}_up")), "1", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_ended")), "1", "{tag}\n{d}");
+        assert_eq!(b.fact(&format!("{tag}_exit")), "16", "{tag}\n{d}");
+        assert!(log.contains("channel to pppd: kernel L2TP"), "{tag}\n{d}");
+        assert!(log.contains("server aborted the call"), "{tag}\n{d}");
+        assert!(log.contains("Modem hangup"), "{tag}\n{d}");
+        let secs: f64 = b
+            .fact(&format!("{tag}_elapsed_s"))
+            .parse()
+            .unwrap_or(f64::NAN);
+        assert!(secs < 15.0, "{tag}: {secs} s\n{d}");
     }
     // The MS-CHAPv2 calls' bindings (nonce, certificate hash) accepted by the server; the PAP
     // call's verified including the Compound MAC.
