@@ -443,6 +443,10 @@ fn sessions() {
         assert_eq!(b.fact(&format!("{tag}_rping_rx")), "20", "{tag}\n{d}");
         assert_eq!(b.fact(&format!("{tag}_bigping_rx")), "5", "{tag}\n{d}");
         let bps: f64 = b.fact(&format!("{tag}_iperf_bps")).parse().unwrap_or(0.0);
+        eprintln!(
+            "{tag}: iperf3 over the L2TP channel: {:.1} Mbit/s",
+            bps / 1e6
+        );
         assert!(bps > 1e6, "{tag}: iperf3 {bps} bit/s\n{d}");
         // SIGTERM: pppd's own status (5), the server's pppd ends too.
         assert_eq!(b.fact(&format!("{tag}_exit")), "5", "{tag}\n{d}");
