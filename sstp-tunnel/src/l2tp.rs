@@ -438,9 +438,6 @@ pub fn open() -> Result<KernelLine, L2tpError> {
     })
 }
 
-/// `[00 02][tunnel][session]`: the L2TPv2 data header (no length, no sequence numbers).
-pub const DATA_HEADER_LEN: usize = 6;
-
 #[cfg(test)]
 mod tests {
     use super::*;
