@@ -52,9 +52,14 @@ void set_up_tty(int, int);
 void tty_send_config(int, u_int32_t, int, int);
 void tty_recv_config(int, u_int32_t, int, int);
 void die(int);
+/* 2.5.x names of generic_establish_ppp/generic_disestablish_ppp (pppd.h declares them). */
+#define SSTP_GENERIC_ESTABLISH ppp_generic_establish
+#define SSTP_GENERIC_DISESTABLISH ppp_generic_disestablish
 #define SSTP_VERSION_STRING PPPD_VERSION
 #else
 #define SSTP_VERSION_STRING VERSION
+#define SSTP_GENERIC_ESTABLISH generic_establish_ppp
+#define SSTP_GENERIC_DISESTABLISH generic_disestablish_ppp
 #endif
 
 /*
@@ -79,6 +84,8 @@ void die(int);
 #pragma weak ppp_set_pppdevnam
 #pragma weak ppp_timeout
 #pragma weak ppp_untimeout
+#pragma weak ppp_generic_establish
+#pragma weak ppp_generic_disestablish
 #else
 #pragma weak add_options
 #pragma weak option_error
@@ -102,6 +109,8 @@ void die(int);
 #pragma weak ppp_devnam
 #pragma weak timeout
 #pragma weak untimeout
+#pragma weak generic_establish_ppp
+#pragma weak generic_disestablish_ppp
 #endif
 #pragma weak privileged_option
 #pragma weak dbglog
@@ -117,6 +126,8 @@ void die(int);
 #pragma weak get_pty
 #pragma weak set_up_tty
 #pragma weak lcp_close
+#pragma weak lcp_wantoptions
+#pragma weak lcp_allowoptions
 #pragma weak die
 #pragma weak ipcp_gotoptions
 #pragma weak ipcp_hisoptions
@@ -410,6 +421,84 @@ static int ignored_option_wild(char *name, char **argv, int doit)
     return 1;
 }
 
+/* The mode connect() chose, and the one the current link was established with (what
+ * disestablish must undo, whatever connect() chooses next). */
+static int channel_mode = SSTP_SHIM_CHANNEL_PTY;
+static int established_mode = SSTP_SHIM_CHANNEL_PTY;
+
+static int establish_dispatch(int fd)
+{
+    established_mode = channel_mode;
+    if (channel_mode == SSTP_SHIM_CHANNEL_FRAMES)
+        return SSTP_GENERIC_ESTABLISH(fd);
+    return tty_establish_ppp(fd);
+}
+
+static void disestablish_dispatch(int fd)
+{
+    if (established_mode == SSTP_SHIM_CHANNEL_FRAMES)
+        SSTP_GENERIC_DISESTABLISH(fd);
+    else
+        tty_disestablish_ppp(fd);
+}
+
+/* A PPP channel socket has no async map or compression to set: as pppd's PPPoE plugin, no
+ * send configuration; the MTU is set on the interface by LCP itself. */
+static void send_config_dispatch(int mtu, u_int32_t accm, int pcomp, int accomp)
+{
+    if (channel_mode == SSTP_SHIM_CHANNEL_PTY)
+        tty_send_config(mtu, accm, pcomp, accomp);
+}
+
+static void recv_config_dispatch(int mru, u_int32_t accm, int pcomp, int accomp)
+{
+    if (channel_mode == SSTP_SHIM_CHANNEL_PTY)
+        tty_recv_config(mru, accm, pcomp, accomp);
+}
+
+/* lcp_wantoptions[0]/lcp_allowoptions[0] as they were before the first FRAMES link. */
+static struct {
+    int saved;
+    bool want_acc, want_pc, want_accm, allow_acc, allow_pc, allow_accm;
+} lcp_saved;
+
+int sstp_shim_set_channel_mode(int mode)
+{
+    if (mode == SSTP_SHIM_CHANNEL_FRAMES) {
+        if (!SSTP_GENERIC_ESTABLISH || !SSTP_GENERIC_DISESTABLISH || !lcp_wantoptions ||
+            !lcp_allowoptions)
+            return -1;
+        if (!lcp_saved.saved) {
+            lcp_saved.want_acc = lcp_wantoptions[0].neg_accompression;
+            lcp_saved.want_pc = lcp_wantoptions[0].neg_pcompression;
+            lcp_saved.want_accm = lcp_wantoptions[0].neg_asyncmap;
+            lcp_saved.allow_acc = lcp_allowoptions[0].neg_accompression;
+            lcp_saved.allow_pc = lcp_allowoptions[0].neg_pcompression;
+            lcp_saved.allow_accm = lcp_allowoptions[0].neg_asyncmap;
+            lcp_saved.saved = 1;
+        }
+        lcp_wantoptions[0].neg_accompression = 0;
+        lcp_wantoptions[0].neg_pcompression = 0;
+        lcp_wantoptions[0].neg_asyncmap = 0;
+        lcp_allowoptions[0].neg_accompression = 0;
+        lcp_allowoptions[0].neg_pcompression = 0;
+        lcp_allowoptions[0].neg_asyncmap = 0;
+        channel_mode = SSTP_SHIM_CHANNEL_FRAMES;
+        return 0;
+    }
+    if (lcp_saved.saved && lcp_wantoptions && lcp_allowoptions) {
+        lcp_wantoptions[0].neg_accompression = lcp_saved.want_acc;
+        lcp_wantoptions[0].neg_pcompression = lcp_saved.want_pc;
+        lcp_wantoptions[0].neg_asyncmap = lcp_saved.want_accm;
+        lcp_allowoptions[0].neg_accompression = lcp_saved.allow_acc;
+        lcp_allowoptions[0].neg_pcompression = lcp_saved.allow_pc;
+        lcp_allowoptions[0].neg_asyncmap = lcp_saved.allow_accm;
+        lcp_saved.saved = 0;
+    }
+    channel_mode = SSTP_SHIM_CHANNEL_PTY;
+    return 0;
+}
+
 void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
 {
     if (!ops)
@@ -430,10 +519,10 @@ void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops)
     sstp_channel.check_options = ops->check_options;
     sstp_channel.connect = ops->connect;
     sstp_channel.disconnect = ops->disconnect;
-    sstp_channel.establish_ppp = tty_establish_ppp;
-    sstp_channel.disestablish_ppp = tty_disestablish_ppp;
-    sstp_channel.send_config = tty_send_config;
-    sstp_channel.recv_config = tty_recv_config;
+    sstp_channel.establish_ppp = establish_dispatch;
+    sstp_channel.disestablish_ppp = disestablish_dispatch;
+    sstp_channel.send_config = send_config_dispatch;
+    sstp_channel.recv_config = recv_config_dispatch;
     sstp_channel.cleanup = ops->cleanup;
     sstp_channel.close = ops->close;
     the_channel = &sstp_channel;

@@ -104,7 +104,9 @@ void sstp_shim_set_devnam(const char *name);
 const char *sstp_shim_devnam(void);
 
 /* The channel methods the plugin implements; establish/disestablish/send/recv config are
- * pppd's own tty_* functions (the channel fd is a pty slave). */
+ * small dispatchers (see sstp_shim_set_channel_mode): pppd's own tty_* functions when the
+ * channel fd is a pty slave, generic_establish_ppp/generic_disestablish_ppp and no config
+ * hooks when it is a PPP channel socket (PPPoL2TP). */
 struct sstp_shim_channel_ops {
     void (*check_options)(void);
     int (*connect)(void);
@@ -119,6 +121,18 @@ struct sstp_shim_channel_ops {
  * Its option table is one o_wild entry backed by `ops->ignored_option`: after `plugin`, pppd
  * looks tty options (lock, crtscts, speeds...) up in the_channel->options only. */
 void sstp_shim_set_channel(const struct sstp_shim_channel_ops *ops);
+
+/* How pppd attaches the fd that connect() returns. */
+enum sstp_shim_channel_mode {
+    SSTP_SHIM_CHANNEL_PTY = 0,    /* a pty slave: tty_* (ppp_async line discipline, HDLC) */
+    SSTP_SHIM_CHANNEL_FRAMES = 1, /* a PPP channel socket: generic_establish_ppp, whole frames */
+};
+/* Select the mode for the link connect() is setting up (call from connect()). FRAMES also
+ * switches off the LCP options only an async line can carry out (address/control and
+ * protocol-field compression, the async map: lcp_wantoptions[0]/lcp_allowoptions[0]); PTY
+ * restores them as they were before the first FRAMES. Returns 0, or -1 if this pppd lacks
+ * generic_establish_ppp (the mode is then unchanged). */
+int sstp_shim_set_channel_mode(int mode);
 
 /* pppd's get_pty(): open a pty pair. Returns 1 on success. slave_name needs 16+ bytes. */
 int sstp_shim_get_pty(int *master, int *slave, char *slave_name, size_t slave_name_len);

@@ -2,7 +2,7 @@
 //! cleanup and the fork-safe close hook.
 
 use std::ffi::c_int;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,10 +14,10 @@ use sstp_proto::{AuthMethod, Hlak};
 use sstp_tunnel::bridge::{self, Command, ControlSender};
 
 use crate::diag;
-use crate::host::{self, ExitStatus, Level};
-use crate::io_thread::IoThread;
+use crate::host::{self, ChannelMode, ExitStatus, Level};
+use crate::io_thread::{IoLine, IoThread};
 use crate::queue::Shared;
-use crate::settings::{LogLevel, Settings};
+use crate::settings::{ChannelChoice, LogLevel, Settings};
 
 /// Added to the I/O thread's own worst case when `disconnect`/`cleanup` wait for it.
 const JOIN_MARGIN: Duration = Duration::from_secs(2);
@@ -43,16 +43,26 @@ pub struct Session {
     /// The address connected to and the certificate's hashes (`sstp-ipc-fd` records).
     pub seen: Vec<(&'static str, String)>,
     authenticated: bool,
+    /// pppd's device is the L2TP session socket: see [`drain`].
+    l2tp: bool,
 }
 
 static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
-/// fds the fork-safe `close` hook closes in children: pty slave, pty master, TLS socket. Plain
-/// atomics: the hook must not take locks. (The control channel's sockets are close-on-exec.)
-static FDS: [AtomicI32; 3] = [AtomicI32::new(-1), AtomicI32::new(-1), AtomicI32::new(-1)];
+/// fds the fork-safe `close` hook closes in children: pppd's device (pty slave or PPPoL2TP
+/// session socket), the I/O thread's end (pty master or UDP socket), the TLS socket, the L2TP
+/// tunnel's management socket and UDP socket. Plain atomics: the hook must not take locks.
+/// (The control channel's sockets are close-on-exec.)
+static FDS: [AtomicI32; 5] = [
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+    AtomicI32::new(-1),
+];
+const FD_DEVICE: usize = 0;
 const FD_SOCKET: usize = 2;
-const FD_SLAVE: usize = 0;
 
 /// pppd failed to authenticate us to the peer in the current session (set at the phase change
 /// to TERMINATE that `auth_withpeer_fail` causes right after setting EXIT_AUTH_TOPEER_FAILED; a
@@ -100,7 +110,8 @@ pub fn check_options() {
     }
 }
 
-/// channel.connect: returns the pty slave (pppd's device) or -1 with pppd's status set.
+/// channel.connect: returns pppd's device (the PPPoL2TP session socket or the pty slave) or -1
+/// with pppd's status set.
 pub fn connect() -> c_int {
     // A previous session (persist) must be gone.
     stop_session(false);
@@ -113,6 +124,11 @@ pub fn connect() -> c_int {
             host::set_status(ExitStatus::OptionError);
             return -1;
         }
+    };
+    // The kernel L2TP line first: `sstp-channel l2tp` without kernel support fails before any
+    // call to the server.
+    let Ok(mut kernel_line) = open_kernel_line(s.channel) else {
+        return -1;
     };
     let server = match &s.server {
         Some((h, p)) if h.contains(':') => format!("[{h}]:{p}"),
@@ -203,18 +219,46 @@ pub fn connect() -> c_int {
         ),
     );
 
-    // pty pair: pppd gets the slave, the I/O thread the master.
-    let Some((master, slave, name)) = host::open_pty() else {
-        host::log(Level::Error, "sstp-rs: cannot open a pty pair");
-        host::set_status(ExitStatus::OpenFailed);
-        return -1;
+    // pppd's device and the I/O thread's end: the kernel L2TP line, else a pty pair.
+    let (device, io_line, extra_fds) = match kernel_line.take() {
+        Some(k) => {
+            let raw = k.raw_fds();
+            let (tunnel, session) = (k.line.tunnel_id, k.line.session_id);
+            let (pppd_fd, kernel, line) = k.into_parts();
+            log_at(
+                LogLevel::INFO,
+                Level::Info,
+                &format!(
+                    "sstp-rs: channel to pppd: kernel L2TP (tunnel {tunnel}, session {session}): \
+                     whole PPP frames, no HDLC"
+                ),
+            );
+            (
+                pppd_fd.into_raw_fd(),
+                IoLine::L2tp(line, kernel),
+                [raw[1], raw[2]],
+            )
+        }
+        None => {
+            host::set_channel_mode(ChannelMode::Pty);
+            let Some((master, slave, name)) = host::open_pty() else {
+                host::log(Level::Error, "sstp-rs: cannot open a pty pair");
+                host::set_status(ExitStatus::OpenFailed);
+                return -1;
+            };
+            host::set_up_tty(slave);
+            log_at(
+                LogLevel::INFO,
+                Level::Info,
+                &format!("sstp-rs: channel to pppd: pty {name} (async HDLC)"),
+            );
+            (slave, IoLine::Pty(master), [-1, -1])
+        }
     };
-    host::set_up_tty(slave);
-    log_at(
-        LogLevel::DEBUG,
-        Level::Debug,
-        &format!("sstp-rs: pty {name}"),
-    );
+    let io_end = match &io_line {
+        IoLine::Pty(m) => m.as_raw_fd(),
+        IoLine::L2tp(l, _) => l.sock.as_raw_fd(),
+    };
 
     let (control_tx, control_rx) = match bridge::control_channel() {
         Ok(c) => c,
@@ -223,15 +267,16 @@ pub fn connect() -> c_int {
                 Level::Error,
                 &format!("sstp-rs: cannot create the control channel: {e}"),
             );
-            drop(master);
-            host::close_fd(slave);
+            drop(io_line);
+            host::close_fd(device);
             host::set_status(ExitStatus::OpenFailed);
             return -1;
         }
     };
     let sock = est.stream.get_ref().as_raw_fd();
     host::set_cloexec(sock);
-    for (i, fd) in [slave, master.as_raw_fd(), sock].into_iter().enumerate() {
+    let fds = [device, io_end, sock, extra_fds[0], extra_fds[1]];
+    for (i, fd) in fds.into_iter().enumerate() {
         FDS[i].store(fd, Ordering::SeqCst);
     }
 
@@ -245,7 +290,7 @@ pub fn connect() -> c_int {
     let io = IoThread {
         est,
         client,
-        master,
+        line: io_line,
         control: control_rx,
         shared: shared.clone(),
         log_level: s.log_level,
@@ -271,9 +316,60 @@ pub fn connect() -> c_int {
         server,
         seen,
         authenticated: false,
+        l2tp: extra_fds[0] >= 0,
     });
     host::timeout(crate::exports::drain_timer, DRAIN_MS);
-    slave
+    device
+}
+
+/// The kernel L2TP line for `sstp-channel` (`None`: use the pty), with pppd's channel mode set
+/// for it. `Err` (status and log done) when `l2tp` was asked for and cannot be had.
+fn open_kernel_line(choice: ChannelChoice) -> Result<Option<sstp_tunnel::l2tp::KernelLine>, ()> {
+    if choice == ChannelChoice::Pty {
+        return Ok(None);
+    }
+    let r = sstp_tunnel::l2tp::open().and_then(|k| {
+        if host::set_channel_mode(ChannelMode::Frames) {
+            Ok(k)
+        } else {
+            Err(sstp_tunnel::l2tp::L2tpError::Unavailable(format!(
+                "pppd {} has no generic_establish_ppp",
+                host::pppd_version()
+            )))
+        }
+    });
+    match r {
+        Ok(k) => Ok(Some(k)),
+        Err(e) if e.is_unavailable() && choice == ChannelChoice::Auto => {
+            log_at(
+                LogLevel::NOTICE,
+                Level::Notice,
+                &format!(
+                    "sstp-rs: kernel L2TP (l2tp_ppp) unavailable ({e}); using the pty channel"
+                ),
+            );
+            Ok(None)
+        }
+        Err(e) if e.is_unavailable() => {
+            host::log(
+                Level::Error,
+                &format!(
+                    "sstp-rs: kernel L2TP (l2tp_ppp) unavailable ({e}); sstp-channel l2tp needs \
+                     it (modprobe l2tp_ppp), or use sstp-channel auto or pty"
+                ),
+            );
+            host::set_status(ExitStatus::NoKernelSupport);
+            Err(())
+        }
+        Err(e) => {
+            host::log(
+                Level::Error,
+                &format!("sstp-rs: cannot set up the kernel L2TP channel: {e}"),
+            );
+            host::set_status(ExitStatus::OpenFailed);
+            Err(())
+        }
+    }
 }
 
 /// Spawns the I/O thread with every signal blocked (pppd's handlers must run on the main
@@ -292,7 +388,8 @@ fn spawn_with_signals_blocked(io: IoThread) -> std::io::Result<JoinHandle<()>> {
     r
 }
 
-/// Called by the I/O thread right before it closes the pty master and the TLS socket: from
+/// Called by the I/O thread right before it closes its line (pty master or L2TP sockets) and
+/// the TLS socket: from
 /// then on a fork child must not close those numbers (pppd may reuse them, e.g. while it runs
 /// ip-down before `disconnect`).
 pub fn forget_io_fds() {
@@ -308,9 +405,13 @@ pub fn drain() -> bool {
         return false;
     };
     let (lines, dropped) = sess.shared.take_logs();
+    let hang_up = sess.l2tp && sess.shared.finished.load(Ordering::SeqCst);
     drop(g);
     for (level, line) in lines {
         host::log(level, &line);
+    }
+    if hang_up {
+        hang_up_l2tp();
     }
     if dropped > 0 {
         host::log(
@@ -319,6 +420,25 @@ pub fn drain() -> bool {
         );
     }
     true
+}
+
+/// The I/O thread has ended on an L2TP line: close pppd's device, the PPPoL2TP session socket.
+/// The kernel keeps the session's PPP channel registered as long as that socket is open, even
+/// with the tunnel deleted, so without this pppd would never see the hang-up that a pty's
+/// closed master gives it. Closing it unregisters the channel: pppd's read of its channel fd
+/// returns 0 ("Modem hangup"). Main thread only (pppd's timer), so pppd cannot be using the
+/// number meanwhile; in frames mode pppd never touches its `devfd` after establishing the link
+/// (`generic_disestablish_ppp` ignores it) and `disconnect` finds the slot empty.
+fn hang_up_l2tp() {
+    let device = FDS[FD_DEVICE].swap(-1, Ordering::SeqCst);
+    if device >= 0 {
+        log_at(
+            LogLevel::DEBUG,
+            Level::Debug,
+            "sstp-rs: SSTP session over; closing the L2TP session socket (hang-up for pppd)",
+        );
+        host::close_fd(device);
+    }
 }
 
 /// auth-up notifier: read pppd's MPPE keys, derive the HLAK, hand it to the I/O thread, which
@@ -460,10 +580,11 @@ pub fn phase_changed(phase: c_int) {
 pub fn disconnect() {
     stop_session(true);
     crate::route::remove();
-    let slave = FDS[FD_SLAVE].swap(-1, Ordering::SeqCst);
-    if slave >= 0 {
-        // The slave is ours (pppd's devfd); pppd stops using it after disconnect.
-        host::close_fd(slave);
+    let device = FDS[FD_DEVICE].swap(-1, Ordering::SeqCst);
+    if device >= 0 {
+        // The pty slave or L2TP session socket is ours (pppd's devfd); pppd stops using it
+        // after disconnect.
+        host::close_fd(device);
     }
 }
 

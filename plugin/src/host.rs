@@ -29,6 +29,8 @@ pub enum ExitStatus {
     FatalError = sys::SSTP_SHIM_EXIT_FATAL_ERROR as i32,
     /// EXIT_OPTION_ERROR
     OptionError = sys::SSTP_SHIM_EXIT_OPTION_ERROR as i32,
+    /// EXIT_NO_KERNEL_SUPPORT
+    NoKernelSupport = sys::SSTP_SHIM_EXIT_NO_KERNEL_SUPPORT as i32,
     /// EXIT_USER_REQUEST
     UserRequest = sys::SSTP_SHIM_EXIT_USER_REQUEST as i32,
     /// EXIT_OPEN_FAILED
@@ -268,6 +270,27 @@ pub fn set_channel(ops: &ChannelOps) {
     };
     // SAFETY: main thread; the shim copies the function pointers.
     unsafe { sys::sstp_shim_set_channel(&c) }
+}
+
+/// How pppd attaches the fd `connect` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelMode {
+    /// A pty slave: pppd's tty_* functions (ppp_async, HDLC).
+    Pty,
+    /// A PPP channel socket (PPPoL2TP): generic_establish_ppp, no async LCP options.
+    Frames,
+}
+
+/// Selects the channel mode for the link being connected (from `connect`, before LCP).
+/// `Frames` switches off ACFC, PFC and async-map negotiation; `Pty` restores them. False if
+/// this pppd cannot attach a PPP channel socket.
+pub fn set_channel_mode(mode: ChannelMode) -> bool {
+    let m = match mode {
+        ChannelMode::Pty => sys::SSTP_SHIM_CHANNEL_PTY,
+        ChannelMode::Frames => sys::SSTP_SHIM_CHANNEL_FRAMES,
+    };
+    // SAFETY: main thread; writes the shim's mode and pppd's LCP option globals.
+    unsafe { sys::sstp_shim_set_channel_mode(m as c_int) == 0 }
 }
 
 /// Opens a pty pair through pppd's get_pty. Returns (master, slave, slave name).

@@ -1,5 +1,5 @@
-//! The I/O thread: runs sstp-tunnel's bridge (SSTP data packets <-> async HDLC on the pty
-//! master) and turns its events into queued log lines and, when the call ends, the pppd exit
+//! The I/O thread: runs sstp-tunnel's bridge (SSTP data packets <-> PPP frames as L2TP data
+//! datagrams to the kernel's PPPoL2TP session, or async HDLC on the pty master) and turns its events into queued log lines and, when the call ends, the pppd exit
 //! status. It never calls pppd: everything goes through [`Shared`].
 
 use std::os::fd::OwnedFd;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use sstp_proto::client::{Client, Event};
 use sstp_tunnel::bridge::{self, BridgeEnd, BridgeEvent, BridgeOptions, ControlReceiver};
+use sstp_tunnel::l2tp::KernelSide;
 use sstp_tunnel::Established;
 
 use crate::diag;
@@ -16,14 +17,24 @@ use crate::host::{ExitStatus, Level};
 use crate::queue::Shared;
 use crate::settings::LogLevel;
 
-/// Everything the I/O thread owns. Dropping it closes the TLS connection and the pty master.
+/// The I/O thread's end of the channel to pppd.
+pub enum IoLine {
+    /// pty master.
+    Pty(OwnedFd),
+    /// The plugin's UDP socket, and the kernel tunnel's sockets: dropped when the bridge ends,
+    /// which deletes the tunnel and its PPP session, so pppd sees the hang-up as with a pty.
+    L2tp(bridge::L2tpLine, KernelSide),
+}
+
+/// Everything the I/O thread owns. Dropping it closes the TLS connection and the line (pty
+/// master, or the L2TP sockets).
 pub struct IoThread {
     /// The HTTPS connection after the SSTP handshake.
     pub est: Established,
     /// The SSTP client, past CALL_CONNECT_ACK.
     pub client: Client,
-    /// pty master.
-    pub master: OwnedFd,
+    /// The channel to pppd.
+    pub line: IoLine,
     /// Commands from pppd's main thread (HLAK, disconnect).
     pub control: ControlReceiver,
     /// Shared with the main thread.
@@ -66,11 +77,15 @@ impl IoThread {
         let IoThread {
             est,
             client,
-            master,
+            line,
             control,
             shared,
             log_level,
         } = self;
+        let (line, kernel) = match line {
+            IoLine::Pty(master) => (bridge::Line::Pty(master), None),
+            IoLine::L2tp(l, k) => (bridge::Line::L2tp(l), Some(k)),
+        };
         let mut connected_at: Option<Instant> = None;
         // What the client bound to, for the binding-rejected message (event 6).
         let seen = (est.cert.clone(), est.peer_addr, est.via_proxy);
@@ -99,12 +114,18 @@ impl IoThread {
             bridge::run(
                 est,
                 client,
-                bridge::Line::Pty(master),
+                line,
                 control,
                 &mut sink,
                 &BridgeOptions::default(),
             )
         };
+        // The kernel tunnel goes last: pppd's fork children must not close its numbers from
+        // now on; deleting it unregisters pppd's PPP channel (pppd: "Modem hangup").
+        if let Some(k) = kernel {
+            crate::channel::forget_io_fds();
+            drop(k);
+        }
         let since: Option<Duration> = connected_at.map(|t| t.elapsed());
         match &report.end {
             BridgeEnd::Call(r) => {
@@ -134,7 +155,7 @@ impl IoThread {
             shared.log(
                 Level::Debug,
                 format!(
-                    "sstp-rs: session counters: TLS in {} out {} bytes, pty in {} out {} bytes, \
+                    "sstp-rs: session counters: TLS in {} out {} bytes, line in {} out {} bytes, \
                      frames to server {} from server {}, refused {}, polls {}",
                     c.tls_bytes_in,
                     c.tls_bytes_out,

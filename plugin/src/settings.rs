@@ -65,6 +65,31 @@ pub struct Settings {
     pub http_timeout: Duration,
     /// `sstp-proxy-no-basic`: never send the proxy password with Basic (in clear text).
     pub proxy_no_basic: bool,
+    /// `sstp-channel`: how pppd gets the PPP frames.
+    pub channel: ChannelChoice,
+}
+
+/// `sstp-channel auto|l2tp|pty`: the channel between the plugin and pppd.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChannelChoice {
+    /// The kernel's PPP over L2TP if it has it, else the pty (with a notice).
+    #[default]
+    Auto,
+    /// The kernel's PPP over L2TP (whole frames, no HDLC); fail if the kernel lacks it.
+    L2tp,
+    /// A pty with async HDLC (pppd's ppp_async).
+    Pty,
+}
+
+impl ChannelChoice {
+    /// The option's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelChoice::Auto => "auto",
+            ChannelChoice::L2tp => "l2tp",
+            ChannelChoice::Pty => "pty",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -88,6 +113,7 @@ impl Default for Settings {
             proxy_auth: None,
             http_timeout: sstp_proto::http::RESPONSE_TIMEOUT,
             proxy_no_basic: false,
+            channel: ChannelChoice::Auto,
         }
     }
 }
@@ -410,6 +436,21 @@ pub static OPTIONS: &[OptionSpec] = &[
         FixedByRoot,
         |s, _, _| {
             s.proxy_no_basic = true;
+            Ok(())
+        }
+    ),
+    opt!(
+        "sstp-channel",
+        "Channel to pppd: auto (kernel L2TP if available, else pty), l2tp or pty",
+        false,
+        FixedByRoot,
+        |s, v, _| {
+            s.channel = match v.trim() {
+                "auto" => ChannelChoice::Auto,
+                "l2tp" => ChannelChoice::L2tp,
+                "pty" => ChannelChoice::Pty,
+                _ => return Err(format!("cannot parse {v:?}: expected auto, l2tp or pty")),
+            };
             Ok(())
         }
     ),
@@ -799,6 +840,7 @@ mod tests {
                 "sstp-proxy-auth-file",
                 "sstp-http-timeout",
                 "sstp-proxy-no-basic",
+                "sstp-channel",
             ]
         );
         let doc = include_str!("../OPTIONS.md");
@@ -813,6 +855,24 @@ mod tests {
             };
             assert!(row.contains(want), "{}: {row}", o.name);
         }
+    }
+
+    #[test]
+    fn channel_choice() {
+        let mut s = Settings::default();
+        assert_eq!(s.channel, ChannelChoice::Auto);
+        for (v, c) in [
+            ("l2tp", ChannelChoice::L2tp),
+            ("pty", ChannelChoice::Pty),
+            ("auto", ChannelChoice::Auto),
+        ] {
+            s.apply_named("sstp-channel", v).unwrap();
+            assert_eq!(s.channel, c);
+            assert_eq!(c.as_str(), v);
+        }
+        let e = s.apply_named("sstp-channel", "hdlc").unwrap_err();
+        assert!(e.contains("auto, l2tp or pty"), "{e}");
+        assert_eq!(s.channel, ChannelChoice::Auto);
     }
 
     #[test]

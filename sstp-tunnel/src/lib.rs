@@ -12,6 +12,7 @@ pub mod config;
 pub mod connect;
 pub mod error;
 pub mod ipc;
+pub mod l2tp;
 pub mod proxy_auth;
 pub mod route;
 mod sys;

@@ -29,6 +29,7 @@ pub const UML_MODULES_ROOT: &str = "/usr/lib/uml/modules";
 
 /// Modules loaded at boot unless [`BootOptions::modules`] says otherwise (dependencies such as
 /// crc-ccitt, slhc, ppp_generic and libarc4 are resolved from `modules.dep` by the init script).
+/// `l2tp_ppp` (with l2tp_core, udp_tunnel, ip6_udp_tunnel, pppox) is the plugin's frame channel.
 pub const DEFAULT_MODULES: &[&str] = &[
     "ipv6",
     "ppp_async",
@@ -39,6 +40,7 @@ pub const DEFAULT_MODULES: &[&str] = &[
     "veth",
     "tun",
     "sch_netem",
+    "l2tp_ppp",
 ];
 
 /// Extra time the host grants on top of [`BootOptions::timeout`] (boot, module loading,
