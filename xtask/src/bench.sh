@@ -46,10 +46,11 @@ idle_rtt() {
 
 # sstp-rs: the plugin with its defaults (sstp-channel auto in a plugin that has the option);
 # sstp-rs-pty: forced onto the pty (an unknown option fails the connect in an older plugin).
+# Log level 3 (info) names the channel in pppd's log at connect; the data path logs nothing.
 client_cmd() {
     case $1 in
-    sstp-rs) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 1 password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
-    sstp-rs-pty) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 1 sstp-channel pty password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
+    sstp-rs) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 3 password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
+    sstp-rs-pty) echo 'exec /usr/sbin/pppd plugin "$BENCH_SO" sstp-server "$SSTP_HOST:$SSTP_PORT" sstp-ca-file "$SSTP_CA" sstp-log-level 3 sstp-channel pty password "$SSTP_PASSWORD" $BENCH_PPPD_OPTS nodetach' ;;
     sstpc) echo 'exec sstpc --log-level 1 --log-stderr --tls-ext --ca-cert "$SSTP_CA" --user "$SSTP_USER" --password "$SSTP_PASSWORD" "$SSTP_HOST:$SSTP_PORT" $BENCH_PPPD_OPTS' ;;
     *) echo "exit 99" ;;
     esac

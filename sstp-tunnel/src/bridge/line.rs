@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{self, MsgFlags};
+use nix::sys::socket::{self, setsockopt, sockopt, MsgFlags};
 use sstp_proto::client::{Client, SendError};
 use sstp_proto::{hdlc, l2tp};
 
@@ -59,6 +59,8 @@ pub(super) trait PppLine {
     fn flush(&mut self, c: &mut Counters) -> Result<bool, Hangup>;
     /// Drops the queue (after a hang-up).
     fn discard(&mut self);
+    /// How much pppd's side may hold for us unread (bytes), where the line can bound it.
+    fn bound_input(&mut self, _bytes: usize) {}
     /// Reads a bounded batch, handing complete frames to the client; stops once the client's
     /// transmit queue reaches `limit`.
     fn read(
@@ -195,6 +197,8 @@ impl PppLine for PtyLine {
 /// The kernel's PPPoL2TP tunnel behind a connected UDP socket: one PPP frame per datagram.
 pub(super) struct L2tpIo {
     line: L2tpLine,
+    /// The socket's receive buffer as last set (see [`PppLine::bound_input`]).
+    rcvbuf: usize,
     /// Queued datagrams, back to back; `lens` holds their lengths in order.
     out: Vec<u8>,
     lens: VecDeque<usize>,
@@ -205,6 +209,7 @@ impl L2tpIo {
     pub(super) fn new(line: L2tpLine) -> L2tpIo {
         L2tpIo {
             line,
+            rcvbuf: 0,
             out: Vec::with_capacity(64 * 1024),
             lens: VecDeque::new(),
             off: 0,
@@ -223,6 +228,18 @@ impl PppLine for L2tpIo {
 
     fn backlog(&self) -> usize {
         self.out.len() - self.off
+    }
+
+    /// The kernel's L2TP path has no back-pressure: what pppd sends beyond this socket's
+    /// receive buffer is dropped, as at a router's queue, and the default buffer (~200 KiB)
+    /// would be 80 ms in front of a 20 Mbit/s link. The buffer follows the pacing limit
+    /// instead (reset when it moves by a quarter), so the inner TCP meets its bottleneck queue
+    /// here with a bounded delay.
+    fn bound_input(&mut self, bytes: usize) {
+        let moved = bytes.abs_diff(self.rcvbuf) > self.rcvbuf / 4;
+        if moved && setsockopt(&self.line.sock, sockopt::RcvBuf, &bytes).is_ok() {
+            self.rcvbuf = bytes;
+        }
     }
 
     fn fill(&mut self, client: &mut Client, limit: usize, c: &mut Counters) {

@@ -425,6 +425,7 @@ impl<'a, T: Transport> Pump<'a, T> {
     fn read_line(&mut self, now: Instant) {
         let mut refused = Refusals::default();
         let limit = self.pacer.limit();
+        self.line.bound_input(limit);
         let result = self.line.read(
             &mut self.client,
             limit,
