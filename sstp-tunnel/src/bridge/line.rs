@@ -234,8 +234,10 @@ impl PppLine for L2tpIo {
     /// receive buffer is dropped, as at a router's queue, and the default buffer (~200 KiB)
     /// would be 80 ms in front of a 20 Mbit/s link. The buffer follows the pacing limit
     /// instead (reset when it moves by a quarter), so the inner TCP meets its bottleneck queue
-    /// here with a bounded delay.
+    /// here with a bounded delay. Twice the limit: once it was the limit alone, bursts of the
+    /// inner TCP overflowed it and a 20 Mbit/s link carried 82 % of its rate instead of 94 %.
     fn bound_input(&mut self, bytes: usize) {
+        let bytes = bytes.saturating_mul(2);
         let moved = bytes.abs_diff(self.rcvbuf) > self.rcvbuf / 4;
         if moved && setsockopt(&self.line.sock, sockopt::RcvBuf, &bytes).is_ok() {
             self.rcvbuf = bytes;

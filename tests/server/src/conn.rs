@@ -57,6 +57,8 @@ struct Ppp {
     out_pos: usize,
     bytes_in: u64,
     bytes_out: u64,
+    /// Frames from pppd dropped because the queue towards the client was full.
+    dropped: u64,
 }
 
 enum Peer {
@@ -262,6 +264,12 @@ fn connection(
     // Close the PPP side, reap pppd.
     if let Some(p) = retired {
         report.ppp_bytes = (p.bytes_in, p.bytes_out);
+        if p.dropped > 0 {
+            log.line(format!(
+                "{} frame(s) from pppd dropped: the queue towards the client was full",
+                p.dropped
+            ));
+        }
         let Ppp { io, child, .. } = *p;
         drop(io);
         if let Some(mut c) = child {
@@ -408,6 +416,7 @@ fn start_peer(inner: &Inner, id: u64, log: &mut Log) -> Peer {
             out_pos: 0,
             bytes_in: 0,
             bytes_out: 0,
+            dropped: 0,
         }))
     };
     match &inner.cfg.ppp {
@@ -624,7 +633,10 @@ fn pump(
         let mut nfds = 1;
         if let Peer::Stream(p) = peer {
             fds[1].fd = p.io.as_raw_fd();
-            if tls_backlog < pacer.limit() && session.ppp_open() {
+            // Read pppd eagerly: a full queue towards the client drops frames (below), as a
+            // router's queue does, instead of leaving them in the pty, where a bulk download
+            // would stand up to the tty buffer's 64 KiB in front of every interactive packet.
+            if session.ppp_open() {
                 fds[1].events |= libc::POLLIN;
             }
             if ppp_backlog > 0 {
@@ -711,11 +723,16 @@ fn pump(
                             decoder,
                             encoder,
                             accm,
+                            dropped,
                             ..
                         } = &mut **p;
                         while let Some(frame) = decoder.next_frame(&mut input) {
                             if let Some(a) = accm.from_pppd(frame) {
                                 encoder.set_accm(a);
+                            }
+                            if session.pending_transmit().len() >= pacer.limit() {
+                                *dropped += 1;
+                                continue;
                             }
                             session.send_ppp_frame(frame);
                         }
