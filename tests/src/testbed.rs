@@ -177,6 +177,29 @@ impl GuestRun {
         }
         s
     }
+
+    /// The last `lines` lines of every log the script left in the scratch directory (`*.log`,
+    /// `*.out`, `*.txt`, without the bed's own), by name.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut names: Vec<String> = fs::read_dir(&self.scratch)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".log") || n.ends_with(".out") || n.ends_with(".txt"))
+                    .filter(|n| !matches!(n.as_str(), "output.log" | "console.log" | "init.log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let mut s = String::new();
+        for n in names {
+            let text = self.read(&n).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            let tail = all[all.len().saturating_sub(lines)..].join("\n");
+            let _ = writeln!(s, "--- {n} ---\n{tail}");
+        }
+        s
+    }
 }
 
 impl Drop for GuestRun {

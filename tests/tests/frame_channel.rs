@@ -352,23 +352,11 @@ fn boot(script: &str, modules: &[&str]) -> Option<Bed> {
         Err(e) => panic!("test bed: {e}"),
     };
     let facts = parse_facts(&run.output);
-    let mut diag = format!("{}\n--- facts ---\n{facts:#?}\n", run.diagnostics());
-    let mut names: Vec<String> = std::fs::read_dir(&run.scratch)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".log") || n.ends_with(".out") || n.ends_with(".txt"))
-                .filter(|n| !matches!(n.as_str(), "output.log" | "console.log" | "init.log"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    for n in names {
-        let text = run.read(&n).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
-        diag.push_str(&format!("--- {n} ---\n{tail}\n"));
-    }
+    let diag = format!(
+        "{}\n--- facts ---\n{facts:#?}\n{}",
+        run.diagnostics(),
+        run.log_tails(60)
+    );
     if std::env::var_os("SSTP_RS_DIAG").is_some() {
         eprintln!("{diag}");
     }
