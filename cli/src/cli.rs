@@ -134,6 +134,11 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
     pub log_level: Option<u8>,
 
+    /// How PPP frames reach pppd: auto (the kernel's PPP over L2TP, or a pty if the kernel
+    /// lacks l2tp_ppp; the default), l2tp, pty.
+    #[arg(long, value_name = "MODE", value_parser = ["auto", "l2tp", "pty"])]
+    pub channel: Option<String>,
+
     /// Route all traffic through the tunnel (pppd `defaultroute` + `replacedefaultroute`; a
     /// host route keeps the connection to the server on its current way).
     #[arg(long, conflicts_with = "split")]
@@ -343,6 +348,7 @@ pub fn connect_options(mut a: ConnectArgs) -> Result<ConnectOptions, String> {
             plugin: a.plugin.unwrap_or_default(),
             connect_timeout: a.timeout,
             log_level: a.log_level,
+            channel: a.channel,
             default_route: a.default_route,
             replace_default_route: false,
             split: a.split,
@@ -457,6 +463,7 @@ mod tests {
         assert!(parse(&["connect", "h"]).is_err(), "user is required");
         assert!(parse(&["connect", "h", "-u", "a", "--log-level", "9"]).is_err());
         assert!(parse(&["connect", "h", "-u", "a", "--timeout", "0"]).is_err());
+        assert!(parse(&["connect", "h", "-u", "a", "--channel", "tap"]).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct PppdRequest {
     pub connect_timeout: Option<u64>,
     /// `sstp-log-level`.
     pub log_level: Option<u8>,
+    /// `sstp-channel` (`auto`, `l2tp`, `pty`).
+    pub channel: Option<String>,
     /// `--default-route`: all traffic through the tunnel: `defaultroute`, plus
     /// `replacedefaultroute` when [`Self::replace_default_route`] (the plugin then pins a host
     /// route to the server, so the TLS connection keeps its way).
@@ -203,6 +205,9 @@ pub fn build_args(r: &PppdRequest, fds: InheritedFds) -> Vec<String> {
     }
     if let Some(l) = r.log_level {
         push("sstp-log-level", Some(l.to_string()));
+    }
+    if let Some(c) = &r.channel {
+        push("sstp-channel", Some(c.clone()));
     }
     if let Some(fd) = fds.ipc {
         push("sstp-ipc-fd", Some(fd.to_string()));
@@ -461,6 +466,7 @@ mod tests {
             plugin: "/usr/lib/pppd/2.4.9/sstp-rs.so".into(),
             connect_timeout: None,
             log_level: None,
+            channel: None,
             default_route: false,
             replace_default_route: false,
             split: false,
@@ -518,6 +524,7 @@ mod tests {
         r.server.proxy_no_basic = true;
         r.connect_timeout = Some(20);
         r.log_level = Some(4);
+        r.channel = Some("pty".into());
         r.default_route = true;
         r.peer_dns = true;
         r.proxy_auth_file = Some("/tmp/sstp-proxy-ab12CD/proxy-auth".into());
@@ -548,6 +555,7 @@ mod tests {
         assert!(a.iter().any(|x| x == "sstp-proxy-no-basic"));
         assert_eq!(value_of(&a, "sstp-connect-timeout"), Some("20"));
         assert_eq!(value_of(&a, "sstp-log-level"), Some("4"));
+        assert_eq!(value_of(&a, "sstp-channel"), Some("pty"));
         assert_eq!(value_of(&a, "sstp-ipc-fd"), Some("9"));
         assert_eq!(value_of(&a, "sstp-proxy-auth-fd"), Some("11"));
         // passwordfd.so is loaded before its option
