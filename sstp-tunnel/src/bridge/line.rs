@@ -4,11 +4,11 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{self, setsockopt, sockopt, MsgFlags};
+use nix::sys::socket::{self, recvmmsg, setsockopt, sockopt, MsgFlags, MultiHeaders};
 use sstp_proto::client::{Client, SendError};
 use sstp_proto::{hdlc, l2tp};
 
@@ -203,6 +203,42 @@ pub(super) struct L2tpIo {
     out: Vec<u8>,
     lens: VecDeque<usize>,
     off: usize,
+    /// recvmmsg(2)'s message headers, allocated once.
+    headers: MultiHeaders<()>,
+}
+
+/// Datagrams taken per recvmmsg(2) (at most: as many as the read buffer has room for).
+const RECV_BATCH: usize = 16;
+/// Room per datagram: the largest SSTP data packet's frame behind an L2TP header; a longer
+/// datagram (truncated, `MSG_TRUNC`) is malformed.
+const DATAGRAM_ROOM: usize = sstp_proto::wire::MAX_DATA_LEN + 64;
+
+/// Receives up to `lens.len()` datagrams in one system call, datagram `i` into
+/// `buf[i * DATAGRAM_ROOM..]`; their lengths (before truncation: longer than the room means
+/// truncated) go to `lens`. Returns how many arrived.
+fn recv_batch(
+    fd: i32,
+    headers: &mut MultiHeaders<()>,
+    buf: &mut [u8],
+    lens: &mut [usize],
+) -> nix::Result<usize> {
+    let mut room = buf.chunks_exact_mut(DATAGRAM_ROOM);
+    let mut slices: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
+        std::array::from_fn(|_| [IoSliceMut::new(room.next().unwrap_or_default())]);
+    let usable = buf_slots(&slices).min(lens.len());
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC;
+    let got = recvmmsg(fd, headers, slices[..usable].iter_mut(), flags, None)?;
+    let mut n = 0;
+    for (len, msg) in lens.iter_mut().zip(got) {
+        *len = msg.bytes;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// How many of the slots have room for a datagram.
+fn buf_slots(slices: &[[IoSliceMut<'_>; 1]]) -> usize {
+    slices.iter().take_while(|s| !s[0].is_empty()).count()
 }
 
 impl L2tpIo {
@@ -213,6 +249,7 @@ impl L2tpIo {
             out: Vec::with_capacity(64 * 1024),
             lens: VecDeque::new(),
             off: 0,
+            headers: MultiHeaders::preallocate(RECV_BATCH, None),
         }
     }
 
@@ -304,25 +341,34 @@ impl PppLine for L2tpIo {
         c: &mut Counters,
         r: &mut Refusals,
     ) -> Result<(), Hangup> {
-        for _ in 0..READ_BATCH * 4 {
-            let n = match socket::recv(self.raw(), buf, MsgFlags::MSG_DONTWAIT) {
-                // The kernel never sends an empty data message; a datagram socket pair reads
-                // 0 once its peer is closed.
-                Ok(0) => return Err(Hangup::Read),
+        for _ in 0..READ_BATCH {
+            let mut lens = [0usize; RECV_BATCH];
+            // No more than the pacing limit leaves room for (full-size frames), at least one.
+            let room = limit.saturating_sub(client.pending_transmit().len());
+            let want = (1 + room / 1500).min(RECV_BATCH);
+            let got = match recv_batch(self.raw(), &mut self.headers, buf, &mut lens[..want]) {
                 Ok(n) => n,
                 Err(Errno::EAGAIN) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 // ECONNREFUSED: the kernel's tunnel socket is gone (pppd hung up).
                 Err(_) => return Err(Hangup::Read),
             };
-            match l2tp::parse_data(&buf[..n]) {
-                Ok(m) => {
-                    c.pty_bytes_in += m.payload.len() as u64;
-                    to_server(client, m.payload, c, r);
+            for (i, &n) in lens[..got].iter().enumerate() {
+                // The kernel never sends an empty data message; a datagram socket pair reads
+                // 0 once its peer is closed.
+                if n == 0 {
+                    return Err(Hangup::Read);
                 }
-                Err(_) => c.l2tp_malformed += 1,
+                let dgram = &buf[i * DATAGRAM_ROOM..][..n.min(DATAGRAM_ROOM)];
+                match l2tp::parse_data(dgram) {
+                    Ok(m) if n <= DATAGRAM_ROOM => {
+                        c.pty_bytes_in += m.payload.len() as u64;
+                        to_server(client, m.payload, c, r);
+                    }
+                    _ => c.l2tp_malformed += 1,
+                }
             }
-            if client.pending_transmit().len() >= limit {
+            if client.pending_transmit().len() >= limit || got < want {
                 return Ok(());
             }
         }
