@@ -4,11 +4,13 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{self, recvmmsg, setsockopt, sockopt, MsgFlags, MultiHeaders};
+use nix::sys::socket::{
+    recvmmsg, sendmmsg, setsockopt, sockopt, ControlMessage, MsgFlags, MultiHeaders,
+};
 use sstp_proto::client::{Client, SendError};
 use sstp_proto::{hdlc, l2tp};
 
@@ -205,10 +207,13 @@ pub(super) struct L2tpIo {
     off: usize,
     /// recvmmsg(2)'s message headers, allocated once.
     headers: MultiHeaders<()>,
+    /// sendmmsg(2)'s.
+    send_headers: MultiHeaders<()>,
 }
 
-/// Datagrams taken per recvmmsg(2) (at most: as many as the read buffer has room for).
-const RECV_BATCH: usize = 16;
+/// Datagrams per recvmmsg(2) / sendmmsg(2) (received: at most as many as the read buffer has
+/// room for).
+const DATAGRAM_BATCH: usize = 16;
 /// Room per datagram: the largest SSTP data packet's frame behind an L2TP header; a longer
 /// datagram (truncated, `MSG_TRUNC`) is malformed.
 const DATAGRAM_ROOM: usize = sstp_proto::wire::MAX_DATA_LEN + 64;
@@ -223,7 +228,7 @@ fn recv_batch(
     lens: &mut [usize],
 ) -> nix::Result<usize> {
     let mut room = buf.chunks_exact_mut(DATAGRAM_ROOM);
-    let mut slices: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
+    let mut slices: [[IoSliceMut<'_>; 1]; DATAGRAM_BATCH] =
         std::array::from_fn(|_| [IoSliceMut::new(room.next().unwrap_or_default())]);
     let usable = buf_slots(&slices).min(lens.len());
     let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC;
@@ -234,6 +239,31 @@ fn recv_batch(
         n += 1;
     }
     Ok(n)
+}
+
+/// Sends up to [`DATAGRAM_BATCH`] queued datagrams (`out` holds them back to back, `lens` their
+/// lengths) in one system call. Returns how many left.
+fn send_batch(
+    fd: i32,
+    headers: &mut MultiHeaders<()>,
+    out: &[u8],
+    lens: &VecDeque<usize>,
+    flags: MsgFlags,
+) -> nix::Result<usize> {
+    let mut rest = out;
+    let slices: [[IoSlice<'_>; 1]; DATAGRAM_BATCH] = std::array::from_fn(|i| match lens.get(i) {
+        Some(&len) if len <= rest.len() => {
+            let (dgram, tail) = rest.split_at(len);
+            rest = tail;
+            [IoSlice::new(dgram)]
+        }
+        _ => [IoSlice::new(&[])],
+    });
+    let n = lens.len().min(DATAGRAM_BATCH);
+    let addrs = [None::<()>; DATAGRAM_BATCH];
+    let none: [ControlMessage<'_>; 0] = [];
+    let sent = sendmmsg(fd, headers, &slices[..n], &addrs[..n], none, flags)?;
+    Ok(sent.count())
 }
 
 /// How many of the slots have room for a datagram.
@@ -249,7 +279,8 @@ impl L2tpIo {
             out: Vec::with_capacity(64 * 1024),
             lens: VecDeque::new(),
             off: 0,
-            headers: MultiHeaders::preallocate(RECV_BATCH, None),
+            headers: MultiHeaders::preallocate(DATAGRAM_BATCH, None),
+            send_headers: MultiHeaders::preallocate(DATAGRAM_BATCH, None),
         }
     }
 
@@ -301,20 +332,25 @@ impl PppLine for L2tpIo {
     fn flush(&mut self, c: &mut Counters) -> Result<bool, Hangup> {
         let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
         let mut blocked = false;
-        while let Some(&len) = self.lens.front() {
-            let dgram = &self.out[self.off..self.off + len];
-            match socket::send(self.raw(), dgram, flags) {
-                Ok(_) => {
-                    c.pty_bytes_out += (len - l2tp::DATA_HEADER_LEN) as u64;
-                    self.off += len;
-                    self.lens.pop_front();
-                }
-                Err(Errno::EINTR) => {}
+        while !self.lens.is_empty() {
+            let out = &self.out[self.off..];
+            let sent = match send_batch(self.raw(), &mut self.send_headers, out, &self.lens, flags)
+            {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN | Errno::ENOBUFS) => {
                     blocked = true;
                     break;
                 }
                 Err(e) => return Err(Hangup::Write(e.into())),
+            };
+            for len in self.lens.drain(..sent.min(self.lens.len())) {
+                c.pty_bytes_out += len.saturating_sub(l2tp::DATA_HEADER_LEN) as u64;
+                self.off += len;
+            }
+            if sent == 0 {
+                blocked = true;
+                break;
             }
         }
         if self.lens.is_empty() {
@@ -342,10 +378,10 @@ impl PppLine for L2tpIo {
         r: &mut Refusals,
     ) -> Result<(), Hangup> {
         for _ in 0..READ_BATCH {
-            let mut lens = [0usize; RECV_BATCH];
+            let mut lens = [0usize; DATAGRAM_BATCH];
             // No more than the pacing limit leaves room for (full-size frames), at least one.
             let room = limit.saturating_sub(client.pending_transmit().len());
-            let want = (1 + room / 1500).min(RECV_BATCH);
+            let want = (1 + room / 1500).min(DATAGRAM_BATCH);
             let got = match recv_batch(self.raw(), &mut self.headers, buf, &mut lens[..want]) {
                 Ok(n) => n,
                 Err(Errno::EAGAIN) => return Ok(()),
