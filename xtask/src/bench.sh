@@ -199,7 +199,8 @@ sc_fact b.link "$BENCH_LINK"
 sc_pki >/dev/null || exit 1
 sc_test_server_setup
 SERVER=$BENCH_SERVER
-sc_test_server 443 server.log server
+# --paced: the server queues towards the client like a router (see BENCHMARKS.md).
+sc_test_server 443 server.log server --paced
 sc_wait 20 sc_server_listening || { echo "test server not listening"; cat "$SC_OUT/server.log"; exit 1; }
 ip netns exec srv iperf3 -s >"$SC_WORK/iperf3-server.log" 2>&1 &
 echo $! >"$SC_WORK/iperf3.pid"

@@ -490,11 +490,15 @@ fn pump(
     if let Err(e) = tcp.set_nonblocking(true) {
         return EndReason::Io(e.to_string());
     }
-    // The client's pacing policy for what the server queues towards it, so that a download's
-    // latency is the client's and the link's, not a 256 KiB server queue's.
+    // `paced`: the client's pacing policy for what the server queues towards it, so that a
+    // download's latency is the client's and the link's, not a 256 KiB server queue's.
+    let paced = inner.cfg.paced;
     let o = BridgeOptions::default();
-    let _ = sstp_tunnel::set_notsent_lowat(tcp.as_fd(), o.notsent_lowat);
+    if paced {
+        let _ = sstp_tunnel::set_notsent_lowat(tcp.as_fd(), o.notsent_lowat);
+    }
     let mut pacer = Pacer::new(o.pacing_target, o.pacing_floor, o.high_water);
+    let limit = |p: &Pacer| if paced { p.limit() } else { HIGH_WATER };
     let mut rbuf = vec![0u8; CHUNK];
     if !leftover.is_empty() {
         deliver(session, peer, Instant::now(), leftover);
@@ -633,10 +637,11 @@ fn pump(
         let mut nfds = 1;
         if let Peer::Stream(p) = peer {
             fds[1].fd = p.io.as_raw_fd();
-            // Read pppd eagerly: a full queue towards the client drops frames (below), as a
-            // router's queue does, instead of leaving them in the pty, where a bulk download
-            // would stand up to the tty buffer's 64 KiB in front of every interactive packet.
-            if session.ppp_open() {
+            // Paced: read pppd eagerly, a full queue towards the client drops frames (below),
+            // as a router's queue does, instead of leaving them in the pty, where a bulk
+            // download would stand up to the tty buffer's 64 KiB in front of every interactive
+            // packet. Else back-pressure: pppd waits.
+            if (paced || tls_backlog < HIGH_WATER) && session.ppp_open() {
                 fds[1].events |= libc::POLLIN;
             }
             if ppp_backlog > 0 {
@@ -708,7 +713,7 @@ fn pump(
             let mut first = true;
             while fds[1].revents != 0
                 && session.ppp_open()
-                && (first || session.pending_transmit().len() < CHUNK.min(pacer.limit()))
+                && (first || session.pending_transmit().len() < CHUNK.min(limit(&pacer)))
             {
                 first = false;
                 match p.io.read(&mut rbuf) {
@@ -730,7 +735,7 @@ fn pump(
                             if let Some(a) = accm.from_pppd(frame) {
                                 encoder.set_accm(a);
                             }
-                            if session.pending_transmit().len() >= pacer.limit() {
+                            if paced && session.pending_transmit().len() >= pacer.limit() {
                                 *dropped += 1;
                                 continue;
                             }

@@ -425,6 +425,10 @@ pub struct ServerConfig {
     pub timers: Timers,
     /// Log every step to stderr.
     pub verbose: bool,
+    /// Queue towards the client like a router (`--paced`, the bench's WAN runs): the client's
+    /// pacing policy (`Pacer`, TCP_NOTSENT_LOWAT) and pppd read eagerly, its frames dropped
+    /// when that queue is full. Default: lossless back-pressure with a 256 KiB queue.
+    pub paced: bool,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -455,6 +459,7 @@ impl ServerConfig {
             ppp: PppBackend::None,
             timers: Timers::default(),
             verbose: true,
+            paced: false,
         }
     }
 

@@ -75,6 +75,7 @@ struct Args {
     max_tls: Option<SslVersion>,
     port_file: Option<PathBuf>,
     quiet: bool,
+    paced: bool,
 }
 
 fn parse(argv: Vec<String>) -> Result<Args, String> {
@@ -97,6 +98,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
         max_tls: None,
         port_file: None,
         quiet: false,
+        paced: false,
     };
     let mut it = argv.into_iter().peekable();
     while let Some(arg) = it.next() {
@@ -157,6 +159,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
             "--max-tls" => a.max_tls = Some(tls_version(&value("--max-tls")?)?),
             "--port-file" => a.port_file = Some(value("--port-file")?.into()),
             "--quiet" => a.quiet = true,
+            "--paced" => a.paced = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -215,6 +218,7 @@ fn run(a: Args) -> Result<(), String> {
     cfg.min_tls = a.min_tls;
     cfg.max_tls = a.max_tls;
     cfg.verbose = !a.quiet;
+    cfg.paced = a.paced;
     let addr = a.listen.trim();
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
