@@ -139,7 +139,7 @@ fuzz_target!(|data: &[u8]| {
         let report = bridge::run(
             est,
             client,
-            OwnedFd::from(theirs),
+            bridge::Line::Pty(OwnedFd::from(theirs)),
             control_rx,
             &mut sink,
             &BridgeOptions::default(),
