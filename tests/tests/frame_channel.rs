@@ -24,20 +24,9 @@ fn skip() -> bool {
     testbed::skip_testbed(&[])
 }
 
+/// One datagram from a socket (read(2) on a socket is recv(2) without flags).
 fn recv_wait(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one pollfd; a buffer of its length.
-    unsafe {
-        if libc::poll(&mut p, 1, 2000) != 1 {
-            return None;
-        }
-        let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
-        (n >= 0).then_some(n as usize)
-    }
+    read_wait(fd, buf)
 }
 
 fn send(fd: &OwnedFd, b: &[u8]) -> bool {

@@ -545,7 +545,9 @@ fn pump(
             match tls_write(tls, &pending[..n]) {
                 Ok(Some(w)) => {
                     session.consume_transmit(w);
-                    pacer.on_drained(now, w, !session.pending_transmit().is_empty());
+                    if paced {
+                        pacer.on_drained(now, w, !session.pending_transmit().is_empty());
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
